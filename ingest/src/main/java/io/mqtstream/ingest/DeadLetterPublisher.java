@@ -1,0 +1,103 @@
+package io.mqtstream.ingest;
+
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.CompletableFuture;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.header.Header;
+import org.apache.kafka.common.header.internals.RecordHeaders;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+
+/**
+ * Sends records the engine could not use to the dead-letter topic, byte for byte, with headers
+ * that say why and where they came from, so nothing is lost and the stream goes on.
+ *
+ * <p>Headers added: {@value #REASON}, {@value #ERROR}, {@value #FIELD} (for format errors), {@value
+ * #SOURCE_TOPIC}, {@value #SOURCE_PARTITION}, {@value #SOURCE_OFFSET}; the record's own headers are
+ * kept.
+ */
+public final class DeadLetterPublisher implements AutoCloseable {
+  public static final String REASON = "mqt.dlq.reason";
+  public static final String ERROR = "mqt.dlq.error";
+  public static final String FIELD = "mqt.dlq.field";
+  public static final String SOURCE_TOPIC = "mqt.dlq.source.topic";
+  public static final String SOURCE_PARTITION = "mqt.dlq.source.partition";
+  public static final String SOURCE_OFFSET = "mqt.dlq.source.offset";
+
+  private final String topic;
+  private final KafkaProducer<byte[], byte[]> producer;
+
+  /**
+   * @param clientProperties bootstrap servers and any client properties (security etc.)
+   * @param topic the dead-letter topic, e.g. {@code frames.dlq}
+   */
+  public DeadLetterPublisher(Map<String, Object> clientProperties, String topic) {
+    Properties props = new Properties();
+    props.putAll(clientProperties);
+    props.put(ProducerConfig.ACKS_CONFIG, "all");
+    props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
+    props.put(ProducerConfig.CLIENT_ID_CONFIG, "mqt-dlq-" + topic);
+    this.topic = topic;
+    this.producer =
+        new KafkaProducer<>(props, new ByteArraySerializer(), new ByteArraySerializer());
+  }
+
+  public String topic() {
+    return topic;
+  }
+
+  /**
+   * Publishes the raw record with the reason; completes when the broker acknowledged it.
+   *
+   * @param key the original key bytes (may be null)
+   * @param value the original value bytes (may be null)
+   * @param headers the original headers (kept)
+   * @param source where the record was read
+   * @param error why it was rejected
+   */
+  public CompletableFuture<RecordMetadata> publish(
+      byte[] key, byte[] value, Iterable<Header> headers, SourcePosition source, Throwable error) {
+    RecordHeaders out = new RecordHeaders(headers);
+    put(out, REASON, reason(error));
+    put(out, ERROR, error.getClass().getName());
+    if (error instanceof FrameFormatException f) {
+      put(out, FIELD, f.field());
+    }
+    put(out, SOURCE_TOPIC, source.topic());
+    put(out, SOURCE_PARTITION, Integer.toString(source.partition()));
+    put(out, SOURCE_OFFSET, Long.toString(source.offset()));
+    CompletableFuture<RecordMetadata> done = new CompletableFuture<>();
+    producer.send(
+        new ProducerRecord<>(topic, null, key, value, out),
+        (metadata, e) -> {
+          if (e != null) {
+            done.completeExceptionally(e);
+          } else {
+            done.complete(metadata);
+          }
+        });
+    return done;
+  }
+
+  private static String reason(Throwable error) {
+    String m = error.getMessage();
+    return m == null || m.isBlank() ? error.getClass().getSimpleName() : m;
+  }
+
+  private static void put(RecordHeaders headers, String key, String value) {
+    headers.remove(key);
+    headers.add(key, value.getBytes(StandardCharsets.UTF_8));
+  }
+
+  @Override
+  public void close() {
+    producer.close();
+  }
+
+  /** Where a record was read: topic, partition and offset. */
+  public record SourcePosition(String topic, int partition, long offset) {}
+}

@@ -1,0 +1,381 @@
+package io.mqtstream.ingest;
+
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.header.Header;
+import org.apache.kafka.common.errors.WakeupException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import reactor.core.publisher.FluxSink;
+
+/**
+ * One subscription of {@link KafkaFrameSource}: a consumer and the single thread that owns it.
+ * Everything but {@link #request}, {@link #acked} and {@link #stop} runs on that thread.
+ */
+final class FramePoller implements ConsumerRebalanceListener {
+  private static final Logger log = LoggerFactory.getLogger(FramePoller.class);
+
+  private final FrameSourceConfig config;
+  private final KafkaConsumer<byte[], byte[]> consumer;
+  private final DeadLetterPublisher deadLetters;
+  private final FluxSink<Frame> sink;
+  private final KafkaFrameSource.Stats stats;
+  private final FrameRecordSerde serde = new FrameRecordSerde();
+  private final Thread thread;
+  private final java.util.function.Consumer<FramePoller> onTerminated;
+
+  // Signals from other threads.
+  private final AtomicLong demand = new AtomicLong();
+  private final ConcurrentLinkedQueue<Ack> acks = new ConcurrentLinkedQueue<>();
+  private final Semaphore wake = new Semaphore(0);
+  private volatile boolean stopping;
+  private volatile boolean cancelled;
+
+  // Poll-thread state.
+  private final Map<TopicPartition, PartitionState> partitions = new HashMap<>();
+  private final ArrayDeque<Frame> buffered = new ArrayDeque<>();
+  private int inFlight;
+  private boolean paused;
+  private long lastCommitNanos = System.nanoTime();
+
+  FramePoller(
+      FrameSourceConfig config,
+      Properties consumerProperties,
+      DeadLetterPublisher deadLetters,
+      FluxSink<Frame> sink,
+      KafkaFrameSource.Stats stats,
+      String threadName,
+      java.util.function.Consumer<FramePoller> onTerminated) {
+    this.config = config;
+    this.consumer = new KafkaConsumer<>(consumerProperties);
+    this.deadLetters = deadLetters;
+    this.sink = sink;
+    this.stats = stats;
+    this.onTerminated = onTerminated;
+    this.thread = new Thread(this::run, threadName);
+    this.thread.setDaemon(true);
+    sink.onRequest(this::request);
+    sink.onCancel(
+        () -> {
+          cancelled = true;
+          wake.release();
+        });
+  }
+
+  void start() {
+    thread.start();
+  }
+
+  void stop() {
+    stopping = true;
+    wake.release();
+  }
+
+  void awaitTermination() {
+    try {
+      thread.join(config.drainTimeout().toMillis() + 5_000);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private void request(long n) {
+    demand.accumulateAndGet(n, (a, b) -> a + b < 0 ? Long.MAX_VALUE : a + b);
+    wake.release();
+  }
+
+  private void run() {
+    Throwable failure = null;
+    try {
+      consumer.subscribe(java.util.List.of(config.topic()), this);
+      long drainDeadline = Long.MAX_VALUE;
+      while (!cancelled) {
+        drainAcks();
+        if (stopping) {
+          if (drainDeadline == Long.MAX_VALUE) {
+            drainDeadline = System.nanoTime() + config.drainTimeout().toNanos();
+            dropBuffered();
+          }
+          if (inFlight == 0 || System.nanoTime() > drainDeadline) {
+            break;
+          }
+        } else {
+          emitBuffered();
+        }
+        commitIfDue();
+        boolean fetch = !stopping && demand.get() > 0 && inFlight + config.maxPollRecords() <= config.maxInFlight();
+        setPaused(!fetch);
+        if (fetch) {
+          handle(consumer.poll(config.pollTimeout()));
+        } else {
+          handle(consumer.poll(Duration.ZERO)); // keeps the group membership alive
+          wake.drainPermits();
+          if (acks.isEmpty() && !(demand.get() > 0 && !buffered.isEmpty())) {
+            wake.tryAcquire(config.pollTimeout().toMillis(), TimeUnit.MILLISECONDS);
+          }
+        }
+      }
+    } catch (WakeupException e) {
+      // closing
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (Throwable t) {
+      failure = t;
+      log.error("frame source {} failed", thread.getName(), t);
+    } finally {
+      close(failure);
+    }
+  }
+
+  private void close(Throwable failure) {
+    try {
+      drainAcks();
+      commit(true);
+    } catch (RuntimeException e) {
+      log.warn("final commit failed: {}", e.toString());
+    }
+    stats.inFlight(-inFlight);
+    inFlight = 0;
+    try {
+      consumer.close(Duration.ofSeconds(5));
+    } catch (RuntimeException e) {
+      log.warn("consumer close failed: {}", e.toString());
+    }
+    onTerminated.accept(this);
+    if (failure != null) {
+      sink.error(failure);
+    } else if (!cancelled) {
+      sink.complete();
+    }
+  }
+
+  private void handle(ConsumerRecords<byte[], byte[]> records) {
+    for (ConsumerRecord<byte[], byte[]> r : records) {
+      TopicPartition tp = new TopicPartition(r.topic(), r.partition());
+      PartitionState state = partitions.computeIfAbsent(tp, PartitionState::new);
+      state.pending.addLast(r.offset());
+      inFlight++;
+      stats.inFlight(1);
+      FrameRecord frame;
+      try {
+        frame = serde.read(r.value() == null ? new byte[0] : r.value());
+      } catch (RuntimeException e) {
+        deadLetter(r, state, e);
+        continue;
+      }
+      Map<String, byte[]> headers = new HashMap<>();
+      for (Header h : r.headers()) {
+        headers.put(h.key(), h.value());
+      }
+      long offset = r.offset();
+      buffered.addLast(
+          new Frame(frame, r.topic(), r.partition(), offset, headers, () -> acked(state, offset)));
+    }
+  }
+
+  private void deadLetter(ConsumerRecord<byte[], byte[]> r, PartitionState state, Exception e) {
+    log.warn("{}-{}@{} cannot be read, sending to {}: {}", r.topic(), r.partition(), r.offset(), deadLetters.topic(), e.getMessage());
+    long offset = r.offset();
+    deadLetters
+        .publish(
+            r.key(),
+            r.value(),
+            r.headers(),
+            new DeadLetterPublisher.SourcePosition(r.topic(), r.partition(), offset),
+            e)
+        .whenComplete(
+            (meta, err) -> {
+              if (err == null) {
+                stats.onDeadLettered();
+                acked(state, offset);
+              } else {
+                // Not acknowledged: the record stays uncommitted and is read again after a restart.
+                log.error("dead-letter publish failed for {}@{}", state.tp, offset, err);
+              }
+            });
+  }
+
+  private void acked(PartitionState state, long offset) {
+    acks.add(new Ack(state, offset));
+    wake.release();
+  }
+
+  private void emitBuffered() {
+    while (!buffered.isEmpty() && !cancelled) {
+      long d = demand.get();
+      if (d == 0) {
+        return;
+      }
+      if (d != Long.MAX_VALUE) {
+        demand.decrementAndGet();
+      }
+      stats.onDelivered();
+      sink.next(buffered.pollFirst());
+    }
+  }
+
+  private void dropBuffered() {
+    // Never delivered: they stay uncommitted and are read again by the next owner.
+    for (Frame f : buffered) {
+      PartitionState s = partitions.get(new TopicPartition(f.topic(), f.partition()));
+      if (s != null && s.pending.remove(f.offset())) {
+        inFlight--;
+        stats.inFlight(-1);
+      }
+    }
+    buffered.clear();
+  }
+
+  private void drainAcks() {
+    Ack ack;
+    while ((ack = acks.poll()) != null) {
+      PartitionState state = ack.state;
+      if (partitions.get(state.tp) != state) {
+        continue; // partition revoked since delivery: the new owner re-reads it
+      }
+      state.acked.add(ack.offset);
+      while (!state.pending.isEmpty() && state.acked.remove(state.pending.peekFirst())) {
+        state.commitPosition = state.pending.pollFirst() + 1;
+        state.dirty = true;
+        inFlight--;
+        stats.inFlight(-1);
+      }
+    }
+  }
+
+  private void commitIfDue() {
+    if (System.nanoTime() - lastCommitNanos >= config.commitInterval().toNanos()) {
+      commit(false);
+    }
+  }
+
+  private void commit(boolean sync) {
+    commit(partitions.values(), sync);
+  }
+
+  private void commit(Collection<PartitionState> states, boolean sync) {
+    lastCommitNanos = System.nanoTime();
+    Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
+    for (PartitionState s : states) {
+      if (s.dirty) {
+        offsets.put(s.tp, new OffsetAndMetadata(s.commitPosition));
+        s.dirty = false;
+      }
+    }
+    if (offsets.isEmpty()) {
+      return;
+    }
+    if (sync) {
+      consumer.commitSync(offsets);
+      stats.onCommitted();
+    } else {
+      consumer.commitAsync(
+          offsets,
+          (o, e) -> {
+            if (e != null) {
+              log.warn("offset commit failed (next commit retries): {}", e.toString());
+              o.keySet().forEach(tp -> markDirty(tp));
+            } else {
+              stats.onCommitted();
+            }
+          });
+    }
+  }
+
+  private void markDirty(TopicPartition tp) {
+    PartitionState s = partitions.get(tp);
+    if (s != null) {
+      s.dirty = true;
+    }
+  }
+
+  private void setPaused(boolean pause) {
+    Set<TopicPartition> assigned = consumer.assignment();
+    if (pause && !paused) {
+      consumer.pause(assigned);
+      stats.onPaused();
+    } else if (!pause && paused) {
+      consumer.resume(assigned);
+    }
+    paused = pause;
+  }
+
+  @Override
+  public void onPartitionsRevoked(Collection<TopicPartition> revoked) {
+    drainAcks();
+    Set<PartitionState> states = new HashSet<>();
+    for (TopicPartition tp : revoked) {
+      PartitionState s = partitions.get(tp);
+      if (s != null) {
+        states.add(s);
+      }
+    }
+    try {
+      commit(states, true);
+    } catch (RuntimeException e) {
+      log.warn("commit on revocation failed: {}", e.toString());
+    }
+    forget(revoked);
+  }
+
+  @Override
+  public void onPartitionsLost(Collection<TopicPartition> lost) {
+    forget(lost);
+  }
+
+  @Override
+  public void onPartitionsAssigned(Collection<TopicPartition> assigned) {
+    if (paused) {
+      consumer.pause(assigned); // a new partition must not fetch while we have no demand
+    }
+    log.info("{} assigned {}", thread.getName(), assigned);
+  }
+
+  private void forget(Collection<TopicPartition> tps) {
+    for (TopicPartition tp : tps) {
+      PartitionState s = partitions.remove(tp);
+      if (s != null) {
+        inFlight -= s.pending.size();
+        stats.inFlight(-s.pending.size());
+      }
+    }
+    for (Iterator<Frame> it = buffered.iterator(); it.hasNext(); ) {
+      Frame f = it.next();
+      if (tps.contains(new TopicPartition(f.topic(), f.partition()))) {
+        it.remove();
+      }
+    }
+  }
+
+  /** Delivered offsets of one partition, in order, and how far they are acknowledged. */
+  private static final class PartitionState {
+    final TopicPartition tp;
+    final ArrayDeque<Long> pending = new ArrayDeque<>();
+    final Set<Long> acked = new HashSet<>();
+    long commitPosition = -1;
+    boolean dirty;
+
+    PartitionState(TopicPartition tp) {
+      this.tp = tp;
+    }
+  }
+
+  private record Ack(PartitionState state, long offset) {}
+}

@@ -1,0 +1,81 @@
+package io.mqtstream.ingest;
+
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * Settings of {@link KafkaFrameSource}, validated at construction so a wrong value fails at start
+ * with the key's name.
+ *
+ * @param topic the frames topic
+ * @param groupId the consumer group; more engine processes in one group share the partitions
+ * @param deadLetterTopic where undecodable records go, with the reason in headers
+ * @param maxInFlight the most records read from Kafka and not yet acknowledged, buffered ones
+ *     included; the bound on what the engine holds in memory
+ * @param maxPollRecords the most records one poll may return; at most {@code maxInFlight}
+ * @param pollTimeout how long one poll waits for data
+ * @param commitInterval how often acknowledged offsets are committed while running
+ * @param drainTimeout on a graceful stop, how long to wait for in-flight frames to be acknowledged
+ */
+public record FrameSourceConfig(
+    String topic,
+    String groupId,
+    String deadLetterTopic,
+    int maxInFlight,
+    int maxPollRecords,
+    Duration pollTimeout,
+    Duration commitInterval,
+    Duration drainTimeout) {
+
+  public FrameSourceConfig {
+    requireText("topic", topic);
+    requireText("groupId", groupId);
+    requireText("deadLetterTopic", deadLetterTopic);
+    if (maxInFlight < 1) {
+      throw new IllegalArgumentException("maxInFlight: must be >= 1, got " + maxInFlight);
+    }
+    if (maxPollRecords < 1 || maxPollRecords > maxInFlight) {
+      throw new IllegalArgumentException(
+          "maxPollRecords: must be in 1..maxInFlight (" + maxInFlight + "), got " + maxPollRecords);
+    }
+    requirePositive("pollTimeout", pollTimeout);
+    requirePositive("commitInterval", commitInterval);
+    requirePositive("drainTimeout", drainTimeout);
+  }
+
+  /** Defaults for a topic and group: 256 in flight, polls of 64, commits every 200 ms. */
+  public static FrameSourceConfig defaults(String topic, String groupId) {
+    return new FrameSourceConfig(
+        topic,
+        groupId,
+        topic + ".dlq",
+        256,
+        64,
+        Duration.ofMillis(100),
+        Duration.ofMillis(200),
+        Duration.ofSeconds(10));
+  }
+
+  public FrameSourceConfig withMaxInFlight(int maxInFlight, int maxPollRecords) {
+    return new FrameSourceConfig(
+        topic, groupId, deadLetterTopic, maxInFlight, maxPollRecords, pollTimeout, commitInterval, drainTimeout);
+  }
+
+  public FrameSourceConfig withGroupId(String groupId) {
+    return new FrameSourceConfig(
+        topic, groupId, deadLetterTopic, maxInFlight, maxPollRecords, pollTimeout, commitInterval, drainTimeout);
+  }
+
+  private static void requireText(String key, String value) {
+    if (value == null || value.isBlank()) {
+      throw new IllegalArgumentException(key + ": must not be empty");
+    }
+  }
+
+  private static void requirePositive(String key, Duration value) {
+    Objects.requireNonNull(value, key);
+    if (value.isNegative() || value.isZero()) {
+      throw new IllegalArgumentException(key + ": must be positive, got " + value);
+    }
+  }
+}

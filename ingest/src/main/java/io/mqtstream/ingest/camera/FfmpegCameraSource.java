@@ -1,0 +1,108 @@
+package io.mqtstream.ingest.camera;
+
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.util.Optional;
+import org.bytedeco.ffmpeg.global.avutil;
+import org.bytedeco.javacv.FFmpegFrameGrabber;
+import org.bytedeco.javacv.Frame;
+import org.bytedeco.javacv.FrameGrabber;
+import org.bytedeco.javacv.Java2DFrameConverter;
+
+/**
+ * A camera read by FFmpeg through JavaCV: video files, {@code rtsp://}, {@code http(s)://} streams
+ * and V4L2 devices ({@code /dev/videoN}).
+ */
+final class FfmpegCameraSource implements CameraSource {
+  /** Network read timeout, in microseconds, so a dead stream fails instead of hanging. */
+  private static final String TIMEOUT_MICROS = "5000000";
+
+  private final String location;
+  private final Kind kind;
+  private final Java2DFrameConverter converter = new Java2DFrameConverter();
+  private FFmpegFrameGrabber grabber;
+
+  enum Kind {
+    FILE,
+    RTSP,
+    HTTP,
+    DEVICE
+  }
+
+  FfmpegCameraSource(String location, Kind kind) {
+    this.location = location;
+    this.kind = kind;
+  }
+
+  @Override
+  public void open() throws IOException {
+    close();
+    avutil.av_log_set_level(avutil.AV_LOG_ERROR);
+    FFmpegFrameGrabber g = new FFmpegFrameGrabber(location);
+    switch (kind) {
+      case RTSP -> {
+        g.setOption("rtsp_transport", "tcp");
+        g.setOption("timeout", TIMEOUT_MICROS);
+      }
+      case HTTP -> {
+        g.setOption("rw_timeout", TIMEOUT_MICROS);
+        g.setOption("reconnect", "1");
+      }
+      case DEVICE -> g.setFormat("video4linux2");
+      case FILE -> {}
+    }
+    try {
+      g.start();
+    } catch (FrameGrabber.Exception e) {
+      g.close();
+      throw new IOException("cannot open " + describe() + ": " + e.getMessage(), e);
+    }
+    grabber = g;
+  }
+
+  @Override
+  public Optional<Captured> grab() throws IOException {
+    if (grabber == null) {
+      throw new IOException(describe() + " is not open");
+    }
+    try {
+      Frame frame = grabber.grabImage();
+      if (frame == null) {
+        return Optional.empty();
+      }
+      BufferedImage image = converter.convert(frame);
+      return Optional.of(new Captured(copy(image)));
+    } catch (FrameGrabber.Exception e) {
+      throw new IOException("reading " + describe() + " failed: " + e.getMessage(), e);
+    }
+  }
+
+  /** The converter reuses its image; the publisher may hold ours while the next one is grabbed. */
+  private static BufferedImage copy(BufferedImage image) {
+    BufferedImage out = new BufferedImage(image.getWidth(), image.getHeight(), BufferedImage.TYPE_3BYTE_BGR);
+    out.getGraphics().drawImage(image, 0, 0, null);
+    return out;
+  }
+
+  @Override
+  public boolean live() {
+    return kind != Kind.FILE;
+  }
+
+  @Override
+  public String describe() {
+    return kind.name().toLowerCase(java.util.Locale.ROOT) + " " + location;
+  }
+
+  @Override
+  public void close() {
+    if (grabber != null) {
+      try {
+        grabber.close();
+      } catch (FrameGrabber.Exception e) {
+        // closing a broken stream: nothing left to save
+      }
+      grabber = null;
+    }
+  }
+}

@@ -1,0 +1,250 @@
+package io.mqtstream.ingest;
+
+import static io.mqtstream.ingest.KafkaTestSupport.committed;
+import static io.mqtstream.ingest.KafkaTestSupport.endOffsets;
+import static io.mqtstream.ingest.KafkaTestSupport.produce;
+import static io.mqtstream.ingest.KafkaTestSupport.produceRaw;
+import static io.mqtstream.ingest.KafkaTestSupport.readAll;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import reactor.core.Disposable;
+import reactor.core.scheduler.Scheduler;
+import reactor.core.scheduler.Schedulers;
+import reactor.test.StepVerifier;
+
+/** {@link KafkaFrameSource} against a real embedded KRaft broker (one per class). */
+@Tag("kafka")
+class KafkaFrameSourceTest {
+  private static EmbeddedKafka kafka;
+
+  @BeforeAll
+  static void startBroker() {
+    kafka = EmbeddedKafka.start();
+  }
+
+  @AfterAll
+  static void stopBroker() {
+    kafka.close();
+  }
+
+  private static FrameSourceConfig config(String topic, String group, int maxInFlight, int maxPoll) {
+    return FrameSourceConfig.defaults(topic, group).withMaxInFlight(maxInFlight, maxPoll);
+  }
+
+  @Test
+  void brokerListensOnLoopbackAndCreatesTopicsWithTheirPartitions() throws Exception {
+    kafka.createTopic("t-layout", 3);
+    assertThat(kafka.bootstrapServers()).startsWith("127.0.0.1:");
+    assertThat(kafka.topics()).contains("t-layout");
+    assertThat(endOffsets(kafka, "t-layout", 3)).hasSize(3);
+  }
+
+  @Test
+  void slowSubscriberGetsEveryFrameInCameraOrderWithBoundedInFlight() throws Exception {
+    String topic = "frames-slow";
+    kafka.createTopic(topic, 4);
+    kafka.createTopic(topic + ".dlq", 1);
+    int cameras = 4;
+    int perCamera = 2_500;
+    produce(kafka, topic, cameras, perCamera);
+
+    int maxInFlight = 64;
+    Map<String, List<Long>> seen = new ConcurrentHashMap<>();
+    AtomicInteger count = new AtomicInteger();
+    CountDownLatch done = new CountDownLatch(1);
+    Scheduler worker = Schedulers.newSingle("slow-subscriber");
+    try (KafkaFrameSource source =
+        new KafkaFrameSource(config(topic, "g-slow", maxInFlight, 16), kafka.clientProperties())) {
+      Disposable d =
+          source
+              .frames()
+              .publishOn(worker, 8)
+              .subscribe(
+                  f -> {
+                    seen.computeIfAbsent(f.cameraId(), k -> new ArrayList<>()).add(f.record().sequence());
+                    if (count.incrementAndGet() % 500 == 0) {
+                      sleep(100); // a deliberately slow stage: demand goes to zero
+                    }
+                    f.ack();
+                    if (count.get() == cameras * perCamera) {
+                      done.countDown();
+                    }
+                  });
+      assertThat(done.await(120, TimeUnit.SECONDS)).as("all frames arrive").isTrue();
+      source.stop();
+      source.close();
+      d.dispose();
+
+      assertThat(seen).hasSize(cameras);
+      for (List<Long> seqs : seen.values()) {
+        List<Long> expected = new ArrayList<>();
+        for (long s = 0; s < perCamera; s++) {
+          expected.add(s);
+        }
+        assertThat(seqs).as("per-camera order, nothing lost, no duplicate").isEqualTo(expected);
+      }
+      assertThat(source.stats().maxInFlightSeen()).isPositive().isLessThanOrEqualTo(maxInFlight);
+      assertThat(source.stats().pauses()).as("partitions were paused").isPositive();
+      assertThat(committed(kafka, "g-slow")).isEqualTo(nonEmpty(endOffsets(kafka, topic, 4)));
+    } finally {
+      worker.dispose();
+    }
+  }
+
+  @Test
+  void emitsOnlyWhatWasRequested() {
+    String topic = "frames-demand";
+    kafka.createTopic(topic, 1);
+    produce(kafka, topic, 1, 50);
+    try (KafkaFrameSource source =
+        new KafkaFrameSource(config(topic, "g-demand", 16, 8), kafka.clientProperties())) {
+      StepVerifier.create(source.frames(), 0)
+          .expectSubscription()
+          .expectNoEvent(Duration.ofMillis(300))
+          .thenRequest(3)
+          .expectNextMatches(f -> f.record().sequence() == 0)
+          .expectNextCount(2)
+          .expectNoEvent(Duration.ofMillis(500))
+          .thenRequest(2)
+          .expectNextCount(2)
+          .thenCancel()
+          .verify(Duration.ofSeconds(30));
+      assertThat(source.stats().pauses()).isPositive();
+    }
+  }
+
+  @Test
+  void newSourceInTheGroupResumesFromCommittedOffsets() throws Exception {
+    String topic = "frames-resume";
+    kafka.createTopic(topic, 2);
+    kafka.createTopic(topic + ".dlq", 1);
+    int cameras = 2;
+    int perCamera = 1_000;
+    produce(kafka, topic, cameras, perCamera);
+    Set<String> seen = ConcurrentHashMap.newKeySet();
+
+    // First subscriber acknowledges half of the frames, then dies (cancels) without a drain.
+    FrameSourceConfig cfg = config(topic, "g-resume", 64, 16);
+    try (KafkaFrameSource first = new KafkaFrameSource(cfg, kafka.clientProperties())) {
+      List<Frame> firstRun =
+          first.frames().take(cameras * perCamera / 2).doOnNext(f -> {
+            seen.add(f.cameraId() + "/" + f.record().sequence());
+            f.ack();
+          }).collectList().block(Duration.ofSeconds(60));
+      assertThat(firstRun).hasSize(cameras * perCamera / 2);
+    }
+    long committedAfterFirst = committed(kafka, "g-resume").values().stream().mapToLong(Long::longValue).sum();
+    assertThat(committedAfterFirst).isBetween(1L, (long) cameras * perCamera / 2);
+
+    AtomicInteger secondCount = new AtomicInteger();
+    try (KafkaFrameSource second = new KafkaFrameSource(cfg, kafka.clientProperties())) {
+      Disposable d =
+          second.frames().subscribe(f -> {
+            seen.add(f.cameraId() + "/" + f.record().sequence());
+            secondCount.incrementAndGet();
+            f.ack();
+          });
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      while (seen.size() < cameras * perCamera && System.nanoTime() < deadline) {
+        sleep(50);
+      }
+      second.stop();
+      second.close();
+      d.dispose();
+    }
+    assertThat(seen).as("every frame seen at least once").hasSize(cameras * perCamera);
+    assertThat((long) secondCount.get())
+        .as("the second source starts at the committed offsets, not at zero")
+        .isEqualTo(cameras * perCamera - committedAfterFirst);
+    assertThat(committed(kafka, "g-resume")).isEqualTo(nonEmpty(endOffsets(kafka, topic, 2)));
+  }
+
+  @Test
+  void corruptRecordsGoToTheDeadLetterTopicWhileGoodOnesFlow() throws Exception {
+    String topic = "frames-corrupt";
+    kafka.createTopic(topic, 1);
+    kafka.createTopic(topic + ".dlq", 1);
+    FrameRecordSerde serde = new FrameRecordSerde();
+    // Every 10th record is garbage, every 15th a truncated frame.
+    produceRaw(kafka, topic, 1, 100, (c, s) -> {
+      if (s % 10 == 3) {
+        return "not a frame".getBytes(StandardCharsets.UTF_8);
+      }
+      byte[] good = serde.write(KafkaTestSupport.frame("cam-0", s));
+      return s % 15 == 7 ? java.util.Arrays.copyOf(good, good.length - 5) : good;
+    });
+    long bad = java.util.stream.LongStream.range(0, 100).filter(s -> s % 10 == 3 || s % 15 == 7).count();
+
+    try (KafkaFrameSource source =
+        new KafkaFrameSource(config(topic, "g-corrupt", 32, 8), kafka.clientProperties())) {
+      List<Long> good =
+          source.frames().doOnNext(Frame::ack).map(f -> f.record().sequence())
+              .take(100 - bad).collectList().block(Duration.ofSeconds(60));
+      assertThat(good).hasSize((int) (100 - bad)).doesNotHaveDuplicates();
+      assertThat(good).noneMatch(s -> s % 10 == 3 || s % 15 == 7);
+    }
+
+    List<ConsumerRecord<byte[], byte[]>> dlq = readAll(kafka, topic + ".dlq", (int) bad);
+    assertThat(dlq).hasSize((int) bad);
+    Map<String, String> first = headers(dlq.get(0));
+    assertThat(first.get(DeadLetterPublisher.REASON)).startsWith("magic:");
+    assertThat(first.get(DeadLetterPublisher.FIELD)).isEqualTo("magic");
+    assertThat(first.get(DeadLetterPublisher.SOURCE_TOPIC)).isEqualTo(topic);
+    assertThat(first.get(DeadLetterPublisher.SOURCE_PARTITION)).isEqualTo("0");
+    assertThat(first.get(DeadLetterPublisher.SOURCE_OFFSET)).isEqualTo("3");
+    assertThat(new String(dlq.get(0).value(), StandardCharsets.UTF_8)).isEqualTo("not a frame");
+    assertThat(dlq).anySatisfy(r -> assertThat(headers(r).get(DeadLetterPublisher.FIELD)).isEqualTo("payload"));
+  }
+
+  @Test
+  void gracefulStopCommitsExactlyTheAcknowledgedFrames() throws Exception {
+    String topic = "frames-stop";
+    kafka.createTopic(topic, 1);
+    produce(kafka, topic, 1, 200);
+    try (KafkaFrameSource source =
+        new KafkaFrameSource(config(topic, "g-stop", 128, 8), kafka.clientProperties())) {
+      // Acknowledge 0..49 and 60, but not 50..59: the commit must stop at 50.
+      List<Frame> frames = source.frames().take(61).collectList().block(Duration.ofSeconds(30));
+      frames.stream().filter(f -> f.record().sequence() < 50 || f.record().sequence() == 60).forEach(Frame::ack);
+      source.stop();
+    }
+    assertThat(committed(kafka, "g-stop")).isEqualTo(Map.of(new TopicPartition(topic, 0), 50L));
+  }
+
+  private static Map<TopicPartition, Long> nonEmpty(Map<TopicPartition, Long> offsets) {
+    Map<TopicPartition, Long> out = new HashMap<>(offsets);
+    out.values().removeIf(o -> o == 0L);
+    return out;
+  }
+
+  private static Map<String, String> headers(ConsumerRecord<byte[], byte[]> r) {
+    Map<String, String> m = new HashMap<>();
+    r.headers().forEach(h -> m.put(h.key(), new String(h.value(), StandardCharsets.UTF_8)));
+    return m;
+  }
+
+  private static void sleep(long ms) {
+    try {
+      Thread.sleep(ms);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}
