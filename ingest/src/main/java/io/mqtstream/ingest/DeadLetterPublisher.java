@@ -13,8 +13,8 @@ import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 
 /**
- * Sends records the engine could not use to the dead-letter topic, byte for byte, with headers
- * that say why and where they came from, so nothing is lost and the stream goes on.
+ * Sends records the engine could not use to the dead-letter topic, byte for byte, with headers that
+ * say why and where they came from, so nothing is lost and the stream goes on.
  *
  * <p>Headers added: {@value #REASON}, {@value #ERROR}, {@value #FIELD} (for format errors), {@value
  * #SOURCE_TOPIC}, {@value #SOURCE_PARTITION}, {@value #SOURCE_OFFSET}; the record's own headers are

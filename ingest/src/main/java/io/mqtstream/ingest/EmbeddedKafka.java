@@ -97,7 +97,8 @@ public final class EmbeddedKafka implements AutoCloseable {
     throw last;
   }
 
-  private static Map<String, String> brokerProperties(Path dir, int brokerPort, int controllerPort) {
+  private static Map<String, String> brokerProperties(
+      Path dir, int brokerPort, int controllerPort) {
     Map<String, String> p = new HashMap<>();
     p.put("process.roles", "broker,controller");
     p.put("node.id", Integer.toString(NODE_ID));
@@ -174,7 +175,10 @@ public final class EmbeddedKafka implements AutoCloseable {
   /** Creates a topic with the given partitions and topic configs (e.g. compaction). */
   public void createTopic(String name, int partitions, Map<String, String> configs) {
     try (Admin admin = admin()) {
-      admin.createTopics(List.of(new NewTopic(name, partitions, (short) 1).configs(configs))).all().get();
+      admin
+          .createTopics(List.of(new NewTopic(name, partitions, (short) 1).configs(configs)))
+          .all()
+          .get();
     } catch (ExecutionException e) {
       if (!(e.getCause() instanceof TopicExistsException)) {
         throw new IllegalStateException("could not create topic " + name, e.getCause());

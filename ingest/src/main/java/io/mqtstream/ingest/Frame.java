@@ -66,7 +66,9 @@ public final class Frame {
   /** One header as UTF-8 text. */
   public Optional<String> header(String key) {
     byte[] v = headers.get(key);
-    return v == null ? Optional.empty() : Optional.of(new String(v, java.nio.charset.StandardCharsets.UTF_8));
+    return v == null
+        ? Optional.empty()
+        : Optional.of(new String(v, java.nio.charset.StandardCharsets.UTF_8));
   }
 
   /** Marks the frame as fully processed. Idempotent and thread-safe. */
@@ -82,6 +84,16 @@ public final class Frame {
 
   @Override
   public String toString() {
-    return "Frame[" + record.cameraId() + "#" + record.sequence() + " @" + topic + "-" + partition + ":" + offset + "]";
+    return "Frame["
+        + record.cameraId()
+        + "#"
+        + record.sequence()
+        + " @"
+        + topic
+        + "-"
+        + partition
+        + ":"
+        + offset
+        + "]";
   }
 }

@@ -3,8 +3,8 @@ package io.mqtstream.ingest;
 import org.apache.kafka.common.errors.SerializationException;
 
 /**
- * A frame that cannot be read or written: names the offending field so a dead-lettered record
- * says exactly what was wrong with it.
+ * A frame that cannot be read or written: names the offending field so a dead-lettered record says
+ * exactly what was wrong with it.
  */
 public final class FrameFormatException extends SerializationException {
   private static final long serialVersionUID = 1L;

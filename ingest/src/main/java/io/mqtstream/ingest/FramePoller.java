@@ -19,8 +19,8 @@ import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.header.Header;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import reactor.core.publisher.FluxSink;
@@ -47,6 +47,7 @@ final class FramePoller implements ConsumerRebalanceListener {
   private final Semaphore wake = new Semaphore(0);
   private volatile boolean stopping;
   private volatile boolean cancelled;
+  private volatile boolean sleeping;
 
   // Poll-thread state.
   private final Map<TopicPartition, PartitionState> partitions = new HashMap<>();
@@ -86,6 +87,7 @@ final class FramePoller implements ConsumerRebalanceListener {
   void stop() {
     stopping = true;
     wake.release();
+    consumer.wakeup();
   }
 
   void awaitTermination() {
@@ -120,20 +122,18 @@ final class FramePoller implements ConsumerRebalanceListener {
           emitBuffered();
         }
         commitIfDue();
-        boolean fetch = !stopping && demand.get() > 0 && inFlight + config.maxPollRecords() <= config.maxInFlight();
+        boolean fetch =
+            !stopping
+                && demand.get() > 0
+                && inFlight + config.maxPollRecords() <= config.maxInFlight();
         setPaused(!fetch);
         if (fetch) {
-          handle(consumer.poll(config.pollTimeout()));
+          handle(poll(config.pollTimeout()));
         } else {
-          handle(consumer.poll(Duration.ZERO)); // keeps the group membership alive
-          wake.drainPermits();
-          if (acks.isEmpty() && !(demand.get() > 0 && !buffered.isEmpty())) {
-            wake.tryAcquire(config.pollTimeout().toMillis(), TimeUnit.MILLISECONDS);
-          }
+          handle(poll(Duration.ZERO)); // keeps the group membership alive
+          sleepUntilSignalled();
         }
       }
-    } catch (WakeupException e) {
-      // closing
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     } catch (Throwable t) {
@@ -144,35 +144,81 @@ final class FramePoller implements ConsumerRebalanceListener {
     }
   }
 
+  /** Commits what was acknowledged, signals the end downstream, then closes the consumer. */
   private void close(Throwable failure) {
     try {
       drainAcks();
-      commit(true);
+      commitFinal();
     } catch (RuntimeException e) {
       log.warn("final commit failed: {}", e.toString());
     }
     stats.inFlight(-inFlight);
     inFlight = 0;
-    try {
-      consumer.close(Duration.ofSeconds(5));
-    } catch (RuntimeException e) {
-      log.warn("consumer close failed: {}", e.toString());
-    }
-    onTerminated.accept(this);
+    // Completion means "everything acknowledged is committed"; closing the consumer is cleanup
+    // (it may wait out a pending fetch) and need not delay downstream.
     if (failure != null) {
       sink.error(failure);
     } else if (!cancelled) {
       sink.complete();
     }
+    try {
+      consumer.close(Duration.ofSeconds(5));
+    } catch (RuntimeException e) {
+      log.warn("consumer close failed: {}", e.toString());
+    } finally {
+      onTerminated.accept(this);
+    }
+  }
+
+  private void commitFinal() {
+    try {
+      commit(true);
+    } catch (WakeupException e) {
+      commit(true); // a stop() raced with the commit: the wake-up is spent, commit again
+    }
+  }
+
+  /** A poll that a {@link #stop()} may cut short. */
+  private ConsumerRecords<byte[], byte[]> poll(Duration timeout) {
+    try {
+      return consumer.poll(timeout);
+    } catch (WakeupException e) {
+      return ConsumerRecords.empty();
+    }
+  }
+
+  /**
+   * Waits for an ack, new demand or a stop, at most one poll timeout. Signallers release the
+   * semaphore only while this thread sleeps, so the hot path (acks while running) costs no wake-up.
+   */
+  private void sleepUntilSignalled() throws InterruptedException {
+    wake.drainPermits();
+    sleeping = true;
+    try {
+      if (acks.isEmpty() && !stopping && !cancelled && !(demand.get() > 0 && !buffered.isEmpty())) {
+        wake.tryAcquire(config.pollTimeout().toMillis(), TimeUnit.MILLISECONDS);
+      }
+    } finally {
+      sleeping = false;
+    }
+  }
+
+  private void signal() {
+    if (sleeping) {
+      wake.release();
+    }
   }
 
   private void handle(ConsumerRecords<byte[], byte[]> records) {
+    if (records.isEmpty()) {
+      return;
+    }
+    inFlight += records.count();
+    stats.inFlight(records.count());
     for (ConsumerRecord<byte[], byte[]> r : records) {
       TopicPartition tp = new TopicPartition(r.topic(), r.partition());
       PartitionState state = partitions.computeIfAbsent(tp, PartitionState::new);
       state.pending.addLast(r.offset());
-      inFlight++;
-      stats.inFlight(1);
       FrameRecord frame;
       try {
         frame = serde.read(r.value() == null ? new byte[0] : r.value());
@@ -180,18 +226,33 @@ final class FramePoller implements ConsumerRebalanceListener {
         deadLetter(r, state, e);
         continue;
       }
-      Map<String, byte[]> headers = new HashMap<>();
-      for (Header h : r.headers()) {
-        headers.put(h.key(), h.value());
-      }
       long offset = r.offset();
       buffered.addLast(
-          new Frame(frame, r.topic(), r.partition(), offset, headers, () -> acked(state, offset)));
+          new Frame(
+              frame, r.topic(), r.partition(), offset, headers(r), () -> acked(state, offset)));
     }
   }
 
+  private static Map<String, byte[]> headers(ConsumerRecord<byte[], byte[]> r) {
+    Header[] all = r.headers().toArray();
+    if (all.length == 0) {
+      return Map.of();
+    }
+    Map<String, byte[]> headers = new HashMap<>();
+    for (Header h : all) {
+      headers.put(h.key(), h.value());
+    }
+    return headers;
+  }
+
   private void deadLetter(ConsumerRecord<byte[], byte[]> r, PartitionState state, Exception e) {
-    log.warn("{}-{}@{} cannot be read, sending to {}: {}", r.topic(), r.partition(), r.offset(), deadLetters.topic(), e.getMessage());
+    log.warn(
+        "{}-{}@{} cannot be read, sending to {}: {}",
+        r.topic(),
+        r.partition(),
+        r.offset(),
+        deadLetters.topic(),
+        e.getMessage());
     long offset = r.offset();
     deadLetters
         .publish(
@@ -214,7 +275,7 @@ final class FramePoller implements ConsumerRebalanceListener {
 
   private void acked(PartitionState state, long offset) {
     acks.add(new Ack(state, offset));
-    wake.release();
+    signal();
   }
 
   private void emitBuffered() {
@@ -244,19 +305,30 @@ final class FramePoller implements ConsumerRebalanceListener {
   }
 
   private void drainAcks() {
+    int released = 0;
     Ack ack;
     while ((ack = acks.poll()) != null) {
       PartitionState state = ack.state;
       if (partitions.get(state.tp) != state) {
         continue; // partition revoked since delivery: the new owner re-reads it
       }
-      state.acked.add(ack.offset);
-      while (!state.pending.isEmpty() && state.acked.remove(state.pending.peekFirst())) {
-        state.commitPosition = state.pending.pollFirst() + 1;
-        state.dirty = true;
-        inFlight--;
-        stats.inFlight(-1);
+      if (state.pending.isEmpty() || state.pending.peekFirst() != ack.offset) {
+        state.acked.add(ack.offset); // out of order: wait for the earlier ones
+        continue;
       }
+      state.pending.pollFirst(); // in order, the common case: no set round-trip
+      long position = ack.offset + 1;
+      released++;
+      while (!state.pending.isEmpty() && state.acked.remove(state.pending.peekFirst())) {
+        position = state.pending.pollFirst() + 1;
+        released++;
+      }
+      state.commitPosition = position;
+      state.dirty = true;
+    }
+    if (released > 0) {
+      inFlight -= released;
+      stats.inFlight(-released);
     }
   }
 

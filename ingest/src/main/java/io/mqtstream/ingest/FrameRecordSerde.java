@@ -26,8 +26,8 @@ import org.apache.kafka.common.serialization.Serializer;
  * </pre>
  *
  * Reading rejects, with a {@link FrameFormatException} naming the field, anything that does not fit
- * this layout exactly: a wrong magic, an unknown version, a truncated or oversized payload, trailing
- * bytes, sizes out of range.
+ * this layout exactly: a wrong magic, an unknown version, a truncated or oversized payload,
+ * trailing bytes, sizes out of range.
  */
 public final class FrameRecordSerde implements Serializer<FrameRecord>, Deserializer<FrameRecord> {
 
@@ -109,7 +109,8 @@ public final class FrameRecordSerde implements Serializer<FrameRecord>, Deserial
     try {
       int magic = in.getInt();
       if (magic != MAGIC) {
-        throw new FrameFormatException("magic", String.format("expected 0x%08X, got 0x%08X", MAGIC, magic));
+        throw new FrameFormatException(
+            "magic", String.format("expected 0x%08X, got 0x%08X", MAGIC, magic));
       }
       field = "version";
       int version = in.get() & 0xFF;
@@ -121,7 +122,8 @@ public final class FrameRecordSerde implements Serializer<FrameRecord>, Deserial
       field = "cameraId";
       int idLength = in.getShort() & 0xFFFF;
       if (idLength > FrameRecord.MAX_CAMERA_ID_BYTES) {
-        throw new FrameFormatException("cameraId", "length " + idLength + " is above " + FrameRecord.MAX_CAMERA_ID_BYTES);
+        throw new FrameFormatException(
+            "cameraId", "length " + idLength + " is above " + FrameRecord.MAX_CAMERA_ID_BYTES);
       }
       byte[] id = new byte[idLength];
       in.get(id);
@@ -144,7 +146,8 @@ public final class FrameRecordSerde implements Serializer<FrameRecord>, Deserial
       }
       if (in.remaining() < payloadLength) {
         throw new FrameFormatException(
-            "payload", "truncated: declared " + payloadLength + " bytes, " + in.remaining() + " present");
+            "payload",
+            "truncated: declared " + payloadLength + " bytes, " + in.remaining() + " present");
       }
       if (in.remaining() > payloadLength) {
         throw new FrameFormatException(

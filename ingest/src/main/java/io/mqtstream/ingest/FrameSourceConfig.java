@@ -58,12 +58,26 @@ public record FrameSourceConfig(
 
   public FrameSourceConfig withMaxInFlight(int maxInFlight, int maxPollRecords) {
     return new FrameSourceConfig(
-        topic, groupId, deadLetterTopic, maxInFlight, maxPollRecords, pollTimeout, commitInterval, drainTimeout);
+        topic,
+        groupId,
+        deadLetterTopic,
+        maxInFlight,
+        maxPollRecords,
+        pollTimeout,
+        commitInterval,
+        drainTimeout);
   }
 
   public FrameSourceConfig withGroupId(String groupId) {
     return new FrameSourceConfig(
-        topic, groupId, deadLetterTopic, maxInFlight, maxPollRecords, pollTimeout, commitInterval, drainTimeout);
+        topic,
+        groupId,
+        deadLetterTopic,
+        maxInFlight,
+        maxPollRecords,
+        pollTimeout,
+        commitInterval,
+        drainTimeout);
   }
 
   private static void requireText(String key, String value) {

@@ -14,7 +14,8 @@ class FrameRecordSerdeTest {
   private static FrameRecord jpeg(int bytes) {
     byte[] payload = new byte[bytes];
     new Random(7).nextBytes(payload);
-    return new FrameRecord("cam-ü-1", 42, 1_700_000_000_123_456L, 640, 480, FrameRecord.Encoding.JPEG, payload);
+    return new FrameRecord(
+        "cam-ü-1", 42, 1_700_000_000_123_456L, 640, 480, FrameRecord.Encoding.JPEG, payload);
   }
 
   @Test
@@ -74,7 +75,8 @@ class FrameRecordSerdeTest {
     ByteBuffer.wrap(data).putInt(lengthAt, -1);
     assertField(data, "payloadLength");
     assertThatThrownBy(() -> serde.write(jpeg((1 << 20) + 1)))
-        .isInstanceOfSatisfying(FrameFormatException.class, e -> assertThat(e.field()).isEqualTo("payload"));
+        .isInstanceOfSatisfying(
+            FrameFormatException.class, e -> assertThat(e.field()).isEqualTo("payload"));
   }
 
   @Test
@@ -102,7 +104,8 @@ class FrameRecordSerdeTest {
   @Test
   void rejectsNullValue() {
     assertThatThrownBy(() -> serde.deserialize("frames", null))
-        .isInstanceOfSatisfying(FrameFormatException.class, e -> assertThat(e.field()).isEqualTo("record"));
+        .isInstanceOfSatisfying(
+            FrameFormatException.class, e -> assertThat(e.field()).isEqualTo("record"));
   }
 
   private void assertField(byte[] data, String field) {

@@ -44,7 +44,8 @@ class KafkaFrameSourceTest {
     kafka.close();
   }
 
-  private static FrameSourceConfig config(String topic, String group, int maxInFlight, int maxPoll) {
+  private static FrameSourceConfig config(
+      String topic, String group, int maxInFlight, int maxPoll) {
     return FrameSourceConfig.defaults(topic, group).withMaxInFlight(maxInFlight, maxPoll);
   }
 
@@ -78,7 +79,8 @@ class KafkaFrameSourceTest {
               .publishOn(worker, 8)
               .subscribe(
                   f -> {
-                    seen.computeIfAbsent(f.cameraId(), k -> new ArrayList<>()).add(f.record().sequence());
+                    seen.computeIfAbsent(f.cameraId(), k -> new ArrayList<>())
+                        .add(f.record().sequence());
                     if (count.incrementAndGet() % 500 == 0) {
                       sleep(100); // a deliberately slow stage: demand goes to zero
                     }
@@ -144,23 +146,33 @@ class KafkaFrameSourceTest {
     FrameSourceConfig cfg = config(topic, "g-resume", 64, 16);
     try (KafkaFrameSource first = new KafkaFrameSource(cfg, kafka.clientProperties())) {
       List<Frame> firstRun =
-          first.frames().take(cameras * perCamera / 2).doOnNext(f -> {
-            seen.add(f.cameraId() + "/" + f.record().sequence());
-            f.ack();
-          }).collectList().block(Duration.ofSeconds(60));
+          first
+              .frames()
+              .take(cameras * perCamera / 2)
+              .doOnNext(
+                  f -> {
+                    seen.add(f.cameraId() + "/" + f.record().sequence());
+                    f.ack();
+                  })
+              .collectList()
+              .block(Duration.ofSeconds(60));
       assertThat(firstRun).hasSize(cameras * perCamera / 2);
     }
-    long committedAfterFirst = committed(kafka, "g-resume").values().stream().mapToLong(Long::longValue).sum();
+    long committedAfterFirst =
+        committed(kafka, "g-resume").values().stream().mapToLong(Long::longValue).sum();
     assertThat(committedAfterFirst).isBetween(1L, (long) cameras * perCamera / 2);
 
     AtomicInteger secondCount = new AtomicInteger();
     try (KafkaFrameSource second = new KafkaFrameSource(cfg, kafka.clientProperties())) {
       Disposable d =
-          second.frames().subscribe(f -> {
-            seen.add(f.cameraId() + "/" + f.record().sequence());
-            secondCount.incrementAndGet();
-            f.ack();
-          });
+          second
+              .frames()
+              .subscribe(
+                  f -> {
+                    seen.add(f.cameraId() + "/" + f.record().sequence());
+                    secondCount.incrementAndGet();
+                    f.ack();
+                  });
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
       while (seen.size() < cameras * perCamera && System.nanoTime() < deadline) {
         sleep(50);
@@ -183,20 +195,31 @@ class KafkaFrameSourceTest {
     kafka.createTopic(topic + ".dlq", 1);
     FrameRecordSerde serde = new FrameRecordSerde();
     // Every 10th record is garbage, every 15th a truncated frame.
-    produceRaw(kafka, topic, 1, 100, (c, s) -> {
-      if (s % 10 == 3) {
-        return "not a frame".getBytes(StandardCharsets.UTF_8);
-      }
-      byte[] good = serde.write(KafkaTestSupport.frame("cam-0", s));
-      return s % 15 == 7 ? java.util.Arrays.copyOf(good, good.length - 5) : good;
-    });
-    long bad = java.util.stream.LongStream.range(0, 100).filter(s -> s % 10 == 3 || s % 15 == 7).count();
+    produceRaw(
+        kafka,
+        topic,
+        1,
+        100,
+        (c, s) -> {
+          if (s % 10 == 3) {
+            return "not a frame".getBytes(StandardCharsets.UTF_8);
+          }
+          byte[] good = serde.write(KafkaTestSupport.frame("cam-0", s));
+          return s % 15 == 7 ? java.util.Arrays.copyOf(good, good.length - 5) : good;
+        });
+    long bad =
+        java.util.stream.LongStream.range(0, 100).filter(s -> s % 10 == 3 || s % 15 == 7).count();
 
     try (KafkaFrameSource source =
         new KafkaFrameSource(config(topic, "g-corrupt", 32, 8), kafka.clientProperties())) {
       List<Long> good =
-          source.frames().doOnNext(Frame::ack).map(f -> f.record().sequence())
-              .take(100 - bad).collectList().block(Duration.ofSeconds(60));
+          source
+              .frames()
+              .doOnNext(Frame::ack)
+              .map(f -> f.record().sequence())
+              .take(100 - bad)
+              .collectList()
+              .block(Duration.ofSeconds(60));
       assertThat(good).hasSize((int) (100 - bad)).doesNotHaveDuplicates();
       assertThat(good).noneMatch(s -> s % 10 == 3 || s % 15 == 7);
     }
@@ -210,20 +233,61 @@ class KafkaFrameSourceTest {
     assertThat(first.get(DeadLetterPublisher.SOURCE_PARTITION)).isEqualTo("0");
     assertThat(first.get(DeadLetterPublisher.SOURCE_OFFSET)).isEqualTo("3");
     assertThat(new String(dlq.get(0).value(), StandardCharsets.UTF_8)).isEqualTo("not a frame");
-    assertThat(dlq).anySatisfy(r -> assertThat(headers(r).get(DeadLetterPublisher.FIELD)).isEqualTo("payload"));
+    assertThat(dlq)
+        .anySatisfy(
+            r -> assertThat(headers(r).get(DeadLetterPublisher.FIELD)).isEqualTo("payload"));
   }
 
   @Test
-  void gracefulStopCommitsExactlyTheAcknowledgedFrames() throws Exception {
+  void gracefulStopCommitsExactlyTheAcknowledgedFramesThenCompletes() throws Exception {
     String topic = "frames-stop";
     kafka.createTopic(topic, 1);
     produce(kafka, topic, 1, 200);
-    try (KafkaFrameSource source =
-        new KafkaFrameSource(config(topic, "g-stop", 128, 8), kafka.clientProperties())) {
+    FrameSourceConfig cfg =
+        new FrameSourceConfig(
+            topic,
+            "g-stop",
+            topic + ".dlq",
+            128,
+            8,
+            Duration.ofMillis(100),
+            Duration.ofMillis(200),
+            Duration.ofMillis(500));
+    List<Frame> frames = new java.util.concurrent.CopyOnWriteArrayList<>();
+    CountDownLatch completed = new CountDownLatch(1);
+    try (KafkaFrameSource source = new KafkaFrameSource(cfg, kafka.clientProperties())) {
+      source
+          .frames()
+          .subscribe(
+              new reactor.core.publisher.BaseSubscriber<Frame>() {
+                @Override
+                protected void hookOnSubscribe(org.reactivestreams.Subscription s) {
+                  request(61);
+                }
+
+                @Override
+                protected void hookOnNext(Frame f) {
+                  frames.add(f);
+                }
+
+                @Override
+                protected void hookOnComplete() {
+                  completed.countDown();
+                }
+              });
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (frames.size() < 61 && System.nanoTime() < deadline) {
+        sleep(10);
+      }
+      assertThat(frames).hasSize(61);
       // Acknowledge 0..49 and 60, but not 50..59: the commit must stop at 50.
-      List<Frame> frames = source.frames().take(61).collectList().block(Duration.ofSeconds(30));
-      frames.stream().filter(f -> f.record().sequence() < 50 || f.record().sequence() == 60).forEach(Frame::ack);
+      frames.stream()
+          .filter(f -> f.record().sequence() < 50 || f.record().sequence() == 60)
+          .forEach(Frame::ack);
       source.stop();
+      assertThat(completed.await(10, TimeUnit.SECONDS))
+          .as("completes after the drain timeout, with frames still unacknowledged")
+          .isTrue();
     }
     assertThat(committed(kafka, "g-stop")).isEqualTo(Map.of(new TopicPartition(topic, 0), 50L));
   }

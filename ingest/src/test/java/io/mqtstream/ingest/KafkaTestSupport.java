@@ -32,11 +32,20 @@ final class KafkaTestSupport {
 
   /** Sends {@code perCamera} frames for each camera, keyed by camera id; optionally raw values. */
   static void produce(EmbeddedKafka kafka, String topic, int cameras, int perCamera) {
-    produceRaw(kafka, topic, cameras, perCamera, (c, s) -> new FrameRecordSerde().write(frame("cam-" + c, s)));
+    produceRaw(
+        kafka,
+        topic,
+        cameras,
+        perCamera,
+        (c, s) -> new FrameRecordSerde().write(frame("cam-" + c, s)));
   }
 
   static void produceRaw(
-      EmbeddedKafka kafka, String topic, int cameras, int perCamera, BiFunction<Integer, Long, byte[]> value) {
+      EmbeddedKafka kafka,
+      String topic,
+      int cameras,
+      int perCamera,
+      BiFunction<Integer, Long, byte[]> value) {
     Properties p = new Properties();
     p.putAll(kafka.clientProperties());
     p.put(ProducerConfig.LINGER_MS_CONFIG, "5");
@@ -51,7 +60,8 @@ final class KafkaTestSupport {
     }
   }
 
-  static List<ConsumerRecord<byte[], byte[]>> readAll(EmbeddedKafka kafka, String topic, int expected) {
+  static List<ConsumerRecord<byte[], byte[]>> readAll(
+      EmbeddedKafka kafka, String topic, int expected) {
     Properties p = new Properties();
     p.putAll(kafka.clientProperties());
     p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
@@ -80,13 +90,15 @@ final class KafkaTestSupport {
   }
 
   /** Log-end offsets of a topic's partitions. */
-  static Map<TopicPartition, Long> endOffsets(EmbeddedKafka kafka, String topic, int partitions) throws Exception {
+  static Map<TopicPartition, Long> endOffsets(EmbeddedKafka kafka, String topic, int partitions)
+      throws Exception {
     try (Admin admin = kafka.admin()) {
       Map<TopicPartition, OffsetSpec> req = new HashMap<>();
       for (int i = 0; i < partitions; i++) {
         req.put(new TopicPartition(topic, i), OffsetSpec.latest());
       }
-      Map<TopicPartition, ListOffsetsResult.ListOffsetsResultInfo> r = admin.listOffsets(req).all().get();
+      Map<TopicPartition, ListOffsetsResult.ListOffsetsResultInfo> r =
+          admin.listOffsets(req).all().get();
       Map<TopicPartition, Long> out = new HashMap<>();
       r.forEach((tp, info) -> out.put(tp, info.offset()));
       return out;

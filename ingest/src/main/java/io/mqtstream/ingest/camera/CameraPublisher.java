@@ -78,34 +78,80 @@ public final class CameraPublisher implements AutoCloseable {
 
     public static Options of(String cameraId) {
       return new Options(
-          "frames", cameraId, 0, 0.85f, false, 0, Duration.ofMillis(500), Duration.ofSeconds(30), -1);
+          "frames",
+          cameraId,
+          0,
+          0.85f,
+          false,
+          0,
+          Duration.ofMillis(500),
+          Duration.ofSeconds(30),
+          -1);
     }
 
     public Options withFps(double fps) {
-      return new Options(topic, cameraId, fps, jpegQuality, loop, maxFrames, initialBackoff, maxBackoff, maxReconnects);
+      return new Options(
+          topic,
+          cameraId,
+          fps,
+          jpegQuality,
+          loop,
+          maxFrames,
+          initialBackoff,
+          maxBackoff,
+          maxReconnects);
     }
 
     public Options withMaxFrames(long maxFrames) {
-      return new Options(topic, cameraId, fps, jpegQuality, loop, maxFrames, initialBackoff, maxBackoff, maxReconnects);
+      return new Options(
+          topic,
+          cameraId,
+          fps,
+          jpegQuality,
+          loop,
+          maxFrames,
+          initialBackoff,
+          maxBackoff,
+          maxReconnects);
     }
 
     public Options withLoop(boolean loop) {
-      return new Options(topic, cameraId, fps, jpegQuality, loop, maxFrames, initialBackoff, maxBackoff, maxReconnects);
+      return new Options(
+          topic,
+          cameraId,
+          fps,
+          jpegQuality,
+          loop,
+          maxFrames,
+          initialBackoff,
+          maxBackoff,
+          maxReconnects);
     }
 
     public Options withBackoff(Duration initial, Duration max, int maxReconnects) {
-      return new Options(topic, cameraId, fps, jpegQuality, loop, maxFrames, initial, max, maxReconnects);
+      return new Options(
+          topic, cameraId, fps, jpegQuality, loop, maxFrames, initial, max, maxReconnects);
     }
 
     public Options withTopic(String topic) {
-      return new Options(topic, cameraId, fps, jpegQuality, loop, maxFrames, initialBackoff, maxBackoff, maxReconnects);
+      return new Options(
+          topic,
+          cameraId,
+          fps,
+          jpegQuality,
+          loop,
+          maxFrames,
+          initialBackoff,
+          maxBackoff,
+          maxReconnects);
     }
   }
 
   /** What a run did. */
   public record Result(long published, long dropped, long reconnects) {}
 
-  public CameraPublisher(Options options, Map<String, Object> clientProperties, MeterRegistry meters) {
+  public CameraPublisher(
+      Options options, Map<String, Object> clientProperties, MeterRegistry meters) {
     this.options = options;
     this.jpeg = new JpegEncoder(options.jpegQuality());
     Properties props = new Properties();
@@ -120,7 +166,9 @@ public final class CameraPublisher implements AutoCloseable {
     this.reconnects = meters.counter("mqt.camera.reconnects", tags);
   }
 
-  /** Publishes until the source ends (a file without loop), {@code maxFrames}, or {@link #stop()}. */
+  /**
+   * Publishes until the source ends (a file without loop), {@code maxFrames}, or {@link #stop()}.
+   */
   public Result run(CameraSource source) throws InterruptedException {
     long sequence = 0;
     long intervalNanos = options.fps() > 0 ? (long) (1e9 / options.fps()) : 0;
@@ -170,9 +218,18 @@ public final class CameraPublisher implements AutoCloseable {
           failuresInRow++;
           if (options.maxReconnects() >= 0 && failuresInRow > options.maxReconnects()) {
             throw new IllegalStateException(
-                source.describe() + " failed " + failuresInRow + " times in a row: " + e.getMessage(), e);
+                source.describe()
+                    + " failed "
+                    + failuresInRow
+                    + " times in a row: "
+                    + e.getMessage(),
+                e);
           }
-          log.warn("camera {}: {}; reconnecting in {} ms", options.cameraId(), e.getMessage(), backoff.toMillis());
+          log.warn(
+              "camera {}: {}; reconnecting in {} ms",
+              options.cameraId(),
+              e.getMessage(),
+              backoff.toMillis());
           reconnects.increment();
           Thread.sleep(backoff.toMillis());
           backoff = min(backoff.multipliedBy(2), options.maxBackoff());
@@ -200,15 +257,19 @@ public final class CameraPublisher implements AutoCloseable {
             captured.image().getHeight(),
             FrameRecord.Encoding.JPEG,
             bytes);
-    ProducerRecord<String, FrameRecord> record = new ProducerRecord<>(options.topic(), options.cameraId(), frame);
-    captured.headers().forEach((k, v) -> record.headers().add(k, v.getBytes(StandardCharsets.UTF_8)));
+    ProducerRecord<String, FrameRecord> record =
+        new ProducerRecord<>(options.topic(), options.cameraId(), frame);
+    captured
+        .headers()
+        .forEach((k, v) -> record.headers().add(k, v.getBytes(StandardCharsets.UTF_8)));
     published.increment();
     producer.send(
         record,
         (meta, e) -> {
           if (e != null) {
             sendFailures.incrementAndGet();
-            log.warn("camera {} frame {} not published: {}", options.cameraId(), sequence, e.toString());
+            log.warn(
+                "camera {} frame {} not published: {}", options.cameraId(), sequence, e.toString());
           }
         });
   }

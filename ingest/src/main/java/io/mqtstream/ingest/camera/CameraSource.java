@@ -5,8 +5,8 @@ import java.io.IOException;
 import java.util.Optional;
 
 /**
- * Where a camera's pictures come from: a file, a network stream, a device or the synthetic world.
- * A source may be opened again after a failure or at the end of a file.
+ * Where a camera's pictures come from: a file, a network stream, a device or the synthetic world. A
+ * source may be opened again after a failure or at the end of a file.
  */
 public interface CameraSource extends AutoCloseable {
 

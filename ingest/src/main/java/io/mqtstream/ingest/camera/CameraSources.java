@@ -27,7 +27,8 @@ public final class CameraSources {
       return new FfmpegCameraSource(uri, FfmpegCameraSource.Kind.HTTP);
     }
     if (lower.startsWith("v4l2:")) {
-      return new FfmpegCameraSource(uri.substring("v4l2:".length()), FfmpegCameraSource.Kind.DEVICE);
+      return new FfmpegCameraSource(
+          uri.substring("v4l2:".length()), FfmpegCameraSource.Kind.DEVICE);
     }
     if (lower.startsWith("/dev/video")) {
       return new FfmpegCameraSource(uri, FfmpegCameraSource.Kind.DEVICE);
@@ -38,14 +39,19 @@ public final class CameraSources {
     String path = lower.startsWith("file:") ? uri.substring("file:".length()) : uri;
     if (!Files.isRegularFile(Path.of(path))) {
       throw new IllegalArgumentException(
-          "camera source '" + uri + "': not a file, and not rtsp://, http(s)://, /dev/videoN or synthetic:");
+          "camera source '"
+              + uri
+              + "': not a file, and not rtsp://, http(s)://, /dev/videoN or synthetic:");
     }
     return new FfmpegCameraSource(path, FfmpegCameraSource.Kind.FILE);
   }
 
   private static CameraSource synthetic(String spec) {
     Function<Map<String, String>, CameraSource> factory =
-        ServiceLoader.load(SyntheticSourceProvider.class).findFirst().map(p -> (Function<Map<String, String>, CameraSource>) p::open).orElse(null);
+        ServiceLoader.load(SyntheticSourceProvider.class)
+            .findFirst()
+            .map(p -> (Function<Map<String, String>, CameraSource>) p::open)
+            .orElse(null);
     if (factory == null) {
       throw new IllegalArgumentException(
           "camera source 'synthetic:" + spec + "': the synthetic world is not on the class path");

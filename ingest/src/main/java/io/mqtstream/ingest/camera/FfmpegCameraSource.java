@@ -1,13 +1,14 @@
 package io.mqtstream.ingest.camera;
 
 import java.awt.image.BufferedImage;
+import java.awt.image.DataBufferByte;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.util.Optional;
 import org.bytedeco.ffmpeg.global.avutil;
 import org.bytedeco.javacv.FFmpegFrameGrabber;
 import org.bytedeco.javacv.Frame;
 import org.bytedeco.javacv.FrameGrabber;
-import org.bytedeco.javacv.Java2DFrameConverter;
 
 /**
  * A camera read by FFmpeg through JavaCV: video files, {@code rtsp://}, {@code http(s)://} streams
@@ -19,7 +20,6 @@ final class FfmpegCameraSource implements CameraSource {
 
   private final String location;
   private final Kind kind;
-  private final Java2DFrameConverter converter = new Java2DFrameConverter();
   private FFmpegFrameGrabber grabber;
 
   enum Kind {
@@ -39,6 +39,7 @@ final class FfmpegCameraSource implements CameraSource {
     close();
     avutil.av_log_set_level(avutil.AV_LOG_ERROR);
     FFmpegFrameGrabber g = new FFmpegFrameGrabber(location);
+    g.setPixelFormat(avutil.AV_PIX_FMT_BGR24);
     switch (kind) {
       case RTSP -> {
         g.setOption("rtsp_transport", "tcp");
@@ -70,17 +71,27 @@ final class FfmpegCameraSource implements CameraSource {
       if (frame == null) {
         return Optional.empty();
       }
-      BufferedImage image = converter.convert(frame);
-      return Optional.of(new Captured(copy(image)));
+      return Optional.of(new Captured(toImage(frame)));
     } catch (FrameGrabber.Exception e) {
       throw new IOException("reading " + describe() + " failed: " + e.getMessage(), e);
     }
   }
 
-  /** The converter reuses its image; the publisher may hold ours while the next one is grabbed. */
-  private static BufferedImage copy(BufferedImage image) {
-    BufferedImage out = new BufferedImage(image.getWidth(), image.getHeight(), BufferedImage.TYPE_3BYTE_BGR);
-    out.getGraphics().drawImage(image, 0, 0, null);
+  /**
+   * Copies a BGR24 frame into a new image, row by row. FFmpeg pads rows to an alignment, and
+   * JavaCV's converter then mistakes the padding for a fourth channel (seen at width 96), so the
+   * real row stride is used here. A new image each time: the grabber reuses its buffer.
+   */
+  static BufferedImage toImage(Frame frame) {
+    int w = frame.imageWidth;
+    int h = frame.imageHeight;
+    ByteBuffer pixels = (ByteBuffer) frame.image[0];
+    BufferedImage out = new BufferedImage(w, h, BufferedImage.TYPE_3BYTE_BGR);
+    byte[] dst = ((DataBufferByte) out.getRaster().getDataBuffer()).getData();
+    int row = w * 3;
+    for (int y = 0; y < h; y++) {
+      pixels.get(y * frame.imageStride, dst, y * row, row);
+    }
     return out;
   }
 

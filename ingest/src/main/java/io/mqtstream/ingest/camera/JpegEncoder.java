@@ -30,7 +30,8 @@ public final class JpegEncoder {
 
   public byte[] encode(BufferedImage image) {
     BufferedImage rgb = image;
-    if (image.getType() != BufferedImage.TYPE_3BYTE_BGR && image.getType() != BufferedImage.TYPE_INT_RGB) {
+    if (image.getType() != BufferedImage.TYPE_3BYTE_BGR
+        && image.getType() != BufferedImage.TYPE_INT_RGB) {
       rgb = new BufferedImage(image.getWidth(), image.getHeight(), BufferedImage.TYPE_3BYTE_BGR);
       rgb.getGraphics().drawImage(image, 0, 0, null);
     }

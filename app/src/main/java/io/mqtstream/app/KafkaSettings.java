@@ -1,0 +1,48 @@
+package io.mqtstream.app;
+
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * Where the engine's Kafka is and how to reach it. Pointing the engine at an external cluster is
+ * only this: the bootstrap servers plus any client property passed through unchanged (SASL, SSL,
+ * timeouts).
+ *
+ * @param bootstrapServers {@code host:port,…}; {@code embedded} starts a broker inside the JVM
+ * @param properties extra Kafka client properties, e.g. {@code security.protocol: SASL_SSL}
+ * @param framesTopic the frames topic
+ * @param deadLetterTopic where undecodable frames go
+ * @param groupId the engine's consumer group
+ */
+public record KafkaSettings(
+    String bootstrapServers,
+    Map<String, String> properties,
+    String framesTopic,
+    String deadLetterTopic,
+    String groupId) {
+
+  public static final String EMBEDDED = "embedded";
+
+  public KafkaSettings {
+    ConfigException.requireText("kafka.bootstrapServers", bootstrapServers);
+    ConfigException.requireText("kafka.framesTopic", framesTopic);
+    ConfigException.requireText("kafka.deadLetterTopic", deadLetterTopic);
+    ConfigException.requireText("kafka.groupId", groupId);
+    properties = properties == null ? Map.of() : Map.copyOf(properties);
+    if (properties.containsKey("bootstrap.servers")) {
+      throw new ConfigException(
+          "kafka.properties.bootstrap.servers", "set kafka.bootstrapServers instead");
+    }
+  }
+
+  public boolean embedded() {
+    return EMBEDDED.equals(bootstrapServers);
+  }
+
+  /** Client properties for a cluster at {@code bootstrap}: ours plus the passed-through ones. */
+  public Map<String, Object> clientProperties(String bootstrap) {
+    Map<String, Object> p = new HashMap<>(properties);
+    p.put("bootstrap.servers", bootstrap);
+    return p;
+  }
+}
