@@ -1,0 +1,141 @@
+package io.mqtstream.encoder;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Parameter;
+import ai.djl.training.ParameterStore;
+import ai.djl.training.initializer.NormalInitializer;
+import ai.djl.util.PairList;
+import java.util.Map;
+
+/**
+ * The Matryoshka Query Transformer (Hu et al. 2024): M learned latent queries read the patch
+ * features through ONE multi-head cross-attention layer, then a linear projection to the LLM width.
+ * The queries never attend to each other, so the output for the first m queries is exactly the
+ * first m rows of the output for all M: {@link #forward(ParameterStore, NDArray, int, boolean)}
+ * computes only those m, and an encoder may compute M once and slice.
+ *
+ * <p>As in the reference code: LayerNorm on the queries and on the projected features, fixed 2D
+ * sin-cos positions on the query grid and the patch grid, keys made of the positions only ({@link
+ * MqtConfig.KeyMode#POSITIONAL}) or of features plus positions ({@link MqtConfig.KeyMode#CONTENT}),
+ * values made of the features.
+ */
+public final class MatryoshkaQueryTransformer extends ModelBlock {
+  /** Name of the optional forward parameter that selects m. */
+  public static final String M = "m";
+
+  private final MqtConfig config;
+  private final Parameter latentQueries;
+  private final Dense kvProj;
+  private final Norm lnQ;
+  private final Norm lnKv;
+  private final Dense qProj;
+  private final Dense kProj;
+  private final Dense vProj;
+  private final Dense outProj;
+  private final Norm lnPost;
+  private final Dense proj;
+  private final float[] queryPositions;
+  private final float[] keyPositions;
+
+  public MatryoshkaQueryTransformer(MqtConfig config) {
+    this.config = config;
+    int d = config.dim();
+    latentQueries =
+        addParameter(
+            Parameter.builder()
+                .setName("latentQueries")
+                .setType(Parameter.Type.WEIGHT)
+                .optShape(new Shape(config.maxTokens(), d))
+                .optInitializer(new NormalInitializer(0.02f))
+                .build());
+    kvProj = addChildBlock("kvProj", new Dense(config.featureDim(), d, false));
+    lnQ = addChildBlock("lnQ", new Norm(d));
+    lnKv = addChildBlock("lnKv", new Norm(d));
+    qProj = addChildBlock("qProj", new Dense(d, d, true));
+    kProj = addChildBlock("kProj", new Dense(d, d, true));
+    vProj = addChildBlock("vProj", new Dense(d, d, true));
+    outProj = addChildBlock("outProj", new Dense(d, d, true));
+    lnPost = addChildBlock("lnPost", new Norm(d));
+    proj = addChildBlock("proj", new Dense(d, config.outputDim(), false));
+    queryPositions = SinCos2d.embed(d, config.maxTokens());
+    keyPositions = SinCos2d.embed(d, config.patches());
+  }
+
+  public MqtConfig config() {
+    return config;
+  }
+
+  /**
+   * The first m visual tokens of each image.
+   *
+   * @param features patch features (B, P, Dv)
+   * @param m how many latent queries to use, 1..M
+   * @return visual tokens (B, m, outputDim)
+   */
+  public NDArray forward(ParameterStore ps, NDArray features, int m, boolean training) {
+    if (m < 1 || m > config.maxTokens()) {
+      throw new IllegalArgumentException("m must be in 1.." + config.maxTokens() + ", got " + m);
+    }
+    var scope = features.getManager();
+    int d = config.dim();
+    NDArray x = lnKv.apply(ps, kvProj.apply(ps, features, training), training); // (B, P, D)
+
+    NDArray queries =
+        ps.getValue(latentQueries, features.getDevice(), training).get(new NDIndex(":" + m));
+    queries.attach(
+        scope); // a slice of a parameter: owned by this forward's manager, not the model's
+    NDArray queryPos =
+        scope.create(java.nio.FloatBuffer.wrap(queryPositions, 0, m * d), new Shape(m, d));
+    NDArray q = lnQ.apply(ps, queries, training).add(queryPos).expandDims(0); // (1, m, D)
+
+    NDArray keyPos = scope.create(keyPositions, new Shape(1, config.patches(), d)); // (1, P, D)
+    NDArray keys =
+        config.keyMode() == MqtConfig.KeyMode.CONTENT ? x.add(keyPos) : keyPos; // (B|1, P, D)
+
+    NDArray crossAttention =
+        Attention.multiHead(
+            qProj.apply(ps, q, training), // (1, m, D)
+            kProj.apply(ps, keys, training), // (B|1, P, D)
+            vProj.apply(ps, x, training), // (B, P, D)
+            config.heads(),
+            null); // (B, m, D)
+    NDArray out =
+        lnPost.apply(ps, outProj.apply(ps, crossAttention, training), training); // (B, m, D)
+    return proj.apply(ps, out, training); // (B, m, outputDim)
+  }
+
+  /** The latent queries, (M, D): the only parameter whose rows belong to one token each. */
+  public Parameter latentQueries() {
+    return latentQueries;
+  }
+
+  @Override
+  void collect(String prefix, Map<String, Parameter> out) {
+    out.put(prefix + ".latent_queries", latentQueries);
+    kvProj.collect(prefix + ".kv_proj", out);
+    lnQ.collect(prefix + ".ln_q", out);
+    lnKv.collect(prefix + ".ln_kv", out);
+    qProj.collect(prefix + ".attn.q_proj", out);
+    kProj.collect(prefix + ".attn.k_proj", out);
+    vProj.collect(prefix + ".attn.v_proj", out);
+    outProj.collect(prefix + ".attn.out_proj", out);
+    lnPost.collect(prefix + ".ln_post", out);
+    proj.collect(prefix + ".proj", out);
+  }
+
+  @Override
+  protected NDList forwardInternal(
+      ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+    Object m = params == null ? null : params.get(M);
+    int tokens = m == null ? config.maxTokens() : ((Number) m).intValue();
+    return new NDList(forward(ps, inputs.singletonOrThrow(), tokens, training));
+  }
+
+  @Override
+  public Shape[] getOutputShapes(Shape[] inputShapes) {
+    return new Shape[] {new Shape(inputShapes[0].get(0), config.maxTokens(), config.outputDim())};
+  }
+}

@@ -1,0 +1,206 @@
+package io.mqtstream.encoder;
+
+import ai.djl.Device;
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Parameter;
+import ai.djl.training.ParameterStore;
+import io.mqtstream.ingest.FrameRecord;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.FloatBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+
+/**
+ * Frames in, visual tokens out: preprocessing, the vision backbone and the MQT, encoded once at M
+ * per frame. Owns its native memory: parameters live in one manager; each {@link #encode} batch
+ * runs in a sub-manager that is closed before it returns, so a long run does not grow.
+ *
+ * <p>Checkpoints are a folder with {@code config.json} ({@link EncoderConfig}) and {@code
+ * encoder.safetensors}, whose tensor names are the dotted names of {@link #parameters()}, e.g.
+ * {@code vision.layers.0.attn.qkv.weight} or {@code mqt.latent_queries}.
+ */
+public final class MqtEncoder implements AutoCloseable {
+  public static final String CONFIG_FILE = "config.json";
+  public static final String WEIGHTS_FILE = "encoder.safetensors";
+
+  private final EncoderConfig config;
+  private final NDManager manager;
+  private final TinyViT backbone;
+  private final MatryoshkaQueryTransformer mqt;
+  private final FramePreprocessor preprocessor;
+  private final Map<String, Parameter> parameters;
+
+  private MqtEncoder(EncoderConfig config, Device device) {
+    this.config = config;
+    this.manager = NDManager.newBaseManager(device, Engines.pytorch().getEngineName());
+    this.backbone = new TinyViT(config.vision());
+    this.mqt = new MatryoshkaQueryTransformer(config.mqt());
+    this.preprocessor = new FramePreprocessor(config);
+    int s = config.vision().imageSize();
+    backbone.initialize(manager, DataType.FLOAT32, new Shape(1, 3, s, s));
+    mqt.initialize(
+        manager, DataType.FLOAT32, new Shape(1, config.mqt().patches(), config.mqt().featureDim()));
+    Map<String, Parameter> named = new LinkedHashMap<>();
+    backbone.collect("vision", named);
+    mqt.collect("mqt", named);
+    this.parameters = Collections.unmodifiableMap(named);
+  }
+
+  /** A new encoder with random weights drawn from {@code seed}. */
+  public static MqtEncoder create(EncoderConfig config, long seed) {
+    Engine engine = Engines.pytorch();
+    engine.setRandomSeed((int) seed);
+    return new MqtEncoder(config, engine.defaultDevice());
+  }
+
+  /**
+   * Loads a checkpoint folder. Every tensor the model needs must be there with its exact shape, and
+   * nothing else may be.
+   *
+   * @throws IOException naming the tensor that is missing, unexpected or of the wrong shape
+   */
+  public static MqtEncoder load(Path dir) throws IOException {
+    EncoderConfig config = EncoderConfig.read(dir.resolve(CONFIG_FILE));
+    MqtEncoder encoder = new MqtEncoder(config, Engines.pytorch().defaultDevice());
+    try {
+      encoder.loadWeights(dir.resolve(WEIGHTS_FILE));
+      return encoder;
+    } catch (IOException | RuntimeException e) {
+      encoder.close();
+      throw e;
+    }
+  }
+
+  private void loadWeights(Path file) throws IOException {
+    try (NDManager scratch = manager.newSubManager();
+        InputStream in = Files.newInputStream(file)) {
+      NDList tensors = NDList.decode(scratch, in);
+      Map<String, NDArray> byName = new LinkedHashMap<>();
+      for (NDArray t : tensors) {
+        byName.put(t.getName(), t);
+      }
+      for (Map.Entry<String, Parameter> e : parameters.entrySet()) {
+        NDArray t = byName.remove(e.getKey());
+        if (t == null) {
+          throw new IOException(file + ": missing tensor " + e.getKey());
+        }
+        Shape expected = e.getValue().getArray().getShape();
+        if (!t.getShape().equals(expected)) {
+          throw new IOException(
+              file
+                  + ": tensor "
+                  + e.getKey()
+                  + " has shape "
+                  + t.getShape()
+                  + ", expected "
+                  + expected);
+        }
+        e.getValue()
+            .getArray()
+            .set(FloatBuffer.wrap(t.toType(DataType.FLOAT32, false).toFloatArray()));
+      }
+      if (!byName.isEmpty()) {
+        throw new IOException(file + ": unexpected tensors " + new TreeSet<>(byName.keySet()));
+      }
+    }
+  }
+
+  /** Writes {@code config.json} and {@code encoder.safetensors} into {@code dir}. */
+  public void save(Path dir) throws IOException {
+    Files.createDirectories(dir);
+    config.write(dir.resolve(CONFIG_FILE));
+    NDList list = new NDList();
+    try (NDManager scratch = manager.newSubManager()) {
+      for (Map.Entry<String, Parameter> e : parameters.entrySet()) {
+        NDArray copy = e.getValue().getArray().duplicate();
+        copy.attach(scratch);
+        copy.setName(e.getKey());
+        list.add(copy);
+      }
+      try (OutputStream out = Files.newOutputStream(dir.resolve(WEIGHTS_FILE))) {
+        list.encode(out, NDList.Encoding.SAFETENSORS);
+      }
+    }
+  }
+
+  /**
+   * Encodes frames at M tokens each.
+   *
+   * @throws FrameDecodeException if a frame's pixels cannot be decoded
+   */
+  public List<VisualTokens> encode(List<FrameRecord> frames) {
+    if (frames.isEmpty()) {
+      return List.of();
+    }
+    int tokens = config.mqt().maxTokens();
+    int dim = config.mqt().outputDim();
+    try (NDManager batch = manager.newSubManager()) {
+      ParameterStore ps = new ParameterStore(batch, false);
+      NDArray images = preprocessor.batch(batch, frames); // (B, 3, H, W)
+      float[] all = forward(ps, images, tokens, false).toFloatArray(); // (B, M, D) flattened
+      List<VisualTokens> out = new ArrayList<>(frames.size());
+      int per = tokens * dim;
+      for (int i = 0; i < frames.size(); i++) {
+        out.add(
+            new VisualTokens(
+                java.util.Arrays.copyOfRange(all, i * per, (i + 1) * per), tokens, dim));
+      }
+      return out;
+    }
+  }
+
+  /**
+   * The model on normalised images, for training and tests.
+   *
+   * @param images (B, 3, H, W)
+   * @return (B, m, outputDim)
+   */
+  public NDArray forward(ParameterStore ps, NDArray images, int m, boolean training) {
+    NDArray features = backbone.features(ps, images, training); // (B, P, Dv)
+    return mqt.forward(ps, features, m, training); // (B, m, D)
+  }
+
+  public EncoderConfig config() {
+    return config;
+  }
+
+  public FramePreprocessor preprocessor() {
+    return preprocessor;
+  }
+
+  public VisionBackbone backbone() {
+    return backbone;
+  }
+
+  public MatryoshkaQueryTransformer mqt() {
+    return mqt;
+  }
+
+  /** Every parameter by its checkpoint name, in a stable order. */
+  public Map<String, Parameter> parameters() {
+    return parameters;
+  }
+
+  /** The manager that owns the parameters; per-batch work uses sub-managers of it. */
+  public NDManager manager() {
+    return manager;
+  }
+
+  @Override
+  public void close() {
+    manager.close();
+  }
+}

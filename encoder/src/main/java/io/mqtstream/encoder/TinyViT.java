@@ -1,0 +1,84 @@
+package io.mqtstream.encoder;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Parameter;
+import ai.djl.training.ParameterStore;
+import ai.djl.util.PairList;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The small vision transformer of the {@code mqt-tiny} preset: linear patch embedding plus fixed 2D
+ * sin-cos positions, L pre-LN transformer layers, a final LayerNorm. Trained here from scratch.
+ */
+public final class TinyViT extends ModelBlock implements VisionBackbone {
+  private final VitConfig config;
+  private final Dense patchEmbed;
+  private final List<TransformerLayer> layers = new ArrayList<>();
+  private final Norm lnPost;
+  private final float[] positions;
+
+  public TinyViT(VitConfig config) {
+    this.config = config;
+    int p = config.patchSize();
+    patchEmbed = addChildBlock("patchEmbed", new Dense(3 * p * p, config.dim(), true));
+    for (int i = 0; i < config.layers(); i++) {
+      layers.add(
+          addChildBlock(
+              "layer" + i, new TransformerLayer(config.dim(), config.heads(), config.mlpRatio())));
+    }
+    lnPost = addChildBlock("lnPost", new Norm(config.dim()));
+    positions = SinCos2d.embed(config.dim(), config.grid(), config.grid());
+  }
+
+  @Override
+  public NDArray features(ParameterStore ps, NDArray images, boolean training) {
+    long b = images.getShape().get(0);
+    int g = config.grid();
+    int p = config.patchSize();
+    NDArray patches =
+        images
+            .reshape(b, 3, g, p, g, p)
+            .transpose(0, 2, 4, 1, 3, 5)
+            .reshape(b, (long) g * g, 3L * p * p); // (B, P, 3·p·p), row-major patches
+    NDArray pos = images.getManager().create(positions, new Shape(config.patches(), config.dim()));
+    NDArray x = patchEmbed.apply(ps, patches, training).add(pos); // (B, P, Dv)
+    for (TransformerLayer layer : layers) {
+      x = layer.apply(ps, x, training); // (B, P, Dv)
+    }
+    return lnPost.apply(ps, x, training); // (B, P, Dv)
+  }
+
+  @Override
+  public int patches() {
+    return config.patches();
+  }
+
+  @Override
+  public int featureDim() {
+    return config.dim();
+  }
+
+  @Override
+  void collect(String prefix, Map<String, Parameter> out) {
+    patchEmbed.collect(prefix + ".patch_embed", out);
+    for (int i = 0; i < layers.size(); i++) {
+      layers.get(i).collect(prefix + ".layers." + i, out);
+    }
+    lnPost.collect(prefix + ".ln_post", out);
+  }
+
+  @Override
+  protected NDList forwardInternal(
+      ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+    return new NDList(features(ps, inputs.singletonOrThrow(), training));
+  }
+
+  @Override
+  public Shape[] getOutputShapes(Shape[] inputShapes) {
+    return new Shape[] {new Shape(inputShapes[0].get(0), config.patches(), config.dim())};
+  }
+}
