@@ -14,6 +14,9 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.List;
 import javax.imageio.ImageIO;
+import javax.imageio.ImageReader;
+import javax.imageio.stream.ImageInputStream;
+import javax.imageio.stream.MemoryCacheImageInputStream;
 
 /**
  * Frame → tensor, kept apart from the model: decodes JPEG (or takes raw RGB), resizes to the
@@ -84,9 +87,16 @@ public final class FramePreprocessor {
     };
   }
 
+  /** One JPEG reader per thread: looking one up per frame costs more than decoding 64×64. */
+  private static final ThreadLocal<ImageReader> JPEG =
+      ThreadLocal.withInitial(() -> ImageIO.getImageReadersByFormatName("jpeg").next());
+
   private static BufferedImage decodeJpeg(FrameRecord frame) {
-    try {
-      BufferedImage image = ImageIO.read(new ByteArrayInputStream(frame.payload()));
+    ImageReader reader = JPEG.get();
+    try (ImageInputStream in =
+        new MemoryCacheImageInputStream(new ByteArrayInputStream(frame.payload()))) {
+      reader.setInput(in, true, true);
+      BufferedImage image = reader.read(0);
       if (image == null) {
         throw new FrameDecodeException(name(frame) + ": payload is not a readable JPEG");
       }
@@ -96,6 +106,8 @@ public final class FramePreprocessor {
         throw f;
       }
       throw new FrameDecodeException(name(frame) + ": corrupt JPEG (" + e.getMessage() + ")", e);
+    } finally {
+      reader.setInput(null);
     }
   }
 

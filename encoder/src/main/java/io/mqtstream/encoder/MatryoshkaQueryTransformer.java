@@ -8,6 +8,7 @@ import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.initializer.NormalInitializer;
 import ai.djl.util.PairList;
+import java.nio.ByteBuffer;
 import java.util.Map;
 
 /**
@@ -37,8 +38,8 @@ public final class MatryoshkaQueryTransformer extends ModelBlock {
   private final Dense outProj;
   private final Norm lnPost;
   private final Dense proj;
-  private final float[] queryPositions;
-  private final float[] keyPositions;
+  private final ByteBuffer queryPositions; // (M, D), native floats
+  private final ByteBuffer keyPositions; // (P, D), native floats
 
   public MatryoshkaQueryTransformer(MqtConfig config) {
     this.config = config;
@@ -60,8 +61,10 @@ public final class MatryoshkaQueryTransformer extends ModelBlock {
     outProj = addChildBlock("outProj", new Dense(d, d, true));
     lnPost = addChildBlock("lnPost", new Norm(d));
     proj = addChildBlock("proj", new Dense(d, config.outputDim(), false));
-    queryPositions = SinCos2d.embed(d, config.maxTokens());
-    keyPositions = SinCos2d.embed(d, config.patches());
+    float[] qPos = SinCos2d.embed(d, config.maxTokens());
+    float[] kPos = SinCos2d.embed(d, config.patches());
+    queryPositions = Tensors.direct(qPos, 0, qPos.length);
+    keyPositions = Tensors.direct(kPos, 0, kPos.length);
   }
 
   public MqtConfig config() {
@@ -85,13 +88,14 @@ public final class MatryoshkaQueryTransformer extends ModelBlock {
 
     NDArray queries =
         ps.getValue(latentQueries, features.getDevice(), training).get(new NDIndex(":" + m));
-    queries.attach(
-        scope); // a slice of a parameter: owned by this forward's manager, not the model's
-    NDArray queryPos =
-        scope.create(java.nio.FloatBuffer.wrap(queryPositions, 0, m * d), new Shape(m, d));
+    // A slice of a parameter: owned by this forward's manager, not the model's.
+    queries.attach(scope);
+    ByteBuffer firstM = queryPositions.duplicate().limit(m * d * Float.BYTES);
+    NDArray queryPos = Tensors.create(scope, firstM, new Shape(m, d)); // (m, D)
     NDArray q = lnQ.apply(ps, queries, training).add(queryPos).expandDims(0); // (1, m, D)
 
-    NDArray keyPos = scope.create(keyPositions, new Shape(1, config.patches(), d)); // (1, P, D)
+    NDArray keyPos =
+        Tensors.create(scope, keyPositions, new Shape(1, config.patches(), d)); // (1, P, D)
     NDArray keys =
         config.keyMode() == MqtConfig.KeyMode.CONTENT ? x.add(keyPos) : keyPos; // (B|1, P, D)
 

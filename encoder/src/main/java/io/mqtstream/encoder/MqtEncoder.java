@@ -13,7 +13,8 @@ import io.mqtstream.ingest.FrameRecord;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.nio.FloatBuffer;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -108,9 +109,7 @@ public final class MqtEncoder implements AutoCloseable {
                   + ", expected "
                   + expected);
         }
-        e.getValue()
-            .getArray()
-            .set(FloatBuffer.wrap(t.toType(DataType.FLOAT32, false).toFloatArray()));
+        e.getValue().getArray().set(Tensors.toFloats(t.toType(DataType.FLOAT32, false)));
       }
       if (!byName.isEmpty()) {
         throw new IOException(file + ": unexpected tensors " + new TreeSet<>(byName.keySet()));
@@ -150,13 +149,12 @@ public final class MqtEncoder implements AutoCloseable {
     try (NDManager batch = manager.newSubManager()) {
       ParameterStore ps = new ParameterStore(batch, false);
       NDArray images = preprocessor.batch(batch, frames); // (B, 3, H, W)
-      float[] all = forward(ps, images, tokens, false).toFloatArray(); // (B, M, D) flattened
+      ByteBuffer all = Tensors.toDirect(forward(ps, images, tokens, false)); // (B, M, D)
       List<VisualTokens> out = new ArrayList<>(frames.size());
-      int per = tokens * dim;
+      int per = tokens * dim * Float.BYTES;
       for (int i = 0; i < frames.size(); i++) {
-        out.add(
-            new VisualTokens(
-                java.util.Arrays.copyOfRange(all, i * per, (i + 1) * per), tokens, dim));
+        ByteBuffer frame = all.duplicate().position(i * per).limit((i + 1) * per);
+        out.add(new VisualTokens(frame.slice().order(ByteOrder.nativeOrder()), tokens, dim));
       }
       return out;
     }

@@ -19,7 +19,7 @@ public final class TinyViT extends ModelBlock implements VisionBackbone {
   private final Dense patchEmbed;
   private final List<TransformerLayer> layers = new ArrayList<>();
   private final Norm lnPost;
-  private final float[] positions;
+  private final java.nio.ByteBuffer positions; // (P, Dv), native floats
 
   public TinyViT(VitConfig config) {
     this.config = config;
@@ -31,7 +31,8 @@ public final class TinyViT extends ModelBlock implements VisionBackbone {
               "layer" + i, new TransformerLayer(config.dim(), config.heads(), config.mlpRatio())));
     }
     lnPost = addChildBlock("lnPost", new Norm(config.dim()));
-    positions = SinCos2d.embed(config.dim(), config.grid(), config.grid());
+    float[] pos = SinCos2d.embed(config.dim(), config.grid(), config.grid());
+    positions = Tensors.direct(pos, 0, pos.length);
   }
 
   @Override
@@ -44,7 +45,8 @@ public final class TinyViT extends ModelBlock implements VisionBackbone {
             .reshape(b, 3, g, p, g, p)
             .transpose(0, 2, 4, 1, 3, 5)
             .reshape(b, (long) g * g, 3L * p * p); // (B, P, 3·p·p), row-major patches
-    NDArray pos = images.getManager().create(positions, new Shape(config.patches(), config.dim()));
+    NDArray pos =
+        Tensors.create(images.getManager(), positions, new Shape(config.patches(), config.dim()));
     NDArray x = patchEmbed.apply(ps, patches, training).add(pos); // (B, P, Dv)
     for (TransformerLayer layer : layers) {
       x = layer.apply(ps, x, training); // (B, P, Dv)

@@ -3,27 +3,38 @@ package io.mqtstream.encoder;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 
 /**
- * One frame's visual tokens, encoded once at M and held on the heap, so a change of m never
- * re-encodes: {@link #tokens(int)} is a view of the first m rows, no copy.
+ * One frame's visual tokens, encoded once at M and held off-heap in native byte order, so a change
+ * of m never re-encodes: {@link #tokens(int)} is a view of the first m rows, and {@link #toNDArray}
+ * wraps those rows as a tensor without copying. Immutable: never modify such a tensor in place.
  */
 public final class VisualTokens {
-  private final float[] data;
+  private final ByteBuffer data; // M × dim native floats
   private final int count;
   private final int maxTokens;
   private final int dim;
 
-  VisualTokens(float[] data, int maxTokens, int dim) {
+  VisualTokens(ByteBuffer data, int maxTokens, int dim) {
     this(data, maxTokens, maxTokens, dim);
   }
 
-  private VisualTokens(float[] data, int count, int maxTokens, int dim) {
+  private VisualTokens(ByteBuffer data, int count, int maxTokens, int dim) {
     this.data = data;
     this.count = count;
     this.maxTokens = maxTokens;
     this.dim = dim;
+  }
+
+  /** Tokens from plain floats (M × dim, row-major), e.g. in tests or from another encoder. */
+  public static VisualTokens of(float[] values, int maxTokens, int dim) {
+    if (values.length != maxTokens * dim) {
+      throw new IllegalArgumentException(values.length + " values for " + maxTokens + " × " + dim);
+    }
+    return new VisualTokens(Tensors.direct(values, 0, values.length), maxTokens, dim);
   }
 
   /** The first m tokens: a view sharing this frame's data. */
@@ -51,19 +62,26 @@ public final class VisualTokens {
 
   /** Token i's value at channel c. */
   public float get(int token, int channel) {
-    if (token >= count) {
-      throw new IndexOutOfBoundsException("token " + token + " of " + count);
+    if (token >= count || channel >= dim) {
+      throw new IndexOutOfBoundsException(
+          "token " + token + " of " + count + ", channel " + channel);
     }
-    return data[token * dim + channel];
+    return data.getFloat((token * dim + channel) * Float.BYTES);
   }
 
-  /** The view as a tensor (m, dim) in {@code manager}. */
+  /** The view as an (m, dim) tensor in {@code manager}, sharing this frame's memory. */
   public NDArray toNDArray(NDManager manager) {
-    return manager.create(FloatBuffer.wrap(data, 0, count * dim), new Shape(count, dim));
+    ByteBuffer rows = data.duplicate().order(ByteOrder.nativeOrder());
+    rows.limit(count * dim * Float.BYTES);
+    return Tensors.create(
+        manager, rows.slice().order(ByteOrder.nativeOrder()), new Shape(count, dim));
   }
 
   /** The view's values, copied, row-major (m × dim). */
   public float[] toFloatArray() {
-    return java.util.Arrays.copyOf(data, count * dim);
+    float[] out = new float[count * dim];
+    FloatBuffer f = data.duplicate().order(ByteOrder.nativeOrder()).asFloatBuffer();
+    f.get(out);
+    return out;
   }
 }
