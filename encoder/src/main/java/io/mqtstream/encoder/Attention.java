@@ -20,25 +20,40 @@ public final class Attention {
    */
   public static NDArray multiHead(
       NDArray q, NDArray k, NDArray v, int heads, NDArray additiveMask) {
-    long d = q.getShape().get(2);
-    long dh = d / heads;
-    NDArray qh = split(q, heads, dh); // (Bq, H, Nq, dh)
-    NDArray kt = split(k, heads, dh).transpose(0, 1, 3, 2); // (Bk, H, dh, Nk)
-    NDArray vh = split(v, heads, dh); // (B, H, Nk, dh)
-    NDArray scores = qh.matMul(kt).muli(1.0 / Math.sqrt(dh)); // (B, H, Nq, Nk)
+    NDArray mixed =
+        attend(splitHeads(q, heads), splitHeads(k, heads), splitHeads(v, heads), additiveMask);
+    return mergeHeads(mixed); // (B, Nq, D)
+  }
+
+  /**
+   * Attention over head-split tensors.
+   *
+   * @param qh (Bq, H, Nq, dh)
+   * @param kh (Bk, H, Nk, dh)
+   * @param vh (B, H, Nk, dh)
+   * @param additiveMask null or broadcastable to (B, H, Nq, Nk)
+   * @return (B, H, Nq, dh)
+   */
+  public static NDArray attend(NDArray qh, NDArray kh, NDArray vh, NDArray additiveMask) {
+    long dh = qh.getShape().get(3);
+    NDArray scores = qh.matMul(kh.transpose(0, 1, 3, 2)).muli(1.0 / Math.sqrt(dh)); // (B,H,Nq,Nk)
     if (additiveMask != null) {
       scores = scores.addi(additiveMask);
     }
-    NDArray mixed = scores.softmax(-1).matMul(vh); // (B, H, Nq, dh)
-    long b = mixed.getShape().get(0);
-    long nq = mixed.getShape().get(2);
-    return mixed.transpose(0, 2, 1, 3).reshape(b, nq, d); // (B, Nq, D)
+    return scores.softmax(-1).matMul(vh); // (B, H, Nq, dh)
+  }
+
+  /** (B, H, N, dh) → (B, N, H·dh). */
+  public static NDArray mergeHeads(NDArray x) {
+    long b = x.getShape().get(0);
+    long n = x.getShape().get(2);
+    return x.transpose(0, 2, 1, 3).reshape(b, n, x.getShape().get(1) * x.getShape().get(3));
   }
 
   /** (B, N, D) → (B, H, N, D/H). */
-  private static NDArray split(NDArray x, int heads, long dh) {
+  public static NDArray splitHeads(NDArray x, int heads) {
     long b = x.getShape().get(0);
     long n = x.getShape().get(1);
-    return x.reshape(b, n, heads, dh).transpose(0, 2, 1, 3);
+    return x.reshape(b, n, heads, x.getShape().get(2) / heads).transpose(0, 2, 1, 3);
   }
 }

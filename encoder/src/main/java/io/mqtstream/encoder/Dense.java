@@ -14,13 +14,13 @@ import ai.djl.util.PairList;
  * A linear layer {@code y = x Wᵀ + b} with fixed input and output widths, so its parameters have
  * shapes from construction (no shape inference) and stable names ({@code weight}, {@code bias}).
  */
-final class Dense extends ModelBlock {
-  final Parameter weight;
-  final Parameter bias;
+public final class Dense extends ModelBlock {
+  public final Parameter weight;
+  public final Parameter bias;
   private final int in;
   private final int out;
 
-  Dense(int in, int out, boolean withBias) {
+  public Dense(int in, int out, boolean withBias) {
     this.in = in;
     this.out = out;
     weight =
@@ -44,7 +44,7 @@ final class Dense extends ModelBlock {
   }
 
   /** (..., in) → (..., out). */
-  NDArray apply(ParameterStore ps, NDArray x, boolean training) {
+  public NDArray apply(ParameterStore ps, NDArray x, boolean training) {
     NDArray w = ps.getValue(weight, x.getDevice(), training);
     NDArray b = bias == null ? null : ps.getValue(bias, x.getDevice(), training);
     return (b == null ? Linear.linear(x, w) : Linear.linear(x, w, b)).singletonOrThrow();
@@ -57,7 +57,7 @@ final class Dense extends ModelBlock {
   }
 
   @Override
-  void collect(String prefix, java.util.Map<String, Parameter> out) {
+  public void collect(String prefix, java.util.Map<String, Parameter> out) {
     out.put(prefix + ".weight", weight);
     if (bias != null) {
       out.put(prefix + ".bias", bias);

@@ -117,7 +117,7 @@ public final class MatryoshkaQueryTransformer extends ModelBlock {
   }
 
   @Override
-  void collect(String prefix, Map<String, Parameter> out) {
+  public void collect(String prefix, Map<String, Parameter> out) {
     out.put(prefix + ".latent_queries", latentQueries);
     kvProj.collect(prefix + ".kv_proj", out);
     lnQ.collect(prefix + ".ln_q", out);

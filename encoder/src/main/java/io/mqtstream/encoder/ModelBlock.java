@@ -9,14 +9,14 @@ import ai.djl.nn.Parameter;
 import java.util.Map;
 
 /**
- * Base of the model's blocks: every parameter has its shape from construction, so children are
- * initialised without shape inference, and every parameter has a stable dotted name (the tensor
- * names of the checkpoint).
+ * Base of the model's blocks (encoder and reasoner): every parameter has its shape from
+ * construction, so children are initialised without shape inference, and every parameter has a
+ * stable dotted name (the tensor names of the checkpoint).
  */
-abstract class ModelBlock extends AbstractBlock {
+public abstract class ModelBlock extends AbstractBlock {
 
   /** Adds this block's parameters to {@code out} under {@code prefix}. */
-  abstract void collect(String prefix, Map<String, Parameter> out);
+  public abstract void collect(String prefix, Map<String, Parameter> out);
 
   @Override
   protected void initializeChildBlocks(NDManager manager, DataType dataType, Shape... inputShapes) {

@@ -3,7 +3,6 @@ package io.mqtstream.encoder;
 import ai.djl.Device;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
@@ -11,8 +10,6 @@ import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import io.mqtstream.ingest.FrameRecord;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
@@ -22,7 +19,6 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeSet;
 
 /**
  * Frames in, visual tokens out: preprocessing, the vision backbone and the MQT, encoded once at M
@@ -86,53 +82,14 @@ public final class MqtEncoder implements AutoCloseable {
   }
 
   private void loadWeights(Path file) throws IOException {
-    try (NDManager scratch = manager.newSubManager();
-        InputStream in = Files.newInputStream(file)) {
-      NDList tensors = NDList.decode(scratch, in);
-      Map<String, NDArray> byName = new LinkedHashMap<>();
-      for (NDArray t : tensors) {
-        byName.put(t.getName(), t);
-      }
-      for (Map.Entry<String, Parameter> e : parameters.entrySet()) {
-        NDArray t = byName.remove(e.getKey());
-        if (t == null) {
-          throw new IOException(file + ": missing tensor " + e.getKey());
-        }
-        Shape expected = e.getValue().getArray().getShape();
-        if (!t.getShape().equals(expected)) {
-          throw new IOException(
-              file
-                  + ": tensor "
-                  + e.getKey()
-                  + " has shape "
-                  + t.getShape()
-                  + ", expected "
-                  + expected);
-        }
-        e.getValue().getArray().set(Tensors.toFloats(t.toType(DataType.FLOAT32, false)));
-      }
-      if (!byName.isEmpty()) {
-        throw new IOException(file + ": unexpected tensors " + new TreeSet<>(byName.keySet()));
-      }
-    }
+    Checkpoints.load(file, parameters, manager);
   }
 
   /** Writes {@code config.json} and {@code encoder.safetensors} into {@code dir}. */
   public void save(Path dir) throws IOException {
     Files.createDirectories(dir);
     config.write(dir.resolve(CONFIG_FILE));
-    NDList list = new NDList();
-    try (NDManager scratch = manager.newSubManager()) {
-      for (Map.Entry<String, Parameter> e : parameters.entrySet()) {
-        NDArray copy = e.getValue().getArray().duplicate();
-        copy.attach(scratch);
-        copy.setName(e.getKey());
-        list.add(copy);
-      }
-      try (OutputStream out = Files.newOutputStream(dir.resolve(WEIGHTS_FILE))) {
-        list.encode(out, NDList.Encoding.SAFETENSORS);
-      }
-    }
+    Checkpoints.save(dir.resolve(WEIGHTS_FILE), parameters, manager);
   }
 
   /**

@@ -10,13 +10,13 @@ import ai.djl.training.initializer.Initializer;
 import ai.djl.util.PairList;
 
 /** LayerNorm over the last axis, with parameters {@code weight} (γ) and {@code bias} (β). */
-final class Norm extends ModelBlock {
+public final class Norm extends ModelBlock {
   private static final float EPS = 1e-5f;
-  final Parameter gamma;
-  final Parameter beta;
+  public final Parameter gamma;
+  public final Parameter beta;
   private final int dim;
 
-  Norm(int dim) {
+  public Norm(int dim) {
     this.dim = dim;
     gamma =
         addParameter(
@@ -37,7 +37,7 @@ final class Norm extends ModelBlock {
   }
 
   /** (..., dim) → (..., dim). */
-  NDArray apply(ParameterStore ps, NDArray x, boolean training) {
+  public NDArray apply(ParameterStore ps, NDArray x, boolean training) {
     return LayerNorm.layerNorm(
             x,
             new Shape(dim),
@@ -54,7 +54,7 @@ final class Norm extends ModelBlock {
   }
 
   @Override
-  void collect(String prefix, java.util.Map<String, Parameter> out) {
+  public void collect(String prefix, java.util.Map<String, Parameter> out) {
     out.put(prefix + ".weight", gamma);
     out.put(prefix + ".bias", beta);
   }

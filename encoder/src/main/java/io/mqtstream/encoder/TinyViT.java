@@ -65,7 +65,7 @@ public final class TinyViT extends ModelBlock implements VisionBackbone {
   }
 
   @Override
-  void collect(String prefix, Map<String, Parameter> out) {
+  public void collect(String prefix, Map<String, Parameter> out) {
     patchEmbed.collect(prefix + ".patch_embed", out);
     for (int i = 0; i < layers.size(); i++) {
       layers.get(i).collect(prefix + ".layers." + i, out);

@@ -42,7 +42,7 @@ final class TransformerLayer extends ModelBlock {
   }
 
   @Override
-  void collect(String prefix, Map<String, Parameter> out) {
+  public void collect(String prefix, Map<String, Parameter> out) {
     ln1.collect(prefix + ".ln1", out);
     qkv.collect(prefix + ".attn.qkv", out);
     attnOut.collect(prefix + ".attn.out", out);

@@ -1,0 +1,115 @@
+package io.mqtstream.reasoner;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Activation;
+import ai.djl.nn.Parameter;
+import ai.djl.training.ParameterStore;
+import ai.djl.util.PairList;
+import io.mqtstream.encoder.Attention;
+import io.mqtstream.encoder.Dense;
+import io.mqtstream.encoder.ModelBlock;
+import java.util.Map;
+
+/** A pre-norm decoder layer: causal self-attention with a KV cache, then the MLP. */
+final class DecoderLayer extends ModelBlock {
+  private final LmConfig config;
+  private final NormLayer attnNorm;
+  private final Dense q;
+  private final Dense k;
+  private final Dense v;
+  private final Dense o;
+  private final NormLayer mlpNorm;
+  private final Dense up;
+  private final Dense gate; // SwiGLU only
+  private final Dense down;
+
+  DecoderLayer(LmConfig config) {
+    this.config = config;
+    int d = config.dim();
+    attnNorm = NormLayer.of(config.norm(), d);
+    addChildBlock("attnNorm", attnNorm.block());
+    q = addChildBlock("q", new Dense(d, d, false));
+    k = addChildBlock("k", new Dense(d, d, false));
+    v = addChildBlock("v", new Dense(d, d, false));
+    o = addChildBlock("o", new Dense(d, d, false));
+    mlpNorm = NormLayer.of(config.norm(), d);
+    addChildBlock("mlpNorm", mlpNorm.block());
+    up = addChildBlock("up", new Dense(d, config.ffnDim(), false));
+    gate =
+        config.mlp() == LmConfig.Mlp.SWIGLU
+            ? addChildBlock("gate", new Dense(d, config.ffnDim(), false))
+            : null;
+    down = addChildBlock("down", new Dense(config.ffnDim(), d, false));
+  }
+
+  /** What a layer returns: its output and its keys and values including the cache. */
+  record Out(NDArray hidden, NDArray keys, NDArray values) {}
+
+  /**
+   * @param x (B, L, D) hidden states of the new positions
+   * @param rope rotations of the new positions
+   * @param mask additive, broadcastable to (B, H, L, S + L)
+   * @param pastKeys null or (B, H, S, dh)
+   * @param pastValues null or (B, H, S, dh)
+   */
+  Out apply(
+      ParameterStore ps,
+      NDArray x,
+      Rope rope,
+      NDArray mask,
+      NDArray pastKeys,
+      NDArray pastValues,
+      boolean training) {
+    int heads = config.heads();
+    NDArray h = attnNorm.apply(ps, x, training); // (B, L, D)
+    NDArray qh = rope.apply(Attention.splitHeads(q.apply(ps, h, training), heads)); // (B, H, L, dh)
+    NDArray kh = rope.apply(Attention.splitHeads(k.apply(ps, h, training), heads)); // (B, H, L, dh)
+    NDArray vh = Attention.splitHeads(v.apply(ps, h, training), heads); // (B, H, L, dh)
+    if (pastKeys != null) {
+      kh = NDArrays.concat(new NDList(pastKeys, kh), 2); // (B, H, S + L, dh)
+      vh = NDArrays.concat(new NDList(pastValues, vh), 2);
+    }
+    NDArray attended = Attention.mergeHeads(Attention.attend(qh, kh, vh, mask)); // (B, L, D)
+    x = x.add(o.apply(ps, attended, training));
+    NDArray m = mlpNorm.apply(ps, x, training);
+    NDArray hidden =
+        gate == null
+            ? Activation.gelu(up.apply(ps, m, training))
+            : silu(gate.apply(ps, m, training)).mul(up.apply(ps, m, training)); // (B, L, F)
+    return new Out(x.add(down.apply(ps, hidden, training)), kh, vh); // (B, L, D)
+  }
+
+  private static NDArray silu(NDArray x) {
+    return x.mul(Activation.sigmoid(x));
+  }
+
+  @Override
+  public void collect(String prefix, Map<String, Parameter> out) {
+    attnNorm.collect(prefix + ".attn_norm", out);
+    q.collect(prefix + ".attn.q_proj", out);
+    k.collect(prefix + ".attn.k_proj", out);
+    v.collect(prefix + ".attn.v_proj", out);
+    o.collect(prefix + ".attn.o_proj", out);
+    mlpNorm.collect(prefix + ".mlp_norm", out);
+    up.collect(prefix + ".mlp.up_proj", out);
+    if (gate != null) {
+      gate.collect(prefix + ".mlp.gate_proj", out);
+    }
+    down.collect(prefix + ".mlp.down_proj", out);
+  }
+
+  @Override
+  protected NDList forwardInternal(
+      ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+    throw new UnsupportedOperationException(
+        "use apply(): a decoder layer needs positions, mask and cache");
+  }
+
+  @Override
+  public Shape[] getOutputShapes(Shape[] inputShapes) {
+    return inputShapes;
+  }
+}

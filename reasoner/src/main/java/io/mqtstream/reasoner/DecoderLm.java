@@ -1,0 +1,229 @@
+package io.mqtstream.reasoner;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Parameter;
+import ai.djl.nn.core.Linear;
+import ai.djl.training.ParameterStore;
+import ai.djl.training.initializer.NormalInitializer;
+import ai.djl.util.PairList;
+import io.mqtstream.encoder.Dense;
+import io.mqtstream.encoder.ModelBlock;
+import io.mqtstream.encoder.Tensors;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The decoder-only language model: token and frame-index embeddings, pre-norm decoder layers with
+ * causal self-attention and a KV cache, a final norm and the output head. Rows of a batch are
+ * left-padded; padded slots are masked out of attention, so a row's result does not depend on its
+ * neighbours.
+ */
+public final class DecoderLm extends ModelBlock {
+  /** Added to the attention score of a hidden slot: exp underflows to exactly 0 in float32. */
+  static final float MASKED = -1e9f;
+
+  private final LmConfig config;
+  private final Parameter tokenEmbedding; // (V, D)
+  private final Parameter frameEmbedding; // (maxFrames, D)
+  private final Parameter positionEmbedding; // (maxPositions, D), learned positions only
+  private final List<DecoderLayer> layers = new ArrayList<>();
+  private final NormLayer finalNorm;
+  private final Dense head; // untied head only
+
+  public DecoderLm(LmConfig config) {
+    this.config = config;
+    tokenEmbedding = addParameter(embedding("tokenEmbedding", config.vocab(), config.dim()));
+    frameEmbedding = addParameter(embedding("frameEmbedding", config.maxFrames(), config.dim()));
+    positionEmbedding =
+        config.positions() == LmConfig.Positions.LEARNED
+            ? addParameter(embedding("positionEmbedding", config.maxPositions(), config.dim()))
+            : null;
+    for (int i = 0; i < config.layers(); i++) {
+      layers.add(addChildBlock("layer" + i, new DecoderLayer(config)));
+    }
+    finalNorm = NormLayer.of(config.norm(), config.dim());
+    addChildBlock("finalNorm", finalNorm.block());
+    head =
+        config.tiedEmbeddings()
+            ? null
+            : addChildBlock("head", new Dense(config.dim(), config.vocab(), false));
+  }
+
+  private static Parameter embedding(String name, int rows, int dim) {
+    return Parameter.builder()
+        .setName(name)
+        .setType(Parameter.Type.WEIGHT)
+        .optShape(new Shape(rows, dim))
+        .optInitializer(new NormalInitializer(0.02f))
+        .build();
+  }
+
+  public LmConfig config() {
+    return config;
+  }
+
+  /** Token embeddings of {@code ids}, (B, L) → (B, L, D), owned by {@code scope}. */
+  public NDArray embedTokens(ParameterStore ps, NDManager scope, long[][] ids, boolean training) {
+    NDArray table = ps.getValue(tokenEmbedding, scope.getDevice(), training);
+    NDArray out = table.get(new NDIndex("{}", longs(scope, ids))); // (B, L, D)
+    out.attach(scope);
+    return out;
+  }
+
+  /** The learned embedding of frame index t, (D), owned by {@code scope}. */
+  public NDArray frameIndex(ParameterStore ps, NDManager scope, int t, boolean training) {
+    NDArray out = ps.getValue(frameEmbedding, scope.getDevice(), training).get(t);
+    out.attach(scope);
+    return out;
+  }
+
+  /** What a forward pass returns. */
+  public record Forward(NDArray logits, KvCache cache) {}
+
+  /**
+   * Runs new positions through the model.
+   *
+   * @param x (B, L, D) input embeddings of the new positions
+   * @param positions (B × L) position of each new token in its own sequence
+   * @param padNew (B × L) 0 for a real token, {@link #MASKED} for left padding
+   * @param past the cache of earlier positions, or null
+   * @param lastOnly compute logits for the last position only (generation)
+   * @return logits (B, L or 1, V) and the cache including the new positions
+   */
+  public Forward forward(
+      ParameterStore ps,
+      NDArray x,
+      long[][] positions,
+      float[][] padNew,
+      KvCache past,
+      boolean lastOnly,
+      boolean training) {
+    NDManager scope = x.getManager();
+    int b = positions.length;
+    int l = positions[0].length;
+    int s = past == null ? 0 : past.slots();
+    if (positionEmbedding != null) {
+      NDArray table = ps.getValue(positionEmbedding, scope.getDevice(), training);
+      NDArray pos = table.get(new NDIndex("{}", longs(scope, positions))); // (B, L, D)
+      pos.attach(scope);
+      x = x.add(pos);
+    }
+    Rope rope =
+        config.positions() == LmConfig.Positions.ROPE
+            ? Rope.of(scope, positions, config.headDim(), config.ropeTheta())
+            : Rope.NONE;
+    float[][] pad = new float[b][s + l];
+    for (int r = 0; r < b; r++) {
+      if (s > 0) {
+        System.arraycopy(past.padMask()[r], 0, pad[r], 0, s);
+      }
+      System.arraycopy(padNew[r], 0, pad[r], s, l);
+    }
+    NDArray mask = causal(scope, l, s).add(padRows(scope, pad)); // (B, 1, L, S + L)
+    List<NDArray> keys = new ArrayList<>(layers.size());
+    List<NDArray> values = new ArrayList<>(layers.size());
+    for (int i = 0; i < layers.size(); i++) {
+      DecoderLayer.Out out =
+          layers
+              .get(i)
+              .apply(
+                  ps,
+                  x,
+                  rope,
+                  mask,
+                  past == null ? null : past.keys().get(i),
+                  past == null ? null : past.values().get(i),
+                  training);
+      x = out.hidden(); // (B, L, D)
+      keys.add(out.keys());
+      values.add(out.values());
+    }
+    NDArray h = finalNorm.apply(ps, x, training);
+    if (lastOnly) {
+      h = h.get(new NDIndex(":, -1:, :")); // (B, 1, D)
+    }
+    NDArray logits =
+        head != null
+            ? head.apply(ps, h, training)
+            // h · Eᵀ without materialising Eᵀ (a transpose of a parameter would be owned by the
+            // model's manager, one leaked array per forward)
+            : Linear.linear(h, ps.getValue(tokenEmbedding, scope.getDevice(), training))
+                .singletonOrThrow();
+    return new Forward(logits, new KvCache(keys, values, pad));
+  }
+
+  /** (1, 1, L, S + L): new token i (slot S + i) sees slots 0..S + i. */
+  private static NDArray causal(NDManager scope, int l, int s) {
+    int total = s + l;
+    ByteBuffer buf =
+        ByteBuffer.allocateDirect(l * total * Float.BYTES).order(ByteOrder.nativeOrder());
+    for (int i = 0; i < l; i++) {
+      for (int j = 0; j < total; j++) {
+        buf.putFloat(j <= s + i ? 0f : MASKED);
+      }
+    }
+    return Tensors.create(scope, buf.flip(), new Shape(1, 1, l, total));
+  }
+
+  /** (B, 1, 1, S + L) from the per-row padding masks. */
+  private static NDArray padRows(NDManager scope, float[][] pad) {
+    int b = pad.length;
+    int total = pad[0].length;
+    ByteBuffer buf =
+        ByteBuffer.allocateDirect(b * total * Float.BYTES).order(ByteOrder.nativeOrder());
+    for (float[] row : pad) {
+      for (float v : row) {
+        buf.putFloat(v);
+      }
+    }
+    return Tensors.create(scope, buf.flip(), new Shape(b, 1, 1, total));
+  }
+
+  static NDArray longs(NDManager scope, long[][] rows) {
+    int b = rows.length;
+    int l = rows[0].length;
+    ByteBuffer buf = ByteBuffer.allocateDirect(b * l * Long.BYTES).order(ByteOrder.nativeOrder());
+    for (long[] row : rows) {
+      for (long v : row) {
+        buf.putLong(v);
+      }
+    }
+    return scope.create(buf.flip(), new Shape(b, l), DataType.INT64);
+  }
+
+  @Override
+  public void collect(String prefix, Map<String, Parameter> out) {
+    out.put(prefix + ".embed_tokens.weight", tokenEmbedding);
+    out.put(prefix + ".embed_frames.weight", frameEmbedding);
+    if (positionEmbedding != null) {
+      out.put(prefix + ".embed_positions.weight", positionEmbedding);
+    }
+    for (int i = 0; i < layers.size(); i++) {
+      layers.get(i).collect(prefix + ".layers." + i, out);
+    }
+    finalNorm.collect(prefix + ".norm", out);
+    if (head != null) {
+      head.collect(prefix + ".lm_head", out);
+    }
+  }
+
+  @Override
+  protected NDList forwardInternal(
+      ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+    throw new UnsupportedOperationException(
+        "use forward(): the LM needs positions, masks and a cache");
+  }
+
+  @Override
+  public Shape[] getOutputShapes(Shape[] inputShapes) {
+    return new Shape[] {inputShapes[0].slice(0, 2).add(config.vocab())};
+  }
+}

@@ -1,0 +1,81 @@
+package io.mqtstream.reasoner;
+
+/**
+ * Shape of the decoder-only language model. LLaMA-style choices (RMSNorm, SwiGLU, RoPE, untied
+ * head) are configuration of the one implementation, not a second one.
+ *
+ * @param vocab vocabulary size
+ * @param dim model width D (the visual tokens' width)
+ * @param layers decoder layers
+ * @param heads attention heads; divide dim, head width even
+ * @param ffnDim hidden width of the MLP
+ * @param maxFrames most frames in one prompt (size of the frame-index embedding)
+ * @param maxPositions longest sequence (prompt plus answer)
+ * @param norm LayerNorm or RMSNorm
+ * @param mlp GELU MLP or SwiGLU
+ * @param positions rotary or learned absolute positions
+ * @param ropeTheta RoPE base
+ * @param tiedEmbeddings whether the output head is the token embedding
+ */
+public record LmConfig(
+    int vocab,
+    int dim,
+    int layers,
+    int heads,
+    int ffnDim,
+    int maxFrames,
+    int maxPositions,
+    Norm norm,
+    Mlp mlp,
+    Positions positions,
+    float ropeTheta,
+    boolean tiedEmbeddings) {
+
+  public enum Norm {
+    LAYER,
+    RMS
+  }
+
+  public enum Mlp {
+    GELU,
+    SWIGLU
+  }
+
+  public enum Positions {
+    ROPE,
+    LEARNED
+  }
+
+  public LmConfig {
+    positive("llm.vocab", vocab);
+    positive("llm.dim", dim);
+    positive("llm.layers", layers);
+    positive("llm.heads", heads);
+    positive("llm.ffnDim", ffnDim);
+    positive("llm.maxFrames", maxFrames);
+    positive("llm.maxPositions", maxPositions);
+    if (dim % heads != 0 || (dim / heads) % 2 != 0) {
+      throw new IllegalArgumentException(
+          "llm.heads: must divide dim " + dim + " into even head widths");
+    }
+    if (norm == null || mlp == null || positions == null) {
+      throw new IllegalArgumentException("llm.norm, llm.mlp and llm.positions must be set");
+    }
+  }
+
+  /** The {@code mqt-tiny} LM: 4 layers, width 256, 4 heads, RMSNorm, SwiGLU, RoPE, tied head. */
+  public static LmConfig tiny(int vocab) {
+    return new LmConfig(
+        vocab, 256, 4, 4, 512, 8, 1024, Norm.RMS, Mlp.SWIGLU, Positions.ROPE, 10_000f, true);
+  }
+
+  public int headDim() {
+    return dim / heads;
+  }
+
+  private static void positive(String key, int v) {
+    if (v < 1) {
+      throw new IllegalArgumentException(key + ": must be >= 1, got " + v);
+    }
+  }
+}

@@ -1,0 +1,61 @@
+package io.mqtstream.reasoner;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.Shape;
+import io.mqtstream.encoder.Tensors;
+
+/**
+ * Rotary position embedding (RoPE) in the "rotate half" layout of LLaMA: channel i and i + dh/2
+ * rotate together by angle pos · θ^(−2i/dh). Positions are per sequence, so left-padded rows of a
+ * batch get the same angles as when alone.
+ */
+final class Rope {
+  /** No rotation (learned absolute positions instead). */
+  static final Rope NONE = new Rope(null, null);
+
+  private final NDArray cos; // (B, 1, L, dh)
+  private final NDArray sin; // (B, 1, L, dh)
+
+  private Rope(NDArray cos, NDArray sin) {
+    this.cos = cos;
+    this.sin = sin;
+  }
+
+  /**
+   * @param positions (B, L) token positions
+   */
+  static Rope of(NDManager manager, long[][] positions, int headDim, float theta) {
+    int b = positions.length;
+    int l = positions[0].length;
+    int half = headDim / 2;
+    float[] angles = new float[b * l * headDim];
+    for (int r = 0; r < b; r++) {
+      for (int t = 0; t < l; t++) {
+        int base = (r * l + t) * headDim;
+        for (int i = 0; i < half; i++) {
+          float a = (float) (positions[r][t] * Math.pow(theta, -2.0 * i / headDim));
+          angles[base + i] = a;
+          angles[base + half + i] = a;
+        }
+      }
+    }
+    NDArray angle = Tensors.create(manager, angles, 0, new Shape(b, 1, l, headDim));
+    return new Rope(angle.cos(), angle.sin());
+  }
+
+  /** (B, H, L, dh) → rotated (B, H, L, dh). */
+  NDArray apply(NDArray x) {
+    if (cos == null) {
+      return x;
+    }
+    long half = x.getShape().get(3) / 2;
+    NDArray x1 = x.get(new NDIndex("..., :" + half));
+    NDArray x2 = x.get(new NDIndex("..., " + half + ":"));
+    NDArray rotated = NDArrays.concat(new NDList(x2.neg(), x1), 3);
+    return x.mul(cos).add(rotated.mul(sin));
+  }
+}

@@ -1,0 +1,272 @@
+package io.mqtstream.reasoner;
+
+import static io.mqtstream.reasoner.ReasonerTestSupport.frames;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.training.ParameterStore;
+import io.mqtstream.encoder.Tensors;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class ReasonerTest {
+  private static final float TOL = 1e-4f;
+
+  private static List<Prompt> mixedPrompts(Reasoner r, int maxNew) {
+    Sampling s = Sampling.greedy(maxNew).withLogits();
+    return List.of(
+        r.prompt("a", frames(1, 2, 32, 1), "what colour is the circle ?", s, null),
+        r.prompt("b", frames(2, 4, 32, 2), "how many shapes ?", s, null),
+        r.prompt(
+            "c", frames(1, 8, 32, 3), "is there a red square left of the blue triangle ?", s, null),
+        r.prompt("d", frames(3, 1, 32, 4), "two", s, null));
+  }
+
+  @ParameterizedTest
+  @CsvSource({"RMS,SWIGLU,ROPE", "LAYER,GELU,LEARNED"})
+  void batchedGenerationEqualsOneAtATime(
+      LmConfig.Norm norm, LmConfig.Mlp mlp, LmConfig.Positions pos, @TempDir Path dir)
+      throws Exception {
+    try (Reasoner r = ReasonerTestSupport.reasoner(dir, norm, mlp, pos)) {
+      List<Prompt> prompts = mixedPrompts(r, 6);
+      Map<String, Completion> batched = byId(r.generate(prompts));
+      assertThat(batched).hasSize(4);
+      for (Prompt p : prompts) {
+        Completion alone = r.generate(List.of(p)).get(0);
+        Completion inBatch = batched.get(p.id());
+        assertThat(inBatch.tokens()).as(p.id()).containsExactly(alone.tokens());
+        assertThat(inBatch.finish()).isEqualTo(alone.finish());
+        assertSameLogits(inBatch.stepLogits(), alone.stepLogits());
+      }
+    }
+  }
+
+  @Test
+  void paddingNextToAMuchLongerPromptChangesNothing(@TempDir Path dir) throws Exception {
+    try (Reasoner r = ReasonerTestSupport.reasoner(dir)) {
+      Sampling s = Sampling.greedy(4).withLogits();
+      Prompt shortOne = r.prompt("short", frames(1, 1, 32, 5), "yes", s, null);
+      Prompt longOne =
+          r.prompt("long", frames(4, 8, 32, 6), "how many shapes are there ?", s, null);
+      assertThat(longOne.length() - shortOne.length()).isGreaterThan(30);
+      Completion alone = r.generate(List.of(shortOne)).get(0);
+      Completion padded = byId(r.generate(List.of(longOne, shortOne))).get("short");
+      assertThat(padded.tokens()).containsExactly(alone.tokens());
+      assertSameLogits(padded.stepLogits(), alone.stepLogits());
+    }
+  }
+
+  @Test
+  void decodingWithTheKvCacheEqualsRecomputingTheWholeSequence(@TempDir Path dir) throws Exception {
+    try (Reasoner r = ReasonerTestSupport.reasoner(dir)) {
+      Prompt p =
+          r.prompt(
+              "p",
+              frames(2, 4, 32, 9),
+              "what colour is the square ?",
+              Sampling.greedy(6).withLogits(),
+              null);
+      Completion c = r.generate(List.of(p)).get(0);
+      assertThat(c.stepLogits()).isNotEmpty();
+      for (int k = 0; k < c.stepLogits().size(); k++) {
+        float[] recomputed = lastLogitsWithoutCache(r, p, java.util.Arrays.copyOf(c.tokens(), k));
+        assertThat(maxDiff(recomputed, c.stepLogits().get(k))).as("step %d", k).isLessThan(TOL);
+      }
+    }
+  }
+
+  /** The whole prompt plus the first generated tokens in one forward pass, no cache. */
+  private static float[] lastLogitsWithoutCache(Reasoner r, Prompt p, long[] generated) {
+    try (NDManager m = r.manager().newSubManager()) {
+      ParameterStore ps = new ParameterStore(m, false);
+      NDArray prompt = r.embed(ps, m, p, false); // (L, D)
+      NDArray x = prompt;
+      if (generated.length > 0) {
+        NDArray gen = r.lm().embedTokens(ps, m, new long[][] {generated}, false).squeeze(0);
+        x = NDArrays.concat(new NDList(prompt, gen), 0);
+      }
+      int n = (int) x.getShape().get(0);
+      long[][] pos = new long[1][n];
+      for (int i = 0; i < n; i++) {
+        pos[0][i] = i;
+      }
+      DecoderLm.Forward f =
+          r.lm().forward(ps, x.expandDims(0), pos, new float[1][n], null, true, false);
+      return Tensors.toFloats(f.logits());
+    }
+  }
+
+  @Test
+  void maxNewTokensAndStopTokensAreRespected(@TempDir Path dir) throws Exception {
+    try (Reasoner r = ReasonerTestSupport.reasoner(dir)) {
+      List<?> framesOf = frames(1, 4, 32, 11);
+      @SuppressWarnings("unchecked")
+      Prompt three =
+          r.prompt(
+              "p",
+              (List<io.mqtstream.encoder.VisualTokens>) framesOf,
+              "how many ?",
+              Sampling.greedy(3),
+              null);
+      Completion c = r.generate(List.of(three)).get(0);
+      if (c.finish() == Completion.Finish.LENGTH) {
+        assertThat(c.tokens()).hasSize(3);
+      } else {
+        assertThat(c.tokens().length).isLessThan(3);
+      }
+      Completion longer = r.generate(List.of(withSampling(r, three, Sampling.greedy(8)))).get(0);
+      assertThat(longer.tokens().length).isGreaterThanOrEqualTo(2);
+      // Stop at the first token that was not generated before it: the answer ends just before it.
+      long[] t = longer.tokens();
+      int at = 1;
+      while (at < t.length && contains(t, at, t[at])) {
+        at++;
+      }
+      if (at < t.length) {
+        Completion stopped =
+            r.generate(List.of(withSampling(r, three, Sampling.greedy(8).withStopTokens(t[at]))))
+                .get(0);
+        assertThat(stopped.finish()).isEqualTo(Completion.Finish.STOP);
+        assertThat(stopped.tokens()).containsExactly(java.util.Arrays.copyOf(t, at));
+      }
+    }
+  }
+
+  private static boolean contains(long[] t, int before, long v) {
+    for (int i = 0; i < before; i++) {
+      if (t[i] == v) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static Prompt withSampling(Reasoner r, Prompt p, Sampling s) {
+    return new Prompt(p.id(), p.frames(), p.questionIds(), s, p.context());
+  }
+
+  @Test
+  void aPromptThatJoinsARunningBatchGetsTheSameAnswerAsAlone(@TempDir Path dir) throws Exception {
+    try (Reasoner r = ReasonerTestSupport.reasoner(dir)) {
+      Sampling s = Sampling.greedy(10).withLogits();
+      Prompt first =
+          r.prompt("first", frames(2, 8, 32, 21), "how many shapes are there ?", s, null);
+      Prompt late = r.prompt("late", frames(1, 2, 32, 22), "what colour ?", s, null);
+      Completion lateAlone = r.generate(List.of(late)).get(0);
+      Completion firstAlone = r.generate(List.of(first)).get(0);
+
+      List<Completion> done = new java.util.ArrayList<>();
+      try (DecodeBatch batch = r.newBatch()) {
+        done.addAll(batch.admit(List.of(first)));
+        for (int i = 0; i < 3 && batch.active() > 0; i++) {
+          done.addAll(batch.step());
+        }
+        done.addAll(batch.admit(List.of(late)));
+        while (batch.active() > 0) {
+          done.addAll(batch.step());
+        }
+      }
+      Map<String, Completion> byId = byId(done);
+      assertThat(byId.get("late").tokens()).containsExactly(lateAlone.tokens());
+      assertSameLogits(byId.get("late").stepLogits(), lateAlone.stepLogits());
+      assertThat(byId.get("first").tokens()).containsExactly(firstAlone.tokens());
+      assertSameLogits(byId.get("first").stepLogits(), firstAlone.stepLogits());
+    }
+  }
+
+  @Test
+  void saveThenLoadGivesTheSameAnswers(@TempDir Path dir) throws Exception {
+    Path ckpt = dir.resolve("ckpt");
+    Files.createDirectories(dir.resolve("tok"));
+    List<Completion> before;
+    try (Reasoner r = ReasonerTestSupport.reasoner(dir.resolve("tok"))) {
+      before = r.generate(mixedPrompts(r, 5));
+      r.save(ckpt);
+    }
+    try (Reasoner loaded = Reasoner.load(ckpt, Device.cpu())) {
+      List<Completion> after = loaded.generate(mixedPrompts(loaded, 5));
+      Map<String, Completion> a = byId(after);
+      for (Completion c : before) {
+        assertThat(a.get(c.prompt().id()).tokens()).containsExactly(c.tokens());
+        assertSameLogits(a.get(c.prompt().id()).stepLogits(), c.stepLogits());
+      }
+    }
+    Files.writeString(
+        ckpt.resolve(Reasoner.CONFIG_FILE),
+        Files.readString(ckpt.resolve(Reasoner.CONFIG_FILE))
+            .replace("\"layers\" : 2", "\"layers\" : 3"));
+    assertThatThrownBy(() -> Reasoner.load(ckpt, Device.cpu()).close())
+        .hasMessageContaining("missing tensor llm.layers.2.");
+  }
+
+  @Test
+  void tokenizerRoundTripsWordsAndMapsUnknownWords(@TempDir Path dir) throws Exception {
+    try (TextTokenizer t = ReasonerTestSupport.tokenizer(dir)) {
+      long[] ids = t.encode("What colour is the circle?");
+      assertThat(ids).hasSize(6);
+      assertThat(t.decode(ids))
+          .isEqualTo("what colour is the circle?"); // the decoder tidies "circle ?"
+      long[] unknown = t.encode("purple circle");
+      assertThat(t.decode(unknown)).isEqualTo("circle"); // <unk> is special: left out of the text
+      assertThat(unknown[0]).isEqualTo(1); // <unk>
+      assertThat(t.sep()).isEqualTo(2);
+      assertThat(t.eos()).isEqualTo(3);
+    }
+    Path bad = dir.resolve("bad.json");
+    Files.writeString(
+        bad, Files.readString(dir.resolve("tokenizer.json")).replace("<sep>", "<sp>"));
+    assertThatThrownBy(() -> TextTokenizer.load(bad).close()).hasMessageContaining("<sep>");
+  }
+
+  @Test
+  void generatingManyBatchesLeavesNoNativeArraysBehind(@TempDir Path dir) throws Exception {
+    try (Reasoner r = ReasonerTestSupport.reasoner(dir)) {
+      r.generate(mixedPrompts(r, 4));
+      int before = r.manager().getManagedArrays().size();
+      for (int i = 0; i < 50; i++) {
+        try (DecodeBatch b = r.newBatch()) {
+          b.admit(mixedPrompts(r, 4).subList(0, 2));
+          b.step();
+          b.admit(mixedPrompts(r, 4).subList(2, 4));
+          while (b.active() > 0) {
+            b.step();
+          }
+        }
+      }
+      assertThat(r.manager().getManagedArrays().size()).isEqualTo(before);
+    }
+  }
+
+  private static Map<String, Completion> byId(List<Completion> cs) {
+    return cs.stream().collect(Collectors.toMap(c -> c.prompt().id(), Function.identity()));
+  }
+
+  private static void assertSameLogits(List<float[]> a, List<float[]> b) {
+    assertThat(a).hasSameSizeAs(b);
+    for (int i = 0; i < a.size(); i++) {
+      assertThat(maxDiff(a.get(i), b.get(i))).as("step %d", i).isLessThan(TOL);
+    }
+  }
+
+  private static float maxDiff(float[] a, float[] b) {
+    assertThat(a).hasSameSizeAs(b);
+    float m = 0;
+    for (int i = 0; i < a.length; i++) {
+      m = Math.max(m, Math.abs(a[i] - b[i]));
+    }
+    return m;
+  }
+}
