@@ -22,7 +22,7 @@ import java.util.Random;
  * <p>Native memory: the cache lives in this batch's manager and is replaced, old arrays closed, at
  * every step; temporaries live in a per-step manager closed at the end of the step.
  */
-public final class DecodeBatch implements AutoCloseable {
+public final class DecodeBatch implements RunningBatch {
   private final Reasoner reasoner;
   private final DecoderLm lm;
   private final NDManager state;
@@ -35,12 +35,13 @@ public final class DecodeBatch implements AutoCloseable {
     this.state = reasoner.manager().newSubManager();
   }
 
-  /** Sequences decoding now. */
+  @Override
   public int active() {
     return sequences.size();
   }
 
   /** Prefills the prompts as one batch and adds them; returns any already finished. */
+  @Override
   public List<Completion> admit(List<Prompt> prompts) {
     if (prompts.isEmpty()) {
       return List.of();
@@ -82,6 +83,7 @@ public final class DecodeBatch implements AutoCloseable {
   }
 
   /** Decodes one token for every active sequence; returns the ones that finished. */
+  @Override
   public List<Completion> step() {
     if (sequences.isEmpty()) {
       return List.of();

@@ -33,7 +33,7 @@ import java.util.Map;
  * names {@code llm.embed_tokens.weight}, {@code llm.layers.{i}.attn.q_proj.weight}, …) and {@code
  * tokenizer.json}.
  */
-public final class Reasoner implements AutoCloseable {
+public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
   public static final String CONFIG_FILE = "llm.json";
   public static final String WEIGHTS_FILE = "llm.safetensors";
   public static final String TOKENIZER_FILE = "tokenizer.json";
@@ -146,6 +146,11 @@ public final class Reasoner implements AutoCloseable {
   /** A running batch that prompts can join and leave between decode steps. */
   public DecodeBatch newBatch() {
     return new DecodeBatch(this);
+  }
+
+  @Override
+  public RunningBatch open() {
+    return newBatch();
   }
 
   public DecoderLm lm() {
