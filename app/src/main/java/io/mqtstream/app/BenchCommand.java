@@ -1,16 +1,17 @@
 package io.mqtstream.app;
 
+import io.mqtstream.app.bench.EncoderBench;
 import io.mqtstream.app.bench.IngestBench;
+import io.mqtstream.app.bench.ReasonerBench;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** {@code mqt-stream bench}: microbenchmarks; results belong in docs/benchmarks.md. */
-@Command(
-    name = "bench",
-    description = "Benchmarks: ingest, encoder (reasoner comes with its module).")
+@Command(name = "bench", description = "Benchmarks: ingest, encoder, reasoner.")
 final class BenchCommand implements Callable<Integer> {
   @Parameters(index = "0", description = "what to measure: ingest | encoder | reasoner")
   String target;
@@ -20,9 +21,9 @@ final class BenchCommand implements Callable<Integer> {
 
   @Option(
       names = "--frames",
-      defaultValue = "20000",
-      description = "ingest: frames to read (default 20000)")
-  int frames;
+      description =
+          "ingest: frames to read (default 20000); reasoner: frames per prompt (default 1,4)")
+  String frames;
 
   @Option(
       names = "--rounds",
@@ -32,50 +33,81 @@ final class BenchCommand implements Callable<Integer> {
 
   @Option(
       names = "--checkpoint",
-      description = "encoder: checkpoint folder (default: models/mqt-tiny, else random weights)")
+      description =
+          "encoder/reasoner: checkpoint folder (default: models/mqt-tiny, else random weights)")
   Path checkpoint;
 
   @Option(
       names = "--batch",
       defaultValue = "1,8,32",
-      description = "encoder: batch sizes (default 1,8,32)")
+      description = "encoder/reasoner: batch sizes (default 1,8,32)")
   String batch;
+
+  @Option(
+      names = "--m",
+      defaultValue = "2,4,16,64",
+      description = "reasoner: visual tokens per frame (default 2,4,16,64)")
+  String m;
 
   @Option(
       names = "--seconds",
       defaultValue = "3",
-      description = "encoder: seconds per batch size (default 3)")
+      description = "encoder/reasoner: seconds per point (default 3 encoder, 1 reasoner)")
   double seconds;
+
+  @Option(
+      names = "--device",
+      defaultValue = "auto",
+      description = "reasoner: cpu | gpu | auto (default auto)")
+  String device;
+
+  @Option(
+      names = "--prefill-chunk",
+      defaultValue = "2048",
+      description = "reasoner: padded positions per prefill chunk (default 2048)")
+  int prefillChunk;
 
   @Override
   public Integer call() throws Exception {
     switch (target) {
       case "ingest" -> {
-        IngestBench.Result r = new IngestBench(frames, rounds).run();
+        int n = frames == null ? 20_000 : Integer.parseInt(frames.trim());
+        IngestBench.Result r = new IngestBench(n, rounds).run();
         System.out.println(json ? r.toJson() : r.toTable());
-        return 0;
       }
-      case "encoder" -> {
-        Path ckpt =
-            checkpoint != null
-                ? checkpoint
-                : Path.of(System.getProperty("mqt.home", "."), "models", "mqt-tiny");
-        int[] sizes =
-            java.util.Arrays.stream(batch.split(","))
-                .map(String::trim)
-                .mapToInt(Integer::parseInt)
-                .toArray();
-        System.out.println(new io.mqtstream.app.bench.EncoderBench(ckpt, sizes, seconds).run());
-        return 0;
-      }
+      case "encoder" ->
+          System.out.println(new EncoderBench(checkpointOrDefault(), ints(batch), seconds).run());
       case "reasoner" -> {
-        System.err.println(
-            "mqt-stream bench " + target + ": not available yet (its module is not built yet)");
-        return Main.NOT_AVAILABLE;
+        double perPoint = seconds == 3 ? 1 : seconds;
+        System.out.println(
+            new ReasonerBench(
+                    checkpointOrDefault(),
+                    ints(m),
+                    ints(frames == null ? "1,4" : frames),
+                    ints(batch),
+                    perPoint,
+                    device,
+                    prefillChunk)
+                .run());
       }
       default ->
           throw new IllegalArgumentException(
               "bench: unknown target '" + target + "' (ingest, encoder, reasoner)");
+    }
+    return 0;
+  }
+
+  private Path checkpointOrDefault() {
+    return checkpoint != null
+        ? checkpoint
+        : Path.of(System.getProperty("mqt.home", "."), "models", "mqt-tiny");
+  }
+
+  private static int[] ints(String list) {
+    try {
+      return Arrays.stream(list.split(",")).map(String::trim).mapToInt(Integer::parseInt).toArray();
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("bench: not a list of whole numbers: '" + list + "'");
     }
   }
 }

@@ -40,12 +40,35 @@ public final class DecodeBatch implements RunningBatch {
     return sequences.size();
   }
 
-  /** Prefills the prompts as one batch and adds them; returns any already finished. */
+  /**
+   * Prefills the prompts and adds them; returns any already finished. Prompts are prefilled in
+   * chunks of at most {@link Reasoner#prefillChunkTokens()} padded positions, which bounds the
+   * memory one prefill needs.
+   */
   @Override
   public List<Completion> admit(List<Prompt> prompts) {
-    if (prompts.isEmpty()) {
-      return List.of();
+    List<Completion> finished = new ArrayList<>();
+    int budget = reasoner.prefillChunkTokens();
+    int from = 0;
+    while (from < prompts.size()) {
+      int to = from + 1;
+      int longest = prompts.get(from).length();
+      while (to < prompts.size()) {
+        int l = Math.max(longest, prompts.get(to).length());
+        if ((long) l * (to - from + 1) > budget) {
+          break;
+        }
+        longest = l;
+        to++;
+      }
+      finished.addAll(prefill(prompts.subList(from, to)));
+      from = to;
     }
+    return finished;
+  }
+
+  /** One batched prefill of prompts, left-padded to the longest. */
+  private List<Completion> prefill(List<Prompt> prompts) {
     int n = prompts.size();
     int longest = prompts.stream().mapToInt(Prompt::length).max().orElseThrow();
     long[][] positions = new long[n][longest];
@@ -74,8 +97,7 @@ public final class DecodeBatch implements RunningBatch {
       fresh = keep(f.cache());
     }
     List<Sequence> joining = new ArrayList<>();
-    for (int r = 0; r < n; r++) {
-      Prompt p = prompts.get(r);
+    for (Prompt p : prompts) {
       joining.add(new Sequence(p, p.length(), new Random(p.sampling().seed())));
     }
     merge(joining, fresh);

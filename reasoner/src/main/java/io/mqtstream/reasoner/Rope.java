@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import io.mqtstream.encoder.Tensors;
 
@@ -32,18 +33,15 @@ final class Rope {
     int b = positions.length;
     int l = positions[0].length;
     int half = headDim / 2;
-    float[] angles = new float[b * l * headDim];
-    for (int r = 0; r < b; r++) {
-      for (int t = 0; t < l; t++) {
-        int base = (r * l + t) * headDim;
-        for (int i = 0; i < half; i++) {
-          float a = (float) (positions[r][t] * Math.pow(theta, -2.0 * i / headDim));
-          angles[base + i] = a;
-          angles[base + half + i] = a;
-        }
-      }
+    float[] inverseFrequency = new float[half];
+    for (int i = 0; i < half; i++) {
+      inverseFrequency[i] = (float) Math.pow(theta, -2.0 * i / headDim);
     }
-    NDArray angle = Tensors.create(manager, angles, 0, new Shape(b, 1, l, headDim));
+    NDArray pos =
+        DecoderLm.longs(manager, positions).toType(DataType.FLOAT32, false).reshape(b, 1, l, 1);
+    NDArray freq = Tensors.create(manager, inverseFrequency, 0, new Shape(1, 1, 1, half));
+    NDArray angle = pos.mul(freq); // (B, 1, L, dh/2)
+    angle = NDArrays.concat(new NDList(angle, angle), 3); // (B, 1, L, dh): both halves rotate alike
     return new Rope(angle.cos(), angle.sin());
   }
 
