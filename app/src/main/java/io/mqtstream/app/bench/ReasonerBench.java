@@ -131,7 +131,9 @@ public final class ReasonerBench {
       }
       return "{\"device\":\""
           + dev
-          + "\",\"results\":["
+          + "\",\"rounds\":"
+          + rounds
+          + ",\"results\":["
           + points.stream().map(Point::json).collect(Collectors.joining(","))
           + "]"
           + summary(points)
