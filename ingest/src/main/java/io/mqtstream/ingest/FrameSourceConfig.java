@@ -68,18 +68,6 @@ public record FrameSourceConfig(
         drainTimeout);
   }
 
-  public FrameSourceConfig withGroupId(String groupId) {
-    return new FrameSourceConfig(
-        topic,
-        groupId,
-        deadLetterTopic,
-        maxInFlight,
-        maxPollRecords,
-        pollTimeout,
-        commitInterval,
-        drainTimeout);
-  }
-
   private static void requireText(String key, String value) {
     if (value == null || value.isBlank()) {
       throw new IllegalArgumentException(key + ": must not be empty");

@@ -89,33 +89,7 @@ public final class CameraPublisher implements AutoCloseable {
           -1);
     }
 
-    public Options withFps(double fps) {
-      return new Options(
-          topic,
-          cameraId,
-          fps,
-          jpegQuality,
-          loop,
-          maxFrames,
-          initialBackoff,
-          maxBackoff,
-          maxReconnects);
-    }
-
     public Options withMaxFrames(long maxFrames) {
-      return new Options(
-          topic,
-          cameraId,
-          fps,
-          jpegQuality,
-          loop,
-          maxFrames,
-          initialBackoff,
-          maxBackoff,
-          maxReconnects);
-    }
-
-    public Options withLoop(boolean loop) {
       return new Options(
           topic,
           cameraId,
