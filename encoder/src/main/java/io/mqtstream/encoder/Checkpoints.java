@@ -22,10 +22,18 @@ public final class Checkpoints {
   /** Writes every parameter under its name. */
   public static void save(Path file, Map<String, Parameter> parameters, NDManager manager)
       throws IOException {
+    Map<String, NDArray> arrays = new LinkedHashMap<>();
+    parameters.forEach((name, p) -> arrays.put(name, p.getArray()));
+    saveArrays(file, arrays, manager);
+  }
+
+  /** Writes arrays under their names (e.g. optimizer state). */
+  public static void saveArrays(Path file, Map<String, NDArray> arrays, NDManager manager)
+      throws IOException {
     NDList list = new NDList();
     try (NDManager scratch = manager.newSubManager()) {
-      for (Map.Entry<String, Parameter> e : parameters.entrySet()) {
-        NDArray copy = e.getValue().getArray().duplicate();
+      for (Map.Entry<String, NDArray> e : arrays.entrySet()) {
+        NDArray copy = e.getValue().duplicate();
         copy.attach(scratch);
         copy.setName(e.getKey());
         list.add(copy);
@@ -43,18 +51,26 @@ public final class Checkpoints {
    */
   public static void load(Path file, Map<String, Parameter> parameters, NDManager manager)
       throws IOException {
+    Map<String, NDArray> arrays = new LinkedHashMap<>();
+    parameters.forEach((name, p) -> arrays.put(name, p.getArray()));
+    loadArrays(file, arrays, manager);
+  }
+
+  /** Fills existing arrays from their tensors, with the same checks as {@link #load}. */
+  public static void loadArrays(Path file, Map<String, NDArray> arrays, NDManager manager)
+      throws IOException {
     try (NDManager scratch = manager.newSubManager();
         InputStream in = Files.newInputStream(file)) {
       Map<String, NDArray> byName = new LinkedHashMap<>();
       for (NDArray t : NDList.decode(scratch, in)) {
         byName.put(t.getName(), t);
       }
-      for (Map.Entry<String, Parameter> e : parameters.entrySet()) {
+      for (Map.Entry<String, NDArray> e : arrays.entrySet()) {
         NDArray t = byName.remove(e.getKey());
         if (t == null) {
           throw new IOException(file + ": missing tensor " + e.getKey());
         }
-        Shape expected = e.getValue().getArray().getShape();
+        Shape expected = e.getValue().getShape();
         if (!t.getShape().equals(expected)) {
           throw new IOException(
               file
@@ -65,7 +81,7 @@ public final class Checkpoints {
                   + ", expected "
                   + expected);
         }
-        e.getValue().getArray().set(Tensors.toFloats(t.toType(DataType.FLOAT32, false)));
+        e.getValue().set(Tensors.toFloats(t.toType(DataType.FLOAT32, false)));
       }
       if (!byName.isEmpty()) {
         throw new IOException(file + ": unexpected tensors " + new TreeSet<>(byName.keySet()));

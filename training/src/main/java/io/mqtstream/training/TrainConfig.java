@@ -1,0 +1,86 @@
+package io.mqtstream.training;
+
+import io.mqtstream.encoder.EncoderConfig;
+import io.mqtstream.reasoner.LmConfig;
+import io.mqtstream.training.world.WorldConfig;
+
+/**
+ * A training run: the models' shapes, the world, and the optimisation.
+ *
+ * @param seed seeds the weights and every step's examples and m
+ * @param steps optimisation steps in all
+ * @param alignmentSteps the first steps: stage 1, scene descriptions at m = M
+ * @param batchSize clips per step
+ * @param learningRate peak learning rate
+ * @param warmupSteps linear warm-up
+ * @param weightDecay AdamW decoupled decay
+ * @param clipNorm global gradient-norm clip
+ * @param fixedM 0 for the Matryoshka draw (even m in 2..M), else train at this m only
+ */
+public record TrainConfig(
+    long seed,
+    int steps,
+    int alignmentSteps,
+    int batchSize,
+    float learningRate,
+    int warmupSteps,
+    float weightDecay,
+    float clipNorm,
+    int fixedM,
+    EncoderConfig encoder,
+    LmConfig.Norm norm,
+    int lmLayers,
+    int lmHeads,
+    int lmFfn,
+    WorldConfig world) {
+
+  public TrainConfig {
+    if (steps < 1 || batchSize < 1 || alignmentSteps < 0 || alignmentSteps > steps) {
+      throw new IllegalArgumentException(
+          "train: need steps >= 1, batchSize >= 1, 0 <= alignmentSteps <= steps");
+    }
+    if (fixedM < 0 || fixedM > encoder.mqt().maxTokens()) {
+      throw new IllegalArgumentException("train.fixedM: must be 0 (Matryoshka) or 1..M");
+    }
+    if (world.imageSize() != encoder.vision().imageSize()) {
+      throw new IllegalArgumentException(
+          "train.world.imageSize must equal the encoder's image size");
+    }
+  }
+
+  /** The LM for a vocabulary: width = the encoder's token width, frames = the world's. */
+  LmConfig lm(int vocab) {
+    return new LmConfig(
+        vocab,
+        encoder.mqt().outputDim(),
+        lmLayers,
+        lmHeads,
+        lmFfn,
+        world.frames(),
+        1024,
+        norm,
+        LmConfig.Mlp.SWIGLU,
+        LmConfig.Positions.ROPE,
+        10_000f,
+        true);
+  }
+
+  TrainConfig withFixedM(int m) {
+    return new TrainConfig(
+        seed,
+        steps,
+        alignmentSteps,
+        batchSize,
+        learningRate,
+        warmupSteps,
+        weightDecay,
+        clipNorm,
+        m,
+        encoder,
+        norm,
+        lmLayers,
+        lmHeads,
+        lmFfn,
+        world);
+  }
+}

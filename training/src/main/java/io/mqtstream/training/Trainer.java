@@ -1,0 +1,305 @@
+package io.mqtstream.training;
+
+import ai.djl.Device;
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Parameter;
+import ai.djl.training.GradientCollector;
+import ai.djl.training.ParameterStore;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.mqtstream.encoder.Engines;
+import io.mqtstream.encoder.MqtEncoder;
+import io.mqtstream.encoder.Tensors;
+import io.mqtstream.ingest.FrameRecord;
+import io.mqtstream.ingest.camera.JpegEncoder;
+import io.mqtstream.reasoner.DecoderLm;
+import io.mqtstream.reasoner.Reasoner;
+import io.mqtstream.reasoner.TextTokenizer;
+import io.mqtstream.reasoner.WordVocabulary;
+import io.mqtstream.training.world.Clip;
+import io.mqtstream.training.world.Question;
+import io.mqtstream.training.world.QuestionType;
+import io.mqtstream.training.world.Split;
+import io.mqtstream.training.world.SyntheticWorld;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
+/**
+ * Trains the encoder and the LM together on the synthetic world with the Matryoshka objective:
+ * every step draws one m (even, 2..M, or fixed for a baseline) and uses only the first m latent
+ * queries. Stage 1 (the first {@code alignmentSteps}) learns scene descriptions at m = M; stage 2
+ * answers questions. A step's clips, questions and m come from (seed, step) alone, so a resumed run
+ * takes exactly the steps an uninterrupted one would.
+ */
+public final class Trainer implements AutoCloseable {
+  private static final String STATE_FILE = "trainer.json";
+  private static final String OPTIMIZER_FILE = "optimizer.safetensors";
+
+  private final TrainConfig config;
+  private final SyntheticWorld world;
+  private final MqtEncoder encoder;
+  private final Reasoner reasoner;
+  private final Map<String, Parameter> parameters = new LinkedHashMap<>();
+  private final AdamW optimizer;
+  private final LearningRate schedule;
+  private final TokenBudgetDraw draw;
+  private final JpegEncoder jpeg = new JpegEncoder(0.85f);
+  private int step;
+
+  /** What one step did. */
+  public record StepResult(
+      int step, int m, float loss, float accuracy, float learningRate, int examples) {}
+
+  private Trainer(TrainConfig config, MqtEncoder encoder, Reasoner reasoner) {
+    this.config = config;
+    this.world = new SyntheticWorld(config.world());
+    this.encoder = encoder;
+    this.reasoner = reasoner;
+    parameters.putAll(encoder.parameters());
+    parameters.putAll(reasoner.parameters());
+    parameters.values().forEach(p -> p.getArray().setRequiresGradient(true));
+    this.optimizer =
+        new AdamW(parameters, encoder.manager(), 0.9f, 0.98f, 1e-8f, config.weightDecay());
+    this.schedule =
+        new LearningRate(config.learningRate(), config.warmupSteps(), config.steps(), 0.1f);
+    this.draw =
+        config.fixedM() > 0
+            ? TokenBudgetDraw.fixed(config.fixedM())
+            : TokenBudgetDraw.matryoshka(config.encoder().mqt().maxTokens());
+  }
+
+  /** A fresh run; the world's vocabulary becomes {@code workDir/tokenizer.json}. */
+  public static Trainer create(TrainConfig config, Path workDir) throws IOException {
+    Files.createDirectories(workDir);
+    Path tok = workDir.resolve(Reasoner.TOKENIZER_FILE);
+    WordVocabulary.write(tok, SyntheticWorld.vocabulary());
+    TextTokenizer tokenizer = TextTokenizer.load(tok);
+    MqtEncoder encoder = MqtEncoder.create(config.encoder(), config.seed());
+    Reasoner reasoner =
+        Reasoner.create(
+            config.lm(tokenizer.vocabSize()), tokenizer, config.seed() + 1, Device.cpu());
+    return new Trainer(config, encoder, reasoner);
+  }
+
+  /** Continues a run from a checkpoint written by {@link #save}. */
+  public static Trainer resume(TrainConfig config, Path checkpoint) throws IOException {
+    MqtEncoder encoder = MqtEncoder.load(checkpoint.resolve("encoder"));
+    Reasoner reasoner = Reasoner.load(checkpoint.resolve("llm"), Device.cpu());
+    Trainer t = new Trainer(config, encoder, reasoner);
+    t.optimizer.load(checkpoint.resolve(OPTIMIZER_FILE), encoder.manager());
+    t.step =
+        new ObjectMapper().readTree(checkpoint.resolve(STATE_FILE).toFile()).get("step").asInt();
+    return t;
+  }
+
+  /** Writes the models, the optimizer state and the step reached. */
+  public void save(Path checkpoint) throws IOException {
+    encoder.save(checkpoint.resolve("encoder"));
+    reasoner.save(checkpoint.resolve("llm"));
+    optimizer.save(checkpoint.resolve(OPTIMIZER_FILE), encoder.manager());
+    Files.writeString(checkpoint.resolve(STATE_FILE), "{\"step\":" + step + "}");
+  }
+
+  /** Steps taken so far. */
+  public int stepsTaken() {
+    return step;
+  }
+
+  /** One optimisation step. */
+  public StepResult step() {
+    Random random = new Random(config.seed() * 1_000_003L + step);
+    boolean align = step < config.alignmentSteps();
+    int m = align ? config.encoder().mqt().maxTokens() : draw.draw(random);
+    List<Example> batch = new ArrayList<>();
+    for (int i = 0; i < config.batchSize(); i++) {
+      batch.add(example(random, align));
+    }
+    float lr = schedule.at(step);
+    StepResult result = learn(batch, m, lr);
+    step++;
+    return result;
+  }
+
+  private record Example(List<FrameRecord> frames, long[] question, long[] answer) {}
+
+  private Example example(Random random, boolean align) {
+    Clip clip = world.clip(Split.TRAIN.seed(random.nextInt(1_000_000_000)));
+    TextTokenizer tok = reasoner.tokenizer();
+    String question;
+    String answer;
+    if (align) {
+      question = "";
+      answer = world.describe(clip, clip.frames() - 1);
+    } else {
+      Question q = pick(world.questions(clip), random);
+      question = q.text();
+      answer = q.answer();
+    }
+    List<FrameRecord> frames = new ArrayList<>();
+    for (int t = 0; t < clip.frames(); t++) {
+      frames.add(
+          new FrameRecord(
+              "train",
+              t,
+              0,
+              clip.imageSize(),
+              clip.imageSize(),
+              FrameRecord.Encoding.JPEG,
+              jpeg.encode(clip.render(t))));
+    }
+    return new Example(
+        frames, question.isEmpty() ? new long[0] : tok.encode(question), tok.encode(answer));
+  }
+
+  /** A question of a type drawn uniformly among the types the clip can answer. */
+  private static Question pick(List<Question> questions, Random random) {
+    Map<QuestionType, List<Question>> byType = new LinkedHashMap<>();
+    for (Question q : questions) {
+      byType.computeIfAbsent(q.type(), k -> new ArrayList<>()).add(q);
+    }
+    List<List<Question>> types = new ArrayList<>(byType.values());
+    List<Question> of = types.get(random.nextInt(types.size()));
+    return of.get(random.nextInt(of.size()));
+  }
+
+  private StepResult learn(List<Example> batch, int m, float lr) {
+    DecoderLm lm = reasoner.lm();
+    long sep = reasoner.tokenizer().sep();
+    long eos = reasoner.tokenizer().eos();
+    int vocab = reasoner.config().vocab();
+    int frames = batch.get(0).frames().size();
+    float loss;
+    float accuracy;
+    try (NDManager scope = encoder.manager().newSubManager();
+        GradientCollector gc =
+            Engine.getEngine(Engines.pytorch().getEngineName()).newGradientCollector()) {
+      ParameterStore ps = new ParameterStore(scope, false);
+      List<FrameRecord> all = new ArrayList<>();
+      batch.forEach(e -> all.addAll(e.frames()));
+      NDArray images = encoder.preprocessor().batch(scope, all); // (B·T, 3, H, W)
+      NDArray tokens = encoder.forward(ps, images, m, true); // (B·T, m, D)
+      int longest = 0;
+      List<NDArray> rows = new ArrayList<>();
+      List<int[]> spans = new ArrayList<>(); // [answer start, answer length + 1]
+      for (int i = 0; i < batch.size(); i++) {
+        Example e = batch.get(i);
+        NDList parts = new NDList();
+        for (int t = 0; t < frames; t++) {
+          parts.add(tokens.get(i * frames + t).add(lm.frameIndex(ps, scope, t, true))); // (m, D)
+        }
+        long[] text = new long[1 + e.question().length + e.answer().length];
+        text[0] = sep;
+        System.arraycopy(e.question(), 0, text, 1, e.question().length);
+        System.arraycopy(e.answer(), 0, text, 1 + e.question().length, e.answer().length);
+        parts.add(lm.embedTokens(ps, scope, new long[][] {text}, true).squeeze(0));
+        NDArray row = NDArrays.concat(parts, 0); // (L_i, D)
+        rows.add(row);
+        int promptLength = frames * m + 1 + e.question().length;
+        spans.add(new int[] {promptLength - 1, e.answer().length + 1});
+        longest = Math.max(longest, (int) row.getShape().get(0));
+      }
+      int b = batch.size();
+      long[][] positions = new long[b][longest];
+      float[][] pad = new float[b][longest];
+      ByteBuffer targets =
+          ByteBuffer.allocateDirect(b * longest * vocab * Float.BYTES)
+              .order(ByteOrder.nativeOrder());
+      long[][] targetIds = new long[b][];
+      NDList padded = new NDList();
+      int counted = 0;
+      for (int i = 0; i < b; i++) {
+        NDArray row = rows.get(i);
+        int length = (int) row.getShape().get(0);
+        int left = longest - length;
+        padded.add(
+            left == 0
+                ? row
+                : NDArrays.concat(
+                    new NDList(scope.zeros(new Shape(left, row.getShape().get(1))), row), 0));
+        for (int t = 0; t < longest; t++) {
+          positions[i][t] = Math.max(0, t - left);
+          pad[i][t] = t < left ? -1e9f : 0f;
+        }
+        Example e = batch.get(i);
+        long[] want = new long[e.answer().length + 1];
+        System.arraycopy(e.answer(), 0, want, 0, e.answer().length);
+        want[e.answer().length] = eos;
+        targetIds[i] = want;
+        for (int k = 0; k < want.length; k++) {
+          int at = left + spans.get(i)[0] + k;
+          targets.putFloat(((i * longest + at) * vocab + (int) want[k]) * Float.BYTES, 1f);
+          counted++;
+        }
+      }
+      NDArray x = NDArrays.stack(padded); // (B, L, D)
+      NDArray logits = lm.forward(ps, x, positions, pad, null, false, true).logits(); // (B, L, V)
+      NDArray mask = Tensors.create(scope, targets, new Shape(b, longest, vocab));
+      NDArray nll = logits.logSoftmax(2).mul(mask).sum().neg().div(counted);
+      gc.backward(nll);
+      loss = nll.getFloat();
+      accuracy = accuracy(logits, targetIds, spans, longest);
+    }
+    update(lr);
+    return new StepResult(step, m, loss, accuracy, lr, batch.size());
+  }
+
+  /** Share of examples whose every answer token (and the end) is the model's top choice. */
+  private static float accuracy(NDArray logits, long[][] targets, List<int[]> spans, int longest) {
+    NDArray best = logits.argMax(2); // (B, L)
+    long[] flat = best.toLongArray();
+    int right = 0;
+    for (int i = 0; i < targets.length; i++) {
+      int left = longest - (spans.get(i)[0] + spans.get(i)[1]);
+      boolean ok = true;
+      for (int k = 0; k < targets[i].length; k++) {
+        ok &= flat[i * longest + left + spans.get(i)[0] + k] == targets[i][k];
+      }
+      right += ok ? 1 : 0;
+    }
+    return (float) right / targets.length;
+  }
+
+  private void update(float lr) {
+    try (NDManager scratch = encoder.manager().newSubManager()) {
+      Map<String, NDArray> grads = new LinkedHashMap<>();
+      double sumSquares = 0;
+      for (Map.Entry<String, Parameter> e : parameters.entrySet()) {
+        NDArray g = AdamW.local(scratch, e.getValue().getArray().getGradient());
+        grads.put(e.getKey(), g);
+        sumSquares += AdamW.local(scratch, AdamW.local(scratch, g.square()).sum()).getFloat();
+      }
+      float norm = (float) Math.sqrt(sumSquares);
+      if (norm > config.clipNorm()) {
+        grads.values().forEach(g -> g.muli(config.clipNorm() / norm));
+      }
+      optimizer.update(grads, lr, step + 1, scratch);
+      grads.values().forEach(g -> g.muli(0)); // the next backward adds into these buffers
+    }
+  }
+
+  public MqtEncoder encoder() {
+    return encoder;
+  }
+
+  public Reasoner reasoner() {
+    return reasoner;
+  }
+
+  @Override
+  public void close() {
+    encoder.close();
+    reasoner.close();
+  }
+}

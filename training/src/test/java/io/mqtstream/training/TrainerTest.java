@@ -1,0 +1,110 @@
+package io.mqtstream.training;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.mqtstream.encoder.EncoderConfig;
+import io.mqtstream.encoder.MqtConfig;
+import io.mqtstream.encoder.VitConfig;
+import io.mqtstream.reasoner.LmConfig;
+import io.mqtstream.training.world.WorldConfig;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class TrainerTest {
+
+  /** A model and world small enough for tens of steps in seconds: 32×32 clips of 2 frames. */
+  static TrainConfig tiny(int steps) {
+    VitConfig vit = new VitConfig(32, 8, 32, 1, 2, 2);
+    EncoderConfig enc =
+        new EncoderConfig(
+            "test",
+            vit,
+            new MqtConfig(8, 32, 2, 32, vit.patches(), 32, MqtConfig.KeyMode.POSITIONAL),
+            new float[] {0.5f, 0.5f, 0.5f},
+            new float[] {0.25f, 0.25f, 0.25f});
+    WorldConfig world = new WorldConfig(32, 2, 1, 2, 0.5, 0.3, 0.0, null);
+    return new TrainConfig(
+        5, steps, 2, 8, 3e-3f, 3, 0.01f, 1.0f, 0, enc, LmConfig.Norm.RMS, 1, 2, 64, world);
+  }
+
+  @Test
+  void aShortRunLowersTheLoss(@TempDir Path dir) throws Exception {
+    List<Float> losses = new ArrayList<>();
+    try (Trainer t = Trainer.create(tiny(40), dir)) {
+      for (int i = 0; i < 40; i++) {
+        Trainer.StepResult r = t.step();
+        losses.add(r.loss());
+        assertThat(r.m() % 2).as("m is even").isZero();
+        assertThat(r.m()).isBetween(2, 8);
+      }
+    }
+    double first =
+        losses.subList(2, 8).stream().mapToDouble(Float::doubleValue).average().orElseThrow();
+    double last =
+        losses.subList(34, 40).stream().mapToDouble(Float::doubleValue).average().orElseThrow();
+    System.out.printf("loss: first steps %.3f, last steps %.3f%n", first, last);
+    assertThat(last).isLessThan(first * 0.8);
+  }
+
+  @Test
+  void resumingGivesTheParametersOfAnUninterruptedRun(@TempDir Path dir) throws Exception {
+    Map<String, float[]> straight;
+    try (Trainer t = Trainer.create(tiny(8), dir.resolve("a"))) {
+      for (int i = 0; i < 8; i++) {
+        t.step();
+      }
+      straight = snapshot(t);
+    }
+    try (Trainer t = Trainer.create(tiny(8), dir.resolve("b"))) {
+      for (int i = 0; i < 4; i++) {
+        t.step();
+      }
+      t.save(dir.resolve("ckpt"));
+    }
+    try (Trainer t = Trainer.resume(tiny(8), dir.resolve("ckpt"))) {
+      assertThat(t.stepsTaken()).isEqualTo(4);
+      for (int i = 0; i < 4; i++) {
+        t.step();
+      }
+      Map<String, float[]> resumed = snapshot(t);
+      assertThat(resumed.keySet()).isEqualTo(straight.keySet());
+      for (String name : straight.keySet()) {
+        float[] a = straight.get(name);
+        float[] b = resumed.get(name);
+        for (int i = 0; i < a.length; i++) {
+          assertThat(Math.abs(a[i] - b[i])).as(name).isLessThan(1e-5f);
+        }
+      }
+    }
+  }
+
+  @Test
+  void stepsLeaveNoNativeArraysBehind(@TempDir Path dir) throws Exception {
+    try (Trainer t = Trainer.create(tiny(10), dir)) {
+      t.step();
+      t.step();
+      int encoderArrays = t.encoder().manager().getManagedArrays().size();
+      int lmArrays = t.reasoner().manager().getManagedArrays().size();
+      for (int i = 0; i < 5; i++) {
+        t.step();
+      }
+      assertThat(t.encoder().manager().getManagedArrays().size()).isEqualTo(encoderArrays);
+      assertThat(t.reasoner().manager().getManagedArrays().size()).isEqualTo(lmArrays);
+    }
+  }
+
+  private static Map<String, float[]> snapshot(Trainer t) {
+    Map<String, float[]> out = new java.util.LinkedHashMap<>();
+    t.encoder()
+        .parameters()
+        .forEach((k, p) -> out.put(k, io.mqtstream.encoder.Tensors.toFloats(p.getArray())));
+    t.reasoner()
+        .parameters()
+        .forEach((k, p) -> out.put(k, io.mqtstream.encoder.Tensors.toFloats(p.getArray())));
+    return out;
+  }
+}
