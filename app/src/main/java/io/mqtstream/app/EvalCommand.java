@@ -1,15 +1,174 @@
 package io.mqtstream.app;
 
+import ai.djl.Device;
+import io.mqtstream.encoder.Flops;
+import io.mqtstream.encoder.MqtEncoder;
+import io.mqtstream.reasoner.LmConfig;
+import io.mqtstream.reasoner.Reasoner;
+import io.mqtstream.training.AccuracyPlot;
+import io.mqtstream.training.Evaluator;
+import io.mqtstream.training.world.SyntheticWorld;
+import io.mqtstream.training.world.WorldConfig;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeSet;
+import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Unmatched;
+import picocli.CommandLine.Option;
 
-/** {@code mqt-stream eval}: the training module is not built yet. */
-@Command(name = "eval", description = "Not available yet: the training module is not built yet.")
-final class EvalCommand extends NotYetAvailable {
-  @Unmatched java.util.List<String> ignored;
+/**
+ * {@code mqt-stream eval}: exact-match accuracy of a checkpoint on the synthetic world's test
+ * split, per m and per question type, as a Markdown table, a PNG plot and (with --json) one JSON
+ * line.
+ */
+@Command(
+    name = "eval",
+    description = "Accuracy per m and question type on the synthetic test split.")
+final class EvalCommand implements Callable<Integer> {
+  @Option(
+      names = "--checkpoint",
+      description = "checkpoint folder with encoder/ and llm/ (default models/mqt-tiny)")
+  Path checkpoint;
+
+  @Option(
+      names = "--compare",
+      arity = "1..*",
+      description = "more checkpoints (e.g. fixed-m baselines) to put side by side")
+  List<Path> compare = new ArrayList<>();
+
+  @Option(
+      names = "--m",
+      defaultValue = "2,4,8,16,32,64",
+      description = "token budgets (default 2,4,8,16,32,64)")
+  String m;
+
+  @Option(names = "--samples", defaultValue = "500", description = "test clips (default 500)")
+  int samples;
+
+  @Option(names = "--seed", defaultValue = "0", description = "first test clip (default 0)")
+  long seed;
+
+  @Option(
+      names = "--plot",
+      defaultValue = "target/eval/accuracy_vs_m.png",
+      description = "PNG to write")
+  Path plot;
+
+  @Option(names = "--json", description = "print one JSON line last")
+  boolean json;
 
   @Override
-  String missing() {
-    return "the training module is not built yet";
+  public Integer call() throws Exception {
+    int[] ms = Arrays.stream(m.split(",")).map(String::trim).mapToInt(Integer::parseInt).toArray();
+    List<Path> all = new ArrayList<>();
+    all.add(
+        checkpoint != null
+            ? checkpoint
+            : Path.of(System.getProperty("mqt.home", "."), "models", "mqt-tiny"));
+    all.addAll(compare);
+    Map<String, Map<Integer, Evaluator.Score>> results = new LinkedHashMap<>();
+    Map<Integer, Double> gflops = new LinkedHashMap<>();
+    for (Path dir : all) {
+      try (MqtEncoder encoder = MqtEncoder.load(dir.resolve("encoder"));
+          Reasoner reasoner = Reasoner.load(dir.resolve("llm"), Device.cpu())) {
+        WorldConfig tiny = WorldConfig.tiny();
+        SyntheticWorld world =
+            new SyntheticWorld(
+                new WorldConfig(
+                    encoder.config().vision().imageSize(),
+                    reasoner.config().maxFrames(),
+                    tiny.minObjects(),
+                    tiny.maxObjects(),
+                    tiny.moving(),
+                    tiny.appearing(),
+                    tiny.checkered(),
+                    null));
+        long t0 = System.nanoTime();
+        Map<Integer, Evaluator.Score> scores =
+            new Evaluator(encoder, reasoner, world)
+                .evaluate(
+                    ms,
+                    samples,
+                    seed,
+                    done ->
+                        System.err.printf(
+                            "\reval %s: %d/%d clips", dir.getFileName(), done, samples));
+        System.err.printf(" (%.0f s)%n", (System.nanoTime() - t0) / 1e9);
+        results.put(dir.getFileName().toString(), scores);
+        LmConfig lm = reasoner.config();
+        Flops.LlmShape shape =
+            new Flops.LlmShape(
+                lm.layers(), lm.dim(), lm.ffnDim(), lm.vocab(), lm.mlp() == LmConfig.Mlp.SWIGLU);
+        for (int k : ms) {
+          gflops.putIfAbsent(
+              k,
+              (lm.maxFrames() * Flops.encoder(encoder.config(), k)
+                      + Flops.llmPrefill(shape, k, lm.maxFrames(), 8))
+                  / 1e9);
+        }
+      }
+    }
+    System.out.println(table(results, ms));
+    Map<String, Map<Integer, Double>> series = new LinkedHashMap<>();
+    results.forEach(
+        (name, scores) -> {
+          Map<Integer, Double> s = new LinkedHashMap<>();
+          scores.forEach((k, v) -> s.put(k, v.accuracy()));
+          series.put(name, s);
+        });
+    AccuracyPlot.write(plot, series, gflops);
+    System.out.println("plot: " + plot);
+    if (json) {
+      System.out.println(json(results.values().iterator().next()));
+    }
+    return 0;
+  }
+
+  private static String table(Map<String, Map<Integer, Evaluator.Score>> results, int[] ms) {
+    StringBuilder sb = new StringBuilder();
+    for (Map.Entry<String, Map<Integer, Evaluator.Score>> r : results.entrySet()) {
+      TreeSet<String> types = new TreeSet<>();
+      r.getValue().values().forEach(s -> types.addAll(s.byType().keySet()));
+      sb.append("\n").append(r.getKey()).append("\n\n| m | overall |");
+      types.forEach(t -> sb.append(' ').append(t).append(" |"));
+      sb.append("\n|---|---|").append("---|".repeat(types.size())).append('\n');
+      for (int k : ms) {
+        Evaluator.Score s = r.getValue().get(k);
+        sb.append(String.format(Locale.ROOT, "| %d | %.1f%% |", k, 100 * s.accuracy()));
+        types.forEach(
+            t ->
+                sb.append(
+                    String.format(
+                        Locale.ROOT, " %.1f%% |", 100 * s.byType().getOrDefault(t, Double.NaN))));
+        sb.append('\n');
+      }
+    }
+    return sb.toString();
+  }
+
+  private static String json(Map<Integer, Evaluator.Score> scores) {
+    return "{\"m\":{"
+        + scores.entrySet().stream()
+            .map(
+                e ->
+                    String.format(
+                        Locale.ROOT,
+                        "\"%d\":{\"accuracy\":%.4f,\"by_type\":{%s}}",
+                        e.getKey(),
+                        e.getValue().accuracy(),
+                        e.getValue().byType().entrySet().stream()
+                            .map(
+                                t ->
+                                    String.format(
+                                        Locale.ROOT, "\"%s\":%.4f", t.getKey(), t.getValue()))
+                            .collect(Collectors.joining(","))))
+            .collect(Collectors.joining(","))
+        + "}}";
   }
 }

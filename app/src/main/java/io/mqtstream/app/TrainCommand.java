@@ -1,15 +1,115 @@
 package io.mqtstream.app;
 
+import io.mqtstream.training.TrainConfig;
+import io.mqtstream.training.Trainer;
+import java.io.BufferedWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Locale;
+import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Unmatched;
+import picocli.CommandLine.Option;
 
-/** {@code mqt-stream train}: the training module is not built yet. */
-@Command(name = "train", description = "Not available yet: the training module is not built yet.")
-final class TrainCommand extends NotYetAvailable {
-  @Unmatched java.util.List<String> ignored;
+/**
+ * {@code mqt-stream train}: trains the encoder and the LM on the synthetic world with the
+ * Matryoshka objective, with a progress line, a CSV log of the curves and checkpoints.
+ */
+@Command(
+    name = "train",
+    description = "Train mqt-tiny on the synthetic world (Matryoshka objective).")
+final class TrainCommand implements Callable<Integer> {
+  @Option(
+      names = "--config",
+      required = true,
+      description = "training YAML, e.g. configs/train/mqt-tiny.yaml")
+  Path config;
+
+  @Option(names = "--fixed-m", description = "train a fixed-m baseline at K tokens instead")
+  Integer fixedM;
+
+  @Option(names = "--resume", description = "continue from this checkpoint folder")
+  Path resume;
+
+  @Option(names = "--output", description = "output folder (default: the config's)")
+  Path output;
 
   @Override
-  String missing() {
-    return "the training module is not built yet";
+  public Integer call() throws Exception {
+    TrainSpec spec = TrainSpec.load(config);
+    TrainConfig c = spec.toConfig();
+    if (fixedM != null) {
+      c = TrainSpec.withFixedM(c, fixedM);
+    }
+    Path out =
+        output != null
+            ? output
+            : Path.of(spec.output() + (fixedM != null ? "-fixed-m" + fixedM : ""));
+    Files.createDirectories(out);
+    try (Trainer trainer = resume != null ? Trainer.resume(c, resume) : Trainer.create(c, out);
+        BufferedWriter log =
+            Files.newBufferedWriter(
+                out.resolve("train_log.csv"),
+                StandardOpenOption.CREATE,
+                resume != null
+                    ? StandardOpenOption.APPEND
+                    : StandardOpenOption.TRUNCATE_EXISTING)) {
+      if (resume == null) {
+        log.write("step,m,loss,accuracy,learning_rate,examples_per_s\n");
+      }
+      long start = System.nanoTime();
+      int first = trainer.stepsTaken();
+      double emaLoss = Double.NaN;
+      double emaAcc = Double.NaN;
+      while (trainer.stepsTaken() < c.steps()) {
+        long t0 = System.nanoTime();
+        Trainer.StepResult r = trainer.step();
+        double rate = r.examples() / ((System.nanoTime() - t0) / 1e9);
+        emaLoss = Double.isNaN(emaLoss) ? r.loss() : 0.95 * emaLoss + 0.05 * r.loss();
+        emaAcc = Double.isNaN(emaAcc) ? r.accuracy() : 0.95 * emaAcc + 0.05 * r.accuracy();
+        log.write(
+            String.format(
+                Locale.ROOT,
+                "%d,%d,%.5f,%.4f,%.6g,%.1f%n",
+                r.step(),
+                r.m(),
+                r.loss(),
+                r.accuracy(),
+                r.learningRate(),
+                rate));
+        int done = trainer.stepsTaken();
+        if (done % 10 == 0 || done == c.steps()) {
+          double perStep = (System.nanoTime() - start) / 1e9 / (done - first);
+          System.err.printf(
+              Locale.ROOT,
+              "\rstep %d/%d  loss %.3f  acc %.1f%%  m %2d  lr %.1e  %.1f ex/s  ETA %s   ",
+              done,
+              c.steps(),
+              emaLoss,
+              100 * emaAcc,
+              r.m(),
+              r.learningRate(),
+              rate,
+              eta(perStep * (c.steps() - done)));
+          log.flush();
+        }
+        if (done % spec.checkpointEvery() == 0 && done < c.steps()) {
+          trainer.save(out.resolve("step-" + done));
+        }
+      }
+      trainer.save(out.resolve("final"));
+      System.err.println();
+      System.out.printf(
+          "trained %d steps in %s; model in %s%n",
+          c.steps() - first, eta((System.nanoTime() - start) / 1e9), out.resolve("final"));
+    }
+    return 0;
+  }
+
+  private static String eta(double seconds) {
+    long s = Math.round(seconds);
+    return s >= 3600
+        ? String.format("%dh%02dm", s / 3600, (s % 3600) / 60)
+        : String.format("%dm%02ds", s / 60, s % 60);
   }
 }

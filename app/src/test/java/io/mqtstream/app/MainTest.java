@@ -11,7 +11,7 @@ class MainTest {
 
   @Test
   void commandsOfModulesNotBuiltYetSaySoAndExitTwo() {
-    for (String cmd : new String[] {"demo", "run", "train", "eval", "loadtest"}) {
+    for (String cmd : new String[] {"demo", "run", "loadtest"}) {
       StringWriter err = new StringWriter();
       CommandLine cli = Main.commandLine();
       cli.setErr(new PrintWriter(err));
@@ -24,6 +24,30 @@ class MainTest {
   void everySubcommandOfTheDesignIsThere() {
     assertThat(Main.commandLine().getSubcommands().keySet())
         .contains("demo", "run", "camera", "train", "eval", "loadtest", "bench");
+  }
+
+  @Test
+  void aTrainingConfigWithAnUnknownKeyFailsNamingIt(
+      @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+    java.nio.file.Path f = dir.resolve("t.yaml");
+    java.nio.file.Files.writeString(
+        f,
+        java.nio.file.Files.readString(
+                java.nio.file.Path.of("..", "configs", "train", "mqt-tiny.yaml"))
+            .replace("batchSize:", "batchSise:"));
+    StringWriter err = new StringWriter();
+    CommandLine cli = Main.commandLine();
+    cli.setErr(new PrintWriter(err));
+    assertThat(cli.execute("train", "--config", f.toString())).isEqualTo(2);
+    assertThat(err.toString()).contains("batchSise").contains("unknown key");
+  }
+
+  @Test
+  void theShippedTrainingConfigIsValid() {
+    io.mqtstream.training.TrainConfig c =
+        TrainSpec.load(java.nio.file.Path.of("..", "configs", "train", "mqt-tiny.yaml")).toConfig();
+    assertThat(c.encoder().mqt().maxTokens()).isEqualTo(64);
+    assertThat(c.fixedM()).isZero();
   }
 
   @Test

@@ -22,7 +22,7 @@ import io.mqtstream.reasoner.TextTokenizer;
 import io.mqtstream.reasoner.WordVocabulary;
 import io.mqtstream.training.world.Clip;
 import io.mqtstream.training.world.Question;
-import io.mqtstream.training.world.QuestionType;
+import io.mqtstream.training.world.Seeds;
 import io.mqtstream.training.world.Split;
 import io.mqtstream.training.world.SyntheticWorld;
 import java.io.IOException;
@@ -119,7 +119,7 @@ public final class Trainer implements AutoCloseable {
 
   /** One optimisation step. */
   public StepResult step() {
-    Random random = new Random(config.seed() * 1_000_003L + step);
+    Random random = Seeds.random(config.seed(), step);
     boolean align = step < config.alignmentSteps();
     int m = align ? config.encoder().mqt().maxTokens() : draw.draw(random);
     List<Example> batch = new ArrayList<>();
@@ -143,7 +143,7 @@ public final class Trainer implements AutoCloseable {
       question = "";
       answer = world.describe(clip, clip.frames() - 1);
     } else {
-      Question q = pick(world.questions(clip), random);
+      Question q = Evaluator.pick(world.questions(clip), random);
       question = q.text();
       answer = q.answer();
     }
@@ -161,17 +161,6 @@ public final class Trainer implements AutoCloseable {
     }
     return new Example(
         frames, question.isEmpty() ? new long[0] : tok.encode(question), tok.encode(answer));
-  }
-
-  /** A question of a type drawn uniformly among the types the clip can answer. */
-  private static Question pick(List<Question> questions, Random random) {
-    Map<QuestionType, List<Question>> byType = new LinkedHashMap<>();
-    for (Question q : questions) {
-      byType.computeIfAbsent(q.type(), k -> new ArrayList<>()).add(q);
-    }
-    List<List<Question>> types = new ArrayList<>(byType.values());
-    List<Question> of = types.get(random.nextInt(types.size()));
-    return of.get(random.nextInt(of.size()));
   }
 
   private StepResult learn(List<Example> batch, int m, float lr) {

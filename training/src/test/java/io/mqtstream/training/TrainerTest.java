@@ -51,6 +51,18 @@ class TrainerTest {
   }
 
   @Test
+  void theMatryoshkaDrawCoversEveryEvenMAlikeFromStepToStep() {
+    TokenBudgetDraw draw = TokenBudgetDraw.matryoshka(64);
+    int[] hits = new int[65];
+    for (int step = 0; step < 3200; step++) {
+      hits[draw.draw(io.mqtstream.training.world.Seeds.random(1, step))]++;
+    }
+    for (int m = 2; m <= 64; m += 2) {
+      assertThat(hits[m]).as("steps at m=%d", m).isBetween(60, 140); // 100 expected
+    }
+  }
+
+  @Test
   void resumingGivesTheParametersOfAnUninterruptedRun(@TempDir Path dir) throws Exception {
     Map<String, float[]> straight;
     try (Trainer t = Trainer.create(tiny(8), dir.resolve("a"))) {

@@ -69,7 +69,7 @@ public final class EncoderBench {
               + "\"best_gflops\":%.2f,\"tokens_view_ns\":{\"2\":%.0f,\"%d\":%.0f},"
               + "\"tokens_tensor_us\":{\"2\":%.1f,\"%d\":%.1f}}",
           c.preset(),
-          checkpoint != null && Files.isDirectory(checkpoint) ? checkpoint : "random",
+          trained() ? checkpoint : "random",
           fps.entrySet().stream()
               .map(e -> String.format(Locale.ROOT, "\"%d\":%.0f", e.getKey(), e.getValue()))
               .collect(Collectors.joining(",")),
@@ -84,9 +84,15 @@ public final class EncoderBench {
     }
   }
 
+  /** A checkpoint folder (encoder/ and llm/, as training writes them) is there. */
+  private boolean trained() {
+    return checkpoint != null
+        && Files.isRegularFile(checkpoint.resolve("encoder").resolve(MqtEncoder.WEIGHTS_FILE));
+  }
+
   private MqtEncoder open() throws Exception {
-    if (checkpoint != null && Files.isDirectory(checkpoint)) {
-      return MqtEncoder.load(checkpoint);
+    if (trained()) {
+      return MqtEncoder.load(checkpoint.resolve("encoder"));
     }
     return MqtEncoder.create(EncoderConfig.tiny(MqtConfig.KeyMode.POSITIONAL), 1);
   }

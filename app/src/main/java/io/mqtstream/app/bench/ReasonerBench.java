@@ -200,8 +200,9 @@ public final class ReasonerBench {
   }
 
   private Reasoner open(Device dev) throws Exception {
-    if (checkpoint != null && Files.isRegularFile(checkpoint.resolve(Reasoner.WEIGHTS_FILE))) {
-      return Reasoner.load(checkpoint, dev);
+    Path llm = checkpoint == null ? null : checkpoint.resolve("llm");
+    if (llm != null && Files.isRegularFile(llm.resolve(Reasoner.WEIGHTS_FILE))) {
+      return Reasoner.load(llm, dev);
     }
     Path dir = Files.createTempDirectory("mqt-bench-tok");
     Path tok = dir.resolve("tokenizer.json");

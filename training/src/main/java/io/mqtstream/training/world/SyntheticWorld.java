@@ -31,7 +31,7 @@ public final class SyntheticWorld {
 
   /** The clip of a seed. */
   public Clip clip(long seed) {
-    Random r = new Random(seed);
+    Random r = Seeds.random(seed);
     int size = config.imageSize();
     int t = config.frames();
     int n = config.minObjects() + r.nextInt(config.maxObjects() - config.minObjects() + 1);

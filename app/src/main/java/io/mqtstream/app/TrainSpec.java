@@ -1,0 +1,123 @@
+package io.mqtstream.app;
+
+import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import io.mqtstream.encoder.EncoderConfig;
+import io.mqtstream.encoder.MqtConfig;
+import io.mqtstream.reasoner.LmConfig;
+import io.mqtstream.training.TrainConfig;
+import io.mqtstream.training.world.WorldConfig;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.stream.Collectors;
+
+/** A training run as written in {@code configs/train/*.yaml}; see that file for every key. */
+record TrainSpec(
+    long seed,
+    int steps,
+    int alignmentSteps,
+    int batchSize,
+    float learningRate,
+    int warmupSteps,
+    float weightDecay,
+    float clipNorm,
+    int fixedM,
+    int checkpointEvery,
+    String output,
+    String keyMode,
+    int lmLayers,
+    int lmHeads,
+    int lmFfn,
+    World world) {
+
+  record World(
+      int imageSize,
+      int frames,
+      int minObjects,
+      int maxObjects,
+      double moving,
+      double appearing,
+      double checkered) {}
+
+  static TrainSpec load(Path file) {
+    try {
+      return EngineConfig.mapper().readValue(file.toFile(), TrainSpec.class);
+    } catch (UnrecognizedPropertyException e) {
+      throw new ConfigException(path(e), "unknown key", e);
+    } catch (JsonMappingException e) {
+      throw new ConfigException(path(e), "invalid or missing value: " + e.getOriginalMessage(), e);
+    } catch (IOException e) {
+      throw new ConfigException(file.toString(), "cannot read: " + e.getMessage(), e);
+    }
+  }
+
+  private static String path(JsonMappingException e) {
+    return e.getPath().stream()
+        .map(r -> r.getFieldName() == null ? "[" + r.getIndex() + "]" : r.getFieldName())
+        .collect(Collectors.joining("."));
+  }
+
+  static TrainConfig withFixedM(TrainConfig c, int m) {
+    return new TrainConfig(
+        c.seed(),
+        c.steps(),
+        c.alignmentSteps(),
+        c.batchSize(),
+        c.learningRate(),
+        c.warmupSteps(),
+        c.weightDecay(),
+        c.clipNorm(),
+        m,
+        c.encoder(),
+        c.norm(),
+        c.lmLayers(),
+        c.lmHeads(),
+        c.lmFfn(),
+        c.world());
+  }
+
+  TrainConfig toConfig() {
+    MqtConfig.KeyMode mode;
+    try {
+      mode = MqtConfig.KeyMode.valueOf(keyMode.toUpperCase(Locale.ROOT));
+    } catch (RuntimeException e) {
+      throw new ConfigException("keyMode", "must be positional or content");
+    }
+    if (world == null) {
+      throw new ConfigException("world", "must be set");
+    }
+    try {
+      EncoderConfig tiny = EncoderConfig.tiny(mode);
+      WorldConfig w =
+          new WorldConfig(
+              world.imageSize(),
+              world.frames(),
+              world.minObjects(),
+              world.maxObjects(),
+              world.moving(),
+              world.appearing(),
+              world.checkered(),
+              null);
+      return new TrainConfig(
+          seed,
+          steps,
+          alignmentSteps,
+          batchSize,
+          learningRate,
+          warmupSteps,
+          weightDecay,
+          clipNorm,
+          fixedM,
+          tiny,
+          LmConfig.Norm.RMS,
+          lmLayers,
+          lmHeads,
+          lmFfn,
+          w);
+    } catch (IllegalArgumentException e) {
+      String[] kv = e.getMessage().split(":", 2);
+      throw new ConfigException(kv[0], kv.length > 1 ? kv[1].trim() : e.getMessage(), e);
+    }
+  }
+}

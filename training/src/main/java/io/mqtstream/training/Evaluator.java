@@ -1,0 +1,122 @@
+package io.mqtstream.training;
+
+import io.mqtstream.encoder.MqtEncoder;
+import io.mqtstream.encoder.VisualTokens;
+import io.mqtstream.ingest.FrameRecord;
+import io.mqtstream.ingest.camera.JpegEncoder;
+import io.mqtstream.reasoner.Completion;
+import io.mqtstream.reasoner.Prompt;
+import io.mqtstream.reasoner.Reasoner;
+import io.mqtstream.reasoner.Sampling;
+import io.mqtstream.training.world.Clip;
+import io.mqtstream.training.world.Question;
+import io.mqtstream.training.world.QuestionType;
+import io.mqtstream.training.world.Seeds;
+import io.mqtstream.training.world.Split;
+import io.mqtstream.training.world.SyntheticWorld;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.TreeMap;
+import java.util.function.IntConsumer;
+
+/**
+ * Exact-match accuracy of an encoder and LM on test clips of the synthetic world, per m and per
+ * question type. Each clip gets one question (type drawn uniformly among those it can answer); its
+ * frames go through the camera's JPEG path and are encoded once at M; every m then answers from the
+ * first m tokens, greedy, in batches.
+ */
+public final class Evaluator {
+  private static final int BATCH = 32;
+
+  private final MqtEncoder encoder;
+  private final Reasoner reasoner;
+  private final SyntheticWorld world;
+  private final JpegEncoder jpeg = new JpegEncoder(0.85f);
+
+  public Evaluator(MqtEncoder encoder, Reasoner reasoner, SyntheticWorld world) {
+    this.encoder = encoder;
+    this.reasoner = reasoner;
+    this.world = world;
+  }
+
+  /** Accuracy at one m: overall and per question type. */
+  public record Score(int samples, double accuracy, Map<String, Double> byType) {}
+
+  /**
+   * @param progress called with the number of clips done
+   * @return scores by m, in the order given
+   */
+  public Map<Integer, Score> evaluate(int[] ms, int samples, long seed, IntConsumer progress) {
+    Map<Integer, int[]> right = new LinkedHashMap<>();
+    Map<Integer, Map<String, int[]>> rightByType = new LinkedHashMap<>();
+    for (int m : ms) {
+      right.put(m, new int[1]);
+      rightByType.put(m, new TreeMap<>());
+    }
+    for (int from = 0; from < samples; from += BATCH) {
+      int n = Math.min(BATCH, samples - from);
+      List<Question> questions = new ArrayList<>();
+      List<List<VisualTokens>> frames = new ArrayList<>();
+      for (int i = from; i < from + n; i++) {
+        Clip clip = world.clip(Split.TEST.seed(seed + i));
+        questions.add(pick(world.questions(clip), Seeds.random(seed, i)));
+        frames.add(encoder.encode(records(clip)));
+      }
+      for (int m : ms) {
+        List<Prompt> prompts = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+          List<VisualTokens> cut = frames.get(i).stream().map(t -> t.tokens(m)).toList();
+          prompts.add(
+              reasoner.prompt(
+                  Integer.toString(i), cut, questions.get(i).text(), Sampling.greedy(4), null));
+        }
+        for (Completion c : reasoner.generate(prompts)) {
+          Question q = questions.get(Integer.parseInt(c.prompt().id()));
+          boolean ok = c.text().equals(q.answer());
+          right.get(m)[0] += ok ? 1 : 0;
+          int[] t = rightByType.get(m).computeIfAbsent(q.type().key(), k -> new int[2]);
+          t[0] += ok ? 1 : 0;
+          t[1]++;
+        }
+      }
+      progress.accept(from + n);
+    }
+    Map<Integer, Score> out = new LinkedHashMap<>();
+    for (int m : ms) {
+      Map<String, Double> byType = new TreeMap<>();
+      rightByType.get(m).forEach((k, v) -> byType.put(k, (double) v[0] / v[1]));
+      out.put(m, new Score(samples, (double) right.get(m)[0] / samples, byType));
+    }
+    return out;
+  }
+
+  private List<FrameRecord> records(Clip clip) {
+    List<FrameRecord> out = new ArrayList<>();
+    for (int t = 0; t < clip.frames(); t++) {
+      out.add(
+          new FrameRecord(
+              "eval",
+              t,
+              0,
+              clip.imageSize(),
+              clip.imageSize(),
+              FrameRecord.Encoding.JPEG,
+              jpeg.encode(clip.render(t))));
+    }
+    return out;
+  }
+
+  /** One question of a type drawn uniformly among the clip's types (as in training). */
+  static Question pick(List<Question> questions, Random random) {
+    Map<QuestionType, List<Question>> byType = new LinkedHashMap<>();
+    for (Question q : questions) {
+      byType.computeIfAbsent(q.type(), k -> new ArrayList<>()).add(q);
+    }
+    List<List<Question>> types = new ArrayList<>(byType.values());
+    List<Question> of = types.get(random.nextInt(types.size()));
+    return of.get(random.nextInt(of.size()));
+  }
+}
