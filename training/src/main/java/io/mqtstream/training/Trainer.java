@@ -164,11 +164,6 @@ public final class Trainer implements AutoCloseable {
   }
 
   private StepResult learn(List<Example> batch, int m, float lr) {
-    DecoderLm lm = reasoner.lm();
-    long sep = reasoner.tokenizer().sep();
-    long eos = reasoner.tokenizer().eos();
-    int vocab = reasoner.config().vocab();
-    int frames = batch.get(0).frames().size();
     float loss;
     float accuracy;
     try (NDManager scope = encoder.manager().newSubManager();
@@ -179,85 +174,112 @@ public final class Trainer implements AutoCloseable {
       batch.forEach(e -> all.addAll(e.frames()));
       NDArray images = encoder.preprocessor().batch(scope, all); // (B·T, 3, H, W)
       NDArray tokens = encoder.forward(ps, images, m, true); // (B·T, m, D)
-      int longest = 0;
-      List<NDArray> rows = new ArrayList<>();
-      List<int[]> spans = new ArrayList<>(); // [answer start, answer length + 1]
-      for (int i = 0; i < batch.size(); i++) {
-        Example e = batch.get(i);
-        NDList parts = new NDList();
-        for (int t = 0; t < frames; t++) {
-          parts.add(tokens.get(i * frames + t).add(lm.frameIndex(ps, scope, t, true))); // (m, D)
-        }
-        long[] text = new long[1 + e.question().length + e.answer().length];
-        text[0] = sep;
-        System.arraycopy(e.question(), 0, text, 1, e.question().length);
-        System.arraycopy(e.answer(), 0, text, 1 + e.question().length, e.answer().length);
-        parts.add(lm.embedTokens(ps, scope, new long[][] {text}, true).squeeze(0));
-        NDArray row = NDArrays.concat(parts, 0); // (L_i, D)
-        rows.add(row);
-        int promptLength = frames * m + 1 + e.question().length;
-        spans.add(new int[] {promptLength - 1, e.answer().length + 1});
-        longest = Math.max(longest, (int) row.getShape().get(0));
-      }
-      int b = batch.size();
-      long[][] positions = new long[b][longest];
-      float[][] pad = new float[b][longest];
-      ByteBuffer targets =
-          ByteBuffer.allocateDirect(b * longest * vocab * Float.BYTES)
-              .order(ByteOrder.nativeOrder());
-      long[][] targetIds = new long[b][];
-      NDList padded = new NDList();
-      int counted = 0;
-      for (int i = 0; i < b; i++) {
-        NDArray row = rows.get(i);
-        int length = (int) row.getShape().get(0);
-        int left = longest - length;
-        padded.add(
-            left == 0
-                ? row
-                : NDArrays.concat(
-                    new NDList(scope.zeros(new Shape(left, row.getShape().get(1))), row), 0));
-        for (int t = 0; t < longest; t++) {
-          positions[i][t] = Math.max(0, t - left);
-          pad[i][t] = t < left ? -1e9f : 0f;
-        }
-        Example e = batch.get(i);
-        long[] want = new long[e.answer().length + 1];
-        System.arraycopy(e.answer(), 0, want, 0, e.answer().length);
-        want[e.answer().length] = eos;
-        targetIds[i] = want;
-        for (int k = 0; k < want.length; k++) {
-          int at = left + spans.get(i)[0] + k;
-          targets.putFloat(((i * longest + at) * vocab + (int) want[k]) * Float.BYTES, 1f);
-          counted++;
-        }
-      }
-      NDArray x = NDArrays.stack(padded); // (B, L, D)
-      NDArray logits = lm.forward(ps, x, positions, pad, null, false, true).logits(); // (B, L, V)
-      NDArray mask = Tensors.create(scope, targets, new Shape(b, longest, vocab));
-      NDArray nll = logits.logSoftmax(2).mul(mask).sum().neg().div(counted);
+      Inputs in = assemble(ps, scope, batch, tokens, m);
+      NDArray logits =
+          reasoner
+              .lm()
+              .forward(ps, in.x(), in.positions(), in.pad(), null, false, true)
+              .logits(); // (B, L, V)
+      NDArray nll = logits.logSoftmax(2).mul(in.targetMask()).sum().neg().div(in.targetCount());
       gc.backward(nll);
       loss = nll.getFloat();
-      accuracy = accuracy(logits, targetIds, spans, longest);
+      accuracy = accuracy(logits, in);
     }
     update(lr);
     return new StepResult(step, m, loss, accuracy, lr, batch.size());
   }
 
+  /**
+   * The LM's teacher-forced inputs: per example [frames' m tokens + frame index, sep, question,
+   * answer], left-padded to the longest; the targets are the answer tokens then {@code <eos>},
+   * predicted from the position before each.
+   *
+   * @param x (B, L, D)
+   * @param targetMask (B, L, V) one at each target token
+   * @param targetIds per example, the answer then {@code <eos>}
+   * @param firstTarget per example, the padded position that predicts the first answer token
+   */
+  private record Inputs(
+      NDArray x,
+      long[][] positions,
+      float[][] pad,
+      NDArray targetMask,
+      int targetCount,
+      long[][] targetIds,
+      int[] firstTarget) {}
+
+  private Inputs assemble(
+      ParameterStore ps, NDManager scope, List<Example> batch, NDArray tokens, int m) {
+    DecoderLm lm = reasoner.lm();
+    int frames = batch.get(0).frames().size();
+    int b = batch.size();
+    List<NDArray> rows = new ArrayList<>();
+    int longest = 0;
+    for (int i = 0; i < b; i++) {
+      Example e = batch.get(i);
+      NDList parts = new NDList();
+      for (int t = 0; t < frames; t++) {
+        parts.add(tokens.get(i * frames + t).add(lm.frameIndex(ps, scope, t, true))); // (m, D)
+      }
+      long[] text = new long[1 + e.question().length + e.answer().length];
+      text[0] = reasoner.tokenizer().sep();
+      System.arraycopy(e.question(), 0, text, 1, e.question().length);
+      System.arraycopy(e.answer(), 0, text, 1 + e.question().length, e.answer().length);
+      parts.add(lm.embedTokens(ps, scope, new long[][] {text}, true).squeeze(0)); // (1 + q + a, D)
+      NDArray row = NDArrays.concat(parts, 0); // (L_i, D)
+      rows.add(row);
+      longest = Math.max(longest, (int) row.getShape().get(0));
+    }
+    int vocab = reasoner.config().vocab();
+    long[][] positions = new long[b][longest];
+    float[][] pad = new float[b][longest];
+    long[][] targetIds = new long[b][];
+    int[] firstTarget = new int[b];
+    ByteBuffer mask =
+        ByteBuffer.allocateDirect(b * longest * vocab * Float.BYTES).order(ByteOrder.nativeOrder());
+    NDList padded = new NDList();
+    int count = 0;
+    for (int i = 0; i < b; i++) {
+      Example e = batch.get(i);
+      NDArray row = rows.get(i);
+      int left = longest - (int) row.getShape().get(0);
+      padded.add(
+          left == 0
+              ? row
+              : NDArrays.concat(
+                  new NDList(scope.zeros(new Shape(left, row.getShape().get(1))), row), 0));
+      for (int t = 0; t < longest; t++) {
+        positions[i][t] = Math.max(0, t - left);
+        pad[i][t] = t < left ? -1e9f : 0f;
+      }
+      targetIds[i] = java.util.Arrays.copyOf(e.answer(), e.answer().length + 1);
+      targetIds[i][e.answer().length] = reasoner.tokenizer().eos();
+      firstTarget[i] = left + frames * m + e.question().length; // the prompt's last position
+      for (int k = 0; k < targetIds[i].length; k++) {
+        mask.putFloat(
+            (((i * longest) + firstTarget[i] + k) * vocab + (int) targetIds[i][k]) * Float.BYTES,
+            1f);
+        count++;
+      }
+    }
+    NDArray targetMask = Tensors.create(scope, mask, new Shape(b, longest, vocab));
+    return new Inputs(
+        NDArrays.stack(padded), positions, pad, targetMask, count, targetIds, firstTarget);
+  }
+
   /** Share of examples whose every answer token (and the end) is the model's top choice. */
-  private static float accuracy(NDArray logits, long[][] targets, List<int[]> spans, int longest) {
-    NDArray best = logits.argMax(2); // (B, L)
-    long[] flat = best.toLongArray();
+  private static float accuracy(NDArray logits, Inputs in) {
+    long[] best = logits.argMax(2).toLongArray(); // (B, L) flattened
+    int longest = in.positions()[0].length;
     int right = 0;
-    for (int i = 0; i < targets.length; i++) {
-      int left = longest - (spans.get(i)[0] + spans.get(i)[1]);
+    for (int i = 0; i < in.targetIds().length; i++) {
       boolean ok = true;
-      for (int k = 0; k < targets[i].length; k++) {
-        ok &= flat[i * longest + left + spans.get(i)[0] + k] == targets[i][k];
+      for (int k = 0; k < in.targetIds()[i].length; k++) {
+        ok &= best[i * longest + in.firstTarget()[i] + k] == in.targetIds()[i][k];
       }
       right += ok ? 1 : 0;
     }
-    return (float) right / targets.length;
+    return (float) right / in.targetIds().length;
   }
 
   private void update(float lr) {
