@@ -42,7 +42,12 @@ record TrainSpec(
 
   static TrainSpec load(Path file) {
     try {
-      return EngineConfig.mapper().readValue(file.toFile(), TrainSpec.class);
+      com.fasterxml.jackson.databind.JsonNode tree = EngineConfig.mapper().readTree(file.toFile());
+      // Unknown keys first: a misspelt key would otherwise surface as "missing" under its right
+      // name.
+      rejectUnknown(tree, TrainSpec.class, "");
+      rejectUnknown(tree.path("world"), World.class, "world.");
+      return EngineConfig.mapper().treeToValue(tree, TrainSpec.class);
     } catch (UnrecognizedPropertyException e) {
       throw new ConfigException(path(e), "unknown key", e);
     } catch (JsonMappingException e) {
@@ -50,6 +55,22 @@ record TrainSpec(
     } catch (IOException e) {
       throw new ConfigException(file.toString(), "cannot read: " + e.getMessage(), e);
     }
+  }
+
+  private static void rejectUnknown(
+      com.fasterxml.jackson.databind.JsonNode node, Class<?> record, String prefix) {
+    java.util.Set<String> known =
+        java.util.Arrays.stream(record.getRecordComponents())
+            .map(java.lang.reflect.RecordComponent::getName)
+            .collect(Collectors.toSet());
+    node.fieldNames()
+        .forEachRemaining(
+            name -> {
+              if (!known.contains(name)) {
+                throw new ConfigException(
+                    prefix + name, "unknown key (known: " + new java.util.TreeSet<>(known) + ")");
+              }
+            });
   }
 
   private static String path(JsonMappingException e) {
