@@ -100,7 +100,7 @@ final class EvalCommand implements Callable<Integer> {
                         System.err.printf(
                             "\reval %s: %d/%d clips", dir.getFileName(), done, samples));
         System.err.printf(" (%.0f s)%n", (System.nanoTime() - t0) / 1e9);
-        results.put(dir.getFileName().toString(), scores);
+        results.put(dir.toString(), scores); // the path as given: folder names alone can collide
         LmConfig lm = reasoner.config();
         Flops.LlmShape shape =
             new Flops.LlmShape(

@@ -57,6 +57,8 @@ public final class Trainer implements AutoCloseable {
   private final TokenBudgetDraw draw;
   private final JpegEncoder jpeg = new JpegEncoder(0.85f);
   private int step;
+  private int skippedSteps;
+  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(Trainer.class);
 
   /** What one step did. */
   public record StepResult(
@@ -185,7 +187,14 @@ public final class Trainer implements AutoCloseable {
       loss = nll.getFloat();
       accuracy = accuracy(logits, in);
     }
-    update(lr);
+    if (!update(lr, Float.isFinite(loss))) {
+      skippedSteps++;
+      log.warn(
+          "step {}: non-finite loss or gradient (m={}); update skipped ({} so far)",
+          step,
+          m,
+          skippedSteps);
+    }
     return new StepResult(step, m, loss, accuracy, lr, batch.size());
   }
 
@@ -282,7 +291,12 @@ public final class Trainer implements AutoCloseable {
     return (float) right / in.targetIds().length;
   }
 
-  private void update(float lr) {
+  /**
+   * Clips and applies the gradients; returns false, discarding them and changing no weight, when
+   * the loss or the gradient norm is not finite (one such step once turned every weight of a
+   * baseline run into NaN: a NaN norm also slips past the clip).
+   */
+  private boolean update(float lr, boolean finiteLoss) {
     try (NDManager scratch = encoder.manager().newSubManager()) {
       Map<String, NDArray> grads = new LinkedHashMap<>();
       double sumSquares = 0;
@@ -292,12 +306,22 @@ public final class Trainer implements AutoCloseable {
         sumSquares += AdamW.local(scratch, AdamW.local(scratch, g.square()).sum()).getFloat();
       }
       float norm = (float) Math.sqrt(sumSquares);
+      if (!finiteLoss || !Float.isFinite(norm)) {
+        grads.values().forEach(g -> g.muli(0)); // discard: the next backward adds into these
+        return false;
+      }
       if (norm > config.clipNorm()) {
         grads.values().forEach(g -> g.muli(config.clipNorm() / norm));
       }
       optimizer.update(grads, lr, step + 1, scratch);
       grads.values().forEach(g -> g.muli(0)); // the next backward adds into these buffers
+      return true;
     }
+  }
+
+  /** Steps whose update was skipped because the loss or the gradients were not finite. */
+  public int skippedSteps() {
+    return skippedSteps;
   }
 
   public MqtEncoder encoder() {
