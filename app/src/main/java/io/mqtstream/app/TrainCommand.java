@@ -39,7 +39,7 @@ final class TrainCommand implements Callable<Integer> {
     TrainSpec spec = TrainSpec.load(config);
     TrainConfig c = spec.toConfig();
     if (fixedM != null) {
-      c = TrainSpec.withFixedM(c, fixedM);
+      c = c.withFixedM(fixedM);
     }
     Path out =
         output != null

@@ -79,25 +79,6 @@ record TrainSpec(
         .collect(Collectors.joining("."));
   }
 
-  static TrainConfig withFixedM(TrainConfig c, int m) {
-    return new TrainConfig(
-        c.seed(),
-        c.steps(),
-        c.alignmentSteps(),
-        c.batchSize(),
-        c.learningRate(),
-        c.warmupSteps(),
-        c.weightDecay(),
-        c.clipNorm(),
-        m,
-        c.encoder(),
-        c.norm(),
-        c.lmLayers(),
-        c.lmHeads(),
-        c.lmFfn(),
-        c.world());
-  }
-
   TrainConfig toConfig() {
     MqtConfig.KeyMode mode;
     try {

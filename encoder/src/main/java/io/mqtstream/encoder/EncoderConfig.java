@@ -63,9 +63,7 @@ public record EncoderConfig(
   private static ObjectMapper mapper() {
     return new ObjectMapper()
         .enable(SerializationFeature.INDENT_OUTPUT)
-        .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
-        .enable(DeserializationFeature.READ_ENUMS_USING_TO_STRING)
-        .disable(DeserializationFeature.READ_ENUMS_USING_TO_STRING);
+        .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
   }
 
   @Override

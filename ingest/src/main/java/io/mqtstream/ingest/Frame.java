@@ -33,11 +33,6 @@ public final class Frame {
     this.onAck = onAck;
   }
 
-  /** A frame that is not backed by Kafka (tests, files); {@link #ack()} runs {@code onAck}. */
-  public static Frame detached(FrameRecord record, Map<String, byte[]> headers, Runnable onAck) {
-    return new Frame(record, "", -1, -1, headers, onAck);
-  }
-
   public FrameRecord record() {
     return record;
   }

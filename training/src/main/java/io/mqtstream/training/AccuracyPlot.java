@@ -34,8 +34,8 @@ public final class AccuracyPlot {
     g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
     g.setColor(Color.WHITE);
     g.fillRect(0, 0, 2 * W, H);
-    panel(g, 0, "accuracy vs m (visual tokens per frame)", series, m -> (double) m, true);
-    panel(g, W, "accuracy vs GFLOPs per prompt (encoder + LLM prefill)", series, gflops::get, true);
+    panel(g, 0, "accuracy vs m (visual tokens per frame)", series, m -> (double) m);
+    panel(g, W, "accuracy vs GFLOPs per prompt (encoder + LLM prefill)", series, gflops::get);
     g.dispose();
     Files.createDirectories(file.toAbsolutePath().getParent());
     ImageIO.write(img, "png", file.toFile());
@@ -46,8 +46,7 @@ public final class AccuracyPlot {
       int x0,
       String title,
       Map<String, Map<Integer, Double>> series,
-      java.util.function.Function<Integer, Double> xOf,
-      boolean logX) {
+      java.util.function.Function<Integer, Double> xOf) {
     int left = x0 + 60;
     int right = x0 + W - 20;
     int top = 40;
@@ -62,10 +61,7 @@ public final class AccuracyPlot {
     double min = xs.stream().mapToDouble(Double::doubleValue).min().orElse(1);
     double max = xs.stream().mapToDouble(Double::doubleValue).max().orElse(2);
     java.util.function.DoubleUnaryOperator sx =
-        v ->
-            left
-                + (right - left)
-                    * (logX ? Math.log(v / min) / Math.log(max / min) : (v - min) / (max - min));
+        v -> left + (right - left) * Math.log(v / min) / Math.log(max / min);
     java.util.function.DoubleUnaryOperator sy = a -> bottom - (bottom - top) * a;
     g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 11));
     for (int p = 0; p <= 100; p += 20) {
@@ -99,7 +95,7 @@ public final class AccuracyPlot {
         if (k == 0) {
           g.setColor(Color.DARK_GRAY);
           String label =
-              logX && xOf.apply(e.getKey()) == (double) e.getKey()
+              xOf.apply(e.getKey()) == (double) e.getKey()
                   ? "m=" + e.getKey()
                   : String.format(Locale.ROOT, "%.2f", xOf.apply(e.getKey()));
           g.drawString(label, x - 12, bottom + 16);

@@ -65,7 +65,8 @@ public record TrainConfig(
         true);
   }
 
-  TrainConfig withFixedM(int m) {
+  /** The same run as a fixed-m baseline. */
+  public TrainConfig withFixedM(int m) {
     return new TrainConfig(
         seed,
         steps,

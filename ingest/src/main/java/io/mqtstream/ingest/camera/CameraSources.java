@@ -3,9 +3,7 @@ package io.mqtstream.ingest.camera;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
-import java.util.Map;
 import java.util.ServiceLoader;
-import java.util.function.Function;
 
 /**
  * Turns a camera URI into a {@link CameraSource}: {@code rtsp://…}, {@code http(s)://…}, {@code
@@ -47,15 +45,15 @@ public final class CameraSources {
   }
 
   private static CameraSource synthetic(String spec) {
-    Function<Map<String, String>, CameraSource> factory =
+    SyntheticSourceProvider provider =
         ServiceLoader.load(SyntheticSourceProvider.class)
             .findFirst()
-            .map(p -> (Function<Map<String, String>, CameraSource>) p::open)
-            .orElse(null);
-    if (factory == null) {
-      throw new IllegalArgumentException(
-          "camera source 'synthetic:" + spec + "': the synthetic world is not on the class path");
-    }
-    return factory.apply(SyntheticSourceProvider.parse(spec));
+            .orElseThrow(
+                () ->
+                    new IllegalArgumentException(
+                        "camera source 'synthetic:"
+                            + spec
+                            + "': the synthetic world is not on the class path"));
+    return provider.open(SyntheticSourceProvider.parse(spec));
   }
 }
