@@ -33,4 +33,12 @@ public final class Durations {
     throw new IllegalArgumentException(
         "not a duration: '" + text + "' (use e.g. 250ms, 10s, 5m, 1h)");
   }
+
+  /** picocli converter for duration options. */
+  public static final class Converter implements picocli.CommandLine.ITypeConverter<Duration> {
+    @Override
+    public Duration convert(String value) {
+      return parse(value);
+    }
+  }
 }

@@ -22,18 +22,246 @@ import java.util.stream.Collectors;
  *
  * @param kafka where the cluster is and which topics and group to use
  * @param ingest the frame source's bounds and timings
+ * @param model which checkpoint to serve and where
+ * @param encoder encoder batching and decoding
+ * @param reasoner prompt batching and answer length
+ * @param window how many frames a prompt sees
+ * @param questions the standing questions' defaults and cadence
+ * @param budget how m is chosen
+ * @param server the /metrics and /health endpoint
  */
-public record EngineConfig(KafkaSettings kafka, Ingest ingest) {
+public record EngineConfig(
+    KafkaSettings kafka,
+    Ingest ingest,
+    Model model,
+    Encoder encoder,
+    Reasoner reasoner,
+    Window window,
+    Questions questions,
+    Budget budget,
+    Server server) {
   /** The shipped {@code configs/engine.yaml}, packaged in the jar: the defaults of every key. */
   private static final String DEFAULTS_RESOURCE = "/mqt/engine.yaml";
 
   public EngineConfig {
-    if (kafka == null) {
-      throw new ConfigException("kafka", "must be set");
+    require("kafka", kafka);
+    require("ingest", ingest);
+    require("model", model);
+    require("encoder", encoder);
+    require("reasoner", reasoner);
+    require("window", window);
+    require("questions", questions);
+    require("budget", budget);
+    require("server", server);
+  }
+
+  private static void require(String key, Object value) {
+    if (value == null) {
+      throw new ConfigException(key, "must be set");
     }
-    if (ingest == null) {
-      throw new ConfigException("ingest", "must be set");
+  }
+
+  private static void positive(String key, long value) {
+    if (value <= 0) {
+      throw new ConfigException(key, "must be positive, was " + value);
     }
+  }
+
+  private static void positive(String key, Duration value) {
+    if (value == null || value.isNegative() || value.isZero()) {
+      throw new ConfigException(key, "must be a positive duration, was " + value);
+    }
+  }
+
+  /**
+   * The served checkpoint.
+   *
+   * @param dir folder with {@code encoder/} and {@code llm/}
+   * @param name written into answers; empty = the folder's name
+   * @param device {@code cpu}, {@code gpu} or {@code auto}
+   */
+  public record Model(String dir, String name, String device) {
+    public Model {
+      ConfigException.requireText("model.dir", dir);
+      name = name == null ? "" : name;
+      if (!java.util.Set.of("cpu", "gpu", "auto").contains(device)) {
+        throw new ConfigException("model.device", "must be cpu, gpu or auto, was " + device);
+      }
+    }
+  }
+
+  /**
+   * @param maxBatch frames encoded together
+   * @param maxWait how long a partial batch waits
+   * @param decodeThreads JPEG decoding threads
+   */
+  public record Encoder(int maxBatch, Duration maxWait, int decodeThreads) {
+    public Encoder {
+      positive("encoder.maxBatch", maxBatch);
+      positive("encoder.maxWait", maxWait);
+      positive("encoder.decodeThreads", decodeThreads);
+    }
+  }
+
+  /**
+   * @param maxBatch prompts in the running batch
+   * @param maxWait how long an idle batch waits for company
+   * @param maxQueue prompts waiting, at most
+   * @param maxNewTokens answer length bound
+   */
+  public record Reasoner(int maxBatch, Duration maxWait, int maxQueue, int maxNewTokens) {
+    public Reasoner {
+      positive("reasoner.maxBatch", maxBatch);
+      positive("reasoner.maxWait", maxWait);
+      positive("reasoner.maxQueue", maxQueue);
+      positive("reasoner.maxNewTokens", maxNewTokens);
+    }
+  }
+
+  /**
+   * @param frames frames per prompt, T; 0 = the model's maximum
+   */
+  public record Window(int frames) {
+    public Window {
+      if (frames < 0) {
+        throw new ConfigException("window.frames", "must be 0 or more, was " + frames);
+      }
+    }
+  }
+
+  /**
+   * @param defaults questions for cameras without their own list
+   * @param every ask every k-th frame
+   */
+  public record Questions(java.util.List<String> defaults, int every) {
+    public Questions {
+      defaults = defaults == null ? java.util.List.of() : java.util.List.copyOf(defaults);
+      for (int i = 0; i < defaults.size(); i++) {
+        ConfigException.requireText("questions.defaults[" + i + "]", defaults.get(i));
+      }
+      positive("questions.every", every);
+    }
+  }
+
+  /**
+   * The token budget (see {@code configs/engine.yaml} for each key).
+   *
+   * @param policy {@code adaptive} or {@code fixed}
+   * @param allowed the values m may take, ascending
+   * @param floor lowest adaptive m
+   * @param ceiling highest m; 0 = M
+   * @param fixedM m of the fixed policy; 0 = the ceiling
+   * @param latencyTarget capture-to-answer latency to keep under
+   * @param interval how often the signals are read
+   * @param decreaseAfter overloaded looks in a row before a cut
+   * @param cooldown after a cut, how long before the next
+   * @param increaseAfter relaxed looks in a row before a step up
+   * @param decreaseFactor multiplicative decrease
+   * @param lowWater relaxed = every signal below this fraction of its limit
+   * @param maxLag consumer lag counted as overload; 0 = off
+   * @param overrides per-camera fixed m
+   */
+  public record Budget(
+      String policy,
+      java.util.List<Integer> allowed,
+      int floor,
+      int ceiling,
+      int fixedM,
+      Duration latencyTarget,
+      Duration interval,
+      int decreaseAfter,
+      Duration cooldown,
+      int increaseAfter,
+      double decreaseFactor,
+      double lowWater,
+      long maxLag,
+      java.util.Map<String, Integer> overrides) {
+    public Budget {
+      if (!"adaptive".equals(policy) && !"fixed".equals(policy)) {
+        throw new ConfigException("budget.policy", "must be adaptive or fixed, was " + policy);
+      }
+      if (allowed == null || allowed.isEmpty()) {
+        throw new ConfigException("budget.allowed", "must list at least one m");
+      }
+      for (int i = 0; i < allowed.size(); i++) {
+        positive("budget.allowed[" + i + "]", allowed.get(i));
+        if (i > 0 && allowed.get(i) <= allowed.get(i - 1)) {
+          throw new ConfigException("budget.allowed", "must be strictly ascending, was " + allowed);
+        }
+      }
+      allowed = java.util.List.copyOf(allowed);
+      positive("budget.floor", floor);
+      if (ceiling < 0) {
+        throw new ConfigException("budget.ceiling", "must be 0 (= M) or positive");
+      }
+      if (ceiling > 0 && ceiling < floor) {
+        throw new ConfigException(
+            "budget.ceiling", "must be at least budget.floor (" + floor + "), was " + ceiling);
+      }
+      if (fixedM < 0) {
+        throw new ConfigException("budget.fixedM", "must be 0 (= ceiling) or positive");
+      }
+      positive("budget.latencyTarget", latencyTarget);
+      positive("budget.interval", interval);
+      positive("budget.decreaseAfter", decreaseAfter);
+      if (cooldown == null || cooldown.isNegative()) {
+        throw new ConfigException("budget.cooldown", "must be a duration of 0 or more");
+      }
+      positive("budget.increaseAfter", increaseAfter);
+      if (!(decreaseFactor > 0 && decreaseFactor < 1)) {
+        throw new ConfigException(
+            "budget.decreaseFactor", "must be between 0 and 1, was " + decreaseFactor);
+      }
+      if (!(lowWater > 0 && lowWater < 1)) {
+        throw new ConfigException("budget.lowWater", "must be between 0 and 1, was " + lowWater);
+      }
+      if (maxLag < 0) {
+        throw new ConfigException("budget.maxLag", "must be 0 (off) or positive");
+      }
+      overrides = overrides == null ? java.util.Map.of() : java.util.Map.copyOf(overrides);
+      overrides.forEach(
+          (camera, m) -> {
+            if (m == null || m <= 0) {
+              throw new ConfigException("budget.overrides." + camera, "must be a positive m");
+            }
+          });
+    }
+  }
+
+  /**
+   * @param port port of /metrics and /health; 0 = any free port; -1 = off
+   */
+  public record Server(int port) {
+    public Server {
+      if (port < -1 || port > 65535) {
+        throw new ConfigException(
+            "server.port", "must be -1 (off), 0 (any) or a port, was " + port);
+      }
+    }
+  }
+
+  /** This configuration with another Kafka section (tests, demo). */
+  public EngineConfig withKafka(KafkaSettings kafka) {
+    return new EngineConfig(
+        kafka, ingest, model, encoder, reasoner, window, questions, budget, server);
+  }
+
+  /** This configuration with another budget (demo, load tests). */
+  public EngineConfig withBudget(Budget budget) {
+    return new EngineConfig(
+        kafka, ingest, model, encoder, reasoner, window, questions, budget, server);
+  }
+
+  /** This configuration with another server section. */
+  public EngineConfig withServer(Server server) {
+    return new EngineConfig(
+        kafka, ingest, model, encoder, reasoner, window, questions, budget, server);
+  }
+
+  /** This configuration with other questions. */
+  public EngineConfig withQuestions(Questions questions) {
+    return new EngineConfig(
+        kafka, ingest, model, encoder, reasoner, window, questions, budget, server);
   }
 
   /** The defaults: {@code configs/engine.yaml} as shipped. */
@@ -84,16 +312,27 @@ public record EngineConfig(KafkaSettings kafka, Ingest ingest) {
    * Reads a YAML file over the defaults (keys it leaves out keep their default) and validates it.
    */
   public static EngineConfig load(Path file) {
-    JsonNode user;
+    String text;
     try {
-      user = mapper().readTree(Files.readString(file));
+      text = Files.readString(file);
     } catch (IOException e) {
       throw new ConfigException(file.toString(), "cannot read: " + e.getMessage(), e);
+    }
+    return parse(text, file.toString());
+  }
+
+  /** YAML text over the defaults, like {@link #load}; {@code origin} names it in errors. */
+  public static EngineConfig parse(String yaml, String origin) {
+    JsonNode user;
+    try {
+      user = mapper().readTree(yaml);
+    } catch (IOException e) {
+      throw new ConfigException(origin, "not valid YAML: " + e.getMessage(), e);
     }
     ObjectNode merged = defaultsTree();
     if (user != null && !user.isMissingNode() && !user.isNull()) {
       if (!user.isObject()) {
-        throw new ConfigException(file.toString(), "must be a YAML mapping of keys");
+        throw new ConfigException(origin, "must be a YAML mapping of keys");
       }
       merge(merged, (ObjectNode) user);
     }

@@ -13,13 +13,19 @@ import java.util.Map;
  * @param framesTopic the frames topic
  * @param deadLetterTopic where undecodable frames go
  * @param groupId the engine's consumer group
+ * @param answersTopic where answers go
+ * @param queriesTopic the compacted topic of standing questions
+ * @param createTopics create the answers, queries and dead-letter topics when missing
  */
 public record KafkaSettings(
     String bootstrapServers,
     Map<String, String> properties,
     String framesTopic,
     String deadLetterTopic,
-    String groupId) {
+    String groupId,
+    String answersTopic,
+    String queriesTopic,
+    boolean createTopics) {
 
   public static final String EMBEDDED = "embedded";
 
@@ -28,6 +34,8 @@ public record KafkaSettings(
     ConfigException.requireText("kafka.framesTopic", framesTopic);
     ConfigException.requireText("kafka.deadLetterTopic", deadLetterTopic);
     ConfigException.requireText("kafka.groupId", groupId);
+    ConfigException.requireText("kafka.answersTopic", answersTopic);
+    ConfigException.requireText("kafka.queriesTopic", queriesTopic);
     properties = properties == null ? Map.of() : Map.copyOf(properties);
     if (properties.containsKey("bootstrap.servers")) {
       throw new ConfigException(

@@ -44,15 +44,29 @@ public final class FramePreprocessor {
    * @throws FrameDecodeException naming the frame that cannot be decoded
    */
   public NDArray batch(NDManager manager, List<FrameRecord> frames) {
+    return batchDecoded(manager, frames.stream().map(this::bgrPixels).toList());
+  }
+
+  /**
+   * A batch of frames already decoded by {@link #bgrPixels}: decoding is per frame (and may fail
+   * per frame), the model runs per batch.
+   *
+   * @return (B, 3, size, size) float32, normalised, in {@code manager}
+   */
+  public NDArray batchDecoded(NDManager manager, List<byte[]> decoded) {
     int pixels = size * size * 3;
-    ByteBuffer bgr = ByteBuffer.allocateDirect(frames.size() * pixels);
-    for (FrameRecord frame : frames) {
-      bgr.put(bgrPixels(frame));
+    ByteBuffer bgr = ByteBuffer.allocateDirect(decoded.size() * pixels);
+    for (byte[] frame : decoded) {
+      if (frame.length != pixels) {
+        throw new IllegalArgumentException(
+            "decoded frame has " + frame.length + " bytes, expected " + pixels);
+      }
+      bgr.put(frame);
     }
     bgr.flip();
     NDArray raw =
         manager.create(
-            bgr, new Shape(frames.size(), size, size, 3), DataType.UINT8); // (B,H,W,3) BGR
+            bgr, new Shape(decoded.size(), size, size, 3), DataType.UINT8); // (B,H,W,3) BGR
     NDArray m = manager.create(mean); // (3)
     NDArray s = manager.create(std); // (3)
     return raw.toType(DataType.FLOAT32, false)
@@ -63,8 +77,12 @@ public final class FramePreprocessor {
         .transpose(0, 3, 1, 2); // (B, 3, H, W)
   }
 
-  /** The frame's pixels at the model's size, BGR byte order, row-major. */
-  byte[] bgrPixels(FrameRecord frame) {
+  /**
+   * The frame's pixels at the model's size, BGR byte order, row-major.
+   *
+   * @throws FrameDecodeException naming the frame that cannot be decoded
+   */
+  public byte[] bgrPixels(FrameRecord frame) {
     BufferedImage image = decode(frame);
     if (image.getType() != BufferedImage.TYPE_3BYTE_BGR
         || image.getWidth() != size

@@ -98,6 +98,11 @@ public final class MqtEncoder implements AutoCloseable {
    * @throws FrameDecodeException if a frame's pixels cannot be decoded
    */
   public List<VisualTokens> encode(List<FrameRecord> frames) {
+    return encodeDecoded(frames.stream().map(preprocessor::bgrPixels).toList());
+  }
+
+  /** Encodes frames decoded by {@link FramePreprocessor#bgrPixels} at M tokens each. */
+  public List<VisualTokens> encodeDecoded(List<byte[]> frames) {
     if (frames.isEmpty()) {
       return List.of();
     }
@@ -105,7 +110,7 @@ public final class MqtEncoder implements AutoCloseable {
     int dim = config.mqt().outputDim();
     try (NDManager batch = manager.newSubManager()) {
       ParameterStore ps = new ParameterStore(batch, false);
-      NDArray images = preprocessor.batch(batch, frames); // (B, 3, H, W)
+      NDArray images = preprocessor.batchDecoded(batch, frames); // (B, 3, H, W)
       ByteBuffer all = Tensors.toDirect(forward(ps, images, tokens, false)); // (B, M, D)
       List<VisualTokens> out = new ArrayList<>(frames.size());
       int per = tokens * dim * Float.BYTES;

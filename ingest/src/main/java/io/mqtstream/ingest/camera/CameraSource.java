@@ -10,6 +10,12 @@ import java.util.Optional;
  */
 public interface CameraSource extends AutoCloseable {
 
+  /**
+   * Header a source sets ({@code "true"}) on the first frame of a new scene (a cut, a new clip):
+   * the engine starts a new frame window there instead of mixing frames of two scenes.
+   */
+  String SCENE_START = "mqt.scene.start";
+
   /** Opens (or re-opens) the source. */
   void open() throws IOException;
 

@@ -60,6 +60,9 @@ public final class SyntheticCamera implements CameraSource {
     Map<String, String> headers = new LinkedHashMap<>();
     headers.put(CLIP_SEED, Long.toString(clip.seed()));
     headers.put(CLIP_FRAME, Integer.toString(frame));
+    if (frame == 0) {
+      headers.put(SCENE_START, "true");
+    }
     try {
       headers.put(TRUTH, JSON.writeValueAsString(truth));
     } catch (JsonProcessingException e) {

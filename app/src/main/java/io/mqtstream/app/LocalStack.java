@@ -1,0 +1,51 @@
+package io.mqtstream.app;
+
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.mqtstream.app.engine.Engine;
+import io.mqtstream.ingest.EmbeddedKafka;
+import java.io.IOException;
+import java.util.Map;
+
+/**
+ * What {@code demo} and {@code loadtest} run on one machine: an embedded broker with the frames
+ * topic, and the engine against it.
+ */
+final class LocalStack implements AutoCloseable {
+  final EmbeddedKafka kafka;
+  final Engine engine;
+  final PrometheusMeterRegistry meters;
+
+  private LocalStack(EmbeddedKafka kafka, Engine engine, PrometheusMeterRegistry meters) {
+    this.kafka = kafka;
+    this.engine = engine;
+    this.meters = meters;
+  }
+
+  static LocalStack start(EngineConfig config, int framePartitions)
+      throws IOException, InterruptedException {
+    EmbeddedKafka kafka = EmbeddedKafka.start();
+    try {
+      kafka.createTopic(config.kafka().framesTopic(), framePartitions);
+      PrometheusMeterRegistry meters = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+      Engine engine = Engine.start(config, kafka.bootstrapServers(), meters);
+      return new LocalStack(kafka, engine, meters);
+    } catch (IOException | InterruptedException | RuntimeException e) {
+      kafka.close();
+      throw e;
+    }
+  }
+
+  Map<String, Object> clientProperties() {
+    return kafka.clientProperties();
+  }
+
+  @Override
+  public void close() {
+    try {
+      engine.close();
+    } finally {
+      kafka.close();
+    }
+  }
+}

@@ -1,0 +1,218 @@
+package io.mqtstream.app.engine;
+
+import io.mqtstream.app.EngineConfig;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.function.Supplier;
+import reactor.core.publisher.Flux;
+import reactor.core.scheduler.Scheduler;
+
+/**
+ * Chooses m, the visual tokens per frame, from backpressure: the point of the engine. Under
+ * sustained overload m is cut multiplicatively; when every signal has been relaxed for a while it
+ * steps up to the next allowed value (AIMD over the allowed set). Between "overloaded" and
+ * "relaxed" lies a dead band in which m stays put, and each move needs several looks in a row, so a
+ * steady load does not make m flap.
+ */
+public final class TokenBudget {
+
+  /** How m is chosen. */
+  public enum Policy {
+    ADAPTIVE,
+    FIXED
+  }
+
+  /**
+   * The budget's settings, with M already applied.
+   *
+   * @param policy adaptive or fixed
+   * @param allowed the values m may take, ascending, all ≤ ceiling
+   * @param floor the lowest adaptive m
+   * @param ceiling the highest m (M unless configured lower)
+   * @param fixedM m under the fixed policy
+   * @param latencyTarget capture-to-answer latency and reasoner step latency limit
+   * @param interval how often the signals are read
+   * @param decreaseAfter overloaded looks in a row before a cut
+   * @param cooldown after a cut, how long before the next one (the cut needs time to show)
+   * @param increaseAfter relaxed looks in a row before a step up
+   * @param decreaseFactor m becomes the largest allowed value ≤ m × factor
+   * @param lowWater relaxed = every signal below this fraction of its limit
+   * @param maxLag lag counted as overload, 0 = off
+   * @param overrides per-camera fixed m
+   */
+  public record Settings(
+      Policy policy,
+      int[] allowed,
+      int floor,
+      int ceiling,
+      int fixedM,
+      Duration latencyTarget,
+      Duration interval,
+      int decreaseAfter,
+      Duration cooldown,
+      int increaseAfter,
+      double decreaseFactor,
+      double lowWater,
+      long maxLag,
+      Map<String, Integer> overrides) {
+
+    /** The configured budget for a model with {@code maxTokens} = M. */
+    public static Settings of(EngineConfig.Budget b, int maxTokens) {
+      int ceiling = b.ceiling() == 0 ? maxTokens : Math.min(b.ceiling(), maxTokens);
+      int[] allowed =
+          b.allowed().stream()
+              .mapToInt(Integer::intValue)
+              .filter(m -> m >= Math.min(b.floor(), ceiling) && m <= ceiling)
+              .toArray();
+      if (allowed.length == 0 || allowed[allowed.length - 1] != ceiling) {
+        allowed = Arrays.copyOf(allowed, allowed.length + 1);
+        allowed[allowed.length - 1] = ceiling; // M itself is always allowed
+        Arrays.sort(allowed);
+      }
+      int fixedM = b.fixedM() == 0 ? ceiling : Math.min(b.fixedM(), maxTokens);
+      Map<String, Integer> overrides = new java.util.HashMap<>();
+      b.overrides().forEach((camera, m) -> overrides.put(camera, Math.min(m, maxTokens)));
+      return new Settings(
+          Policy.valueOf(b.policy().toUpperCase(java.util.Locale.ROOT)),
+          allowed,
+          allowed[0],
+          ceiling,
+          fixedM,
+          b.latencyTarget(),
+          b.interval(),
+          b.decreaseAfter(),
+          b.cooldown(),
+          b.increaseAfter(),
+          b.decreaseFactor(),
+          b.lowWater(),
+          b.maxLag(),
+          Map.copyOf(overrides));
+    }
+  }
+
+  /**
+   * What the budget looks at, sampled once per interval.
+   *
+   * @param latency recent capture-to-answer latency (zero when nothing was answered lately)
+   * @param stepLatency the reasoner's last step (prefill or decode)
+   * @param queueDepth prompts waiting for the reasoner
+   * @param maxQueue the prompt queue's bound: a full queue means upstream is being held back
+   * @param lag frames in Kafka not yet committed by the engine's group
+   */
+  public record Load(
+      Duration latency, Duration stepLatency, int queueDepth, int maxQueue, long lag) {
+    public static final Load IDLE = new Load(Duration.ZERO, Duration.ZERO, 0, 1, 0);
+  }
+
+  private final Settings settings;
+  private volatile int m;
+  private int overloadedLooks;
+  private int relaxedLooks;
+  private int coolingLooks;
+  private volatile double lastPressure;
+
+  public TokenBudget(Settings settings) {
+    this.settings = settings;
+    this.m = settings.policy() == Policy.FIXED ? settings.fixedM() : settings.ceiling();
+  }
+
+  public Settings settings() {
+    return settings;
+  }
+
+  /** The current m for cameras without an override. */
+  public int m() {
+    return m;
+  }
+
+  /** The m for this camera: its override, else the current m. */
+  public int m(String cameraId) {
+    Integer fixed = settings.overrides().get(cameraId);
+    return fixed != null ? fixed : m;
+  }
+
+  /** The load of the last look, as a fraction of the limits (1 = at a limit). */
+  public double pressure() {
+    return lastPressure;
+  }
+
+  /**
+   * Looks at the signals every interval on {@code scheduler} and emits m after each look; the
+   * budget runs while the Flux is subscribed.
+   */
+  public Flux<Integer> run(Supplier<Load> signals, Scheduler scheduler) {
+    return Flux.interval(settings.interval(), settings.interval(), scheduler)
+        .map(tick -> observe(signals.get()));
+  }
+
+  /** One look: updates m from the load and returns it. */
+  public synchronized int observe(Load load) {
+    double pressure = pressure(load);
+    lastPressure = pressure;
+    if (settings.policy() == Policy.FIXED) {
+      return m;
+    }
+    if (coolingLooks > 0) {
+      coolingLooks--;
+    }
+    if (pressure >= 1.0) {
+      relaxedLooks = 0;
+      if (++overloadedLooks >= settings.decreaseAfter() && coolingLooks == 0) {
+        overloadedLooks = 0;
+        int cut = below(m);
+        if (cut != m) {
+          m = cut;
+          // latency signals lag behind: give this cut time to show before the next one
+          coolingLooks =
+              (int)
+                  Math.ceil((double) settings.cooldown().toNanos() / settings.interval().toNanos());
+        }
+      }
+    } else if (pressure < settings.lowWater()) {
+      overloadedLooks = 0;
+      if (++relaxedLooks >= settings.increaseAfter()) {
+        relaxedLooks = 0;
+        m = above(m);
+      }
+    } else {
+      overloadedLooks = 0;
+      relaxedLooks = 0;
+    }
+    return m;
+  }
+
+  /** The largest load signal relative to its limit. */
+  double pressure(Load load) {
+    double target = settings.latencyTarget().toNanos();
+    double p = load.latency().toNanos() / target;
+    p = Math.max(p, load.stepLatency().toNanos() / target);
+    if (load.maxQueue() > 0) {
+      p = Math.max(p, (double) load.queueDepth() / load.maxQueue());
+    }
+    if (settings.maxLag() > 0) {
+      p = Math.max(p, (double) load.lag() / settings.maxLag());
+    }
+    return p;
+  }
+
+  private int below(int current) {
+    double goal = current * settings.decreaseFactor();
+    int next = settings.floor();
+    for (int a : settings.allowed()) {
+      if (a <= goal && a >= settings.floor()) {
+        next = a;
+      }
+    }
+    return Math.min(next, current);
+  }
+
+  private int above(int current) {
+    for (int a : settings.allowed()) {
+      if (a > current) {
+        return Math.min(a, settings.ceiling());
+      }
+    }
+    return current;
+  }
+}

@@ -1,0 +1,340 @@
+package io.mqtstream.app.engine;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.mqtstream.app.ConfigException;
+import io.mqtstream.app.EngineConfig;
+import io.mqtstream.ingest.Answer;
+import io.mqtstream.ingest.DeadLetterPublisher;
+import io.mqtstream.ingest.EmbeddedKafka;
+import io.mqtstream.ingest.FrameRecord;
+import io.mqtstream.ingest.FrameRecordSerde;
+import io.mqtstream.ingest.camera.CameraSource;
+import io.mqtstream.ingest.camera.CameraSources;
+import io.mqtstream.ingest.camera.JpegEncoder;
+import io.mqtstream.loadtest.Harness;
+import io.mqtstream.loadtest.Ledger;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The engine end to end: a real embedded KRaft broker (one for the class), the shipped mqt-tiny
+ * model, synthetic cameras through the load-test harness.
+ */
+@Tag("kafka")
+class EngineTest {
+  private static EmbeddedKafka kafka;
+
+  @BeforeAll
+  static void startBroker() {
+    kafka = EmbeddedKafka.start();
+  }
+
+  @AfterAll
+  static void stopBroker() {
+    kafka.close();
+  }
+
+  /** A config whose topics and group are this test's own. */
+  private static EngineConfig config(String name, int port, String extra) {
+    String yaml =
+        """
+        kafka:
+          bootstrapServers: embedded
+          framesTopic: %1$s-frames
+          answersTopic: %1$s-answers
+          queriesTopic: %1$s-queries
+          deadLetterTopic: %1$s-dlq
+          groupId: %1$s-engine
+        server:
+          port: %2$d
+        """
+                .formatted(name, port)
+            + extra;
+    kafka.createTopic(name + "-frames", 2);
+    return EngineConfig.parse(yaml, name);
+  }
+
+  private static Engine start(EngineConfig config) throws Exception {
+    return Engine.start(
+        config, kafka.bootstrapServers(), new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
+  }
+
+  private static Harness.Options load(
+      EngineConfig c, int cameras, double fps, Duration duration, String prefix) {
+    return new Harness.Options(
+        cameras,
+        fps,
+        duration,
+        Harness.Profile.CONSTANT,
+        prefix,
+        Harness.Options.synthetic(),
+        c.kafka().framesTopic(),
+        c.kafka().answersTopic(),
+        c.kafka().groupId(),
+        Duration.ofSeconds(90));
+  }
+
+  private static Ledger run(EngineConfig c, Harness.Options o) throws InterruptedException {
+    return new Harness(kafka.clientProperties(), o, r -> {}, p -> {}).run();
+  }
+
+  /** The model card's accuracy at m = M on the two default questions' types. */
+  private static double modelCardAccuracy() throws Exception {
+    JsonNode m64 =
+        new ObjectMapper()
+            .readTree(Engine.resolveModel("models/mqt-tiny").resolve("eval.json").toFile())
+            .path("m")
+            .path("64")
+            .path("by_type");
+    return (m64.path("count_all").asDouble() + m64.path("count_colour").asDouble()) / 2;
+  }
+
+  @Test
+  void everyFrameIsAnsweredNearTheModelCardsAccuracyWithMetricsAndHealth() throws Exception {
+    EngineConfig c = config("e2e", 0, "");
+    try (Engine engine = start(c)) {
+      Ledger.Summary s = run(c, load(c, 2, 2, Duration.ofSeconds(10), "cam-")).summary();
+      assertThat(s.framesSent()).isGreaterThanOrEqualTo(36);
+      assertThat(s.lost()).as("frames never answered").isZero();
+      assertThat(s.answers()).isEqualTo(2 * s.framesSent()); // two standing questions
+      assertThat(s.scored()).isEqualTo(s.answers());
+      assertThat(s.accuracy())
+          .isCloseTo(modelCardAccuracy(), org.assertj.core.data.Offset.offset(0.15));
+
+      HttpClient http = HttpClient.newHttpClient();
+      String base = "http://localhost:" + engine.httpPort();
+      HttpResponse<String> metrics =
+          http.send(
+              HttpRequest.newBuilder(URI.create(base + "/metrics")).build(),
+              HttpResponse.BodyHandlers.ofString());
+      assertThat(metrics.statusCode()).isEqualTo(200);
+      assertThat(metrics.body())
+          .contains("mqt_engine_answers_total " + (double) s.answers())
+          .contains("mqt_engine_latency_seconds_bucket")
+          .contains("mqt_budget_m ")
+          .contains("mqt_tokens_per_frame_count")
+          .contains("mqt_reasoner_batch_size_count")
+          .contains("mqt_reasoner_queue ")
+          .contains("mqt_kafka_lag ")
+          .contains("mqt_engine_dlq_total");
+      HttpResponse<String> health =
+          http.send(
+              HttpRequest.newBuilder(URI.create(base + "/health")).build(),
+              HttpResponse.BodyHandlers.ofString());
+      assertThat(health.statusCode()).isEqualTo(200);
+      assertThat(health.body()).contains("\"status\":\"UP\"");
+    }
+  }
+
+  @Test
+  void underOverloadMDropsNothingIsLostAndMReturnsToMWhenTheLoadGoes() throws Exception {
+    // Fixed at M = 64 this machine answers about 4 frames/s with two questions
+    // (docs/benchmarks.md):
+    // 4 cameras × 4 fps is about four times that.
+    EngineConfig c = config("overload", -1, "");
+    try (Engine engine = start(c)) {
+      Ledger.Summary s = run(c, load(c, 4, 4, Duration.ofSeconds(15), "cam-")).summary();
+      assertThat(s.lost()).isZero();
+      assertThat(s.mMin()).as("m fell under load").isLessThan(16);
+      // bounded: at fixed M the backlog would reach about 45 s of frames by the end
+      assertThat(s.p95()).as("p95 latency, ms").isLessThan(8_000);
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      while (engine.budget().m() < 64 && System.nanoTime() < deadline) {
+        Thread.sleep(200);
+      }
+      assertThat(engine.budget().m()).as("m back at M once the load is gone").isEqualTo(64);
+    }
+  }
+
+  @Test
+  void afterACrashARestartAnswersEveryFrame() throws Exception {
+    EngineConfig c = config("crash", -1, "");
+    Engine[] engine = {start(c)};
+    Thread chaos =
+        new Thread(
+            () -> {
+              try {
+                Thread.sleep(4_000);
+                engine[0].halt(); // abrupt: in-flight frames are dropped, not acknowledged
+                Thread.sleep(500);
+                engine[0] = start(c);
+              } catch (Exception e) {
+                throw new IllegalStateException(e);
+              }
+            });
+    chaos.start();
+    try {
+      Ledger.Summary s = run(c, load(c, 2, 3, Duration.ofSeconds(10), "cam-")).summary();
+      chaos.join();
+      assertThat(s.framesSent()).isGreaterThanOrEqualTo(50);
+      assertThat(s.lost()).as("frames with no answer after the restart").isZero();
+    } finally {
+      chaos.join();
+      engine[0].close();
+    }
+  }
+
+  @Test
+  void aPoisonFrameGoesToTheDeadLetterTopicAndTheRestFlow() throws Exception {
+    EngineConfig c =
+        config("poison", -1, "questions:\n  defaults:\n    - how many shapes are there?\n");
+    try (Engine engine = start(c);
+        KafkaProducer<String, byte[]> producer =
+            new KafkaProducer<>(
+                kafka.clientProperties(), new StringSerializer(), new ByteArraySerializer())) {
+      FrameRecordSerde serde = new FrameRecordSerde();
+      JpegEncoder jpeg = new JpegEncoder(0.9f);
+      try (CameraSource camera = CameraSources.open("synthetic:split=test,start=7")) {
+        camera.open();
+        for (int seq = 0; seq < 10; seq++) {
+          CameraSource.Captured frame = camera.grab().orElseThrow();
+          byte[] payload =
+              seq == 5
+                  ? "this is not a JPEG".getBytes(StandardCharsets.UTF_8)
+                  : jpeg.encode(frame.image());
+          FrameRecord r =
+              new FrameRecord(
+                  "cam-p",
+                  seq,
+                  System.currentTimeMillis() * 1000,
+                  64,
+                  64,
+                  FrameRecord.Encoding.JPEG,
+                  payload);
+          producer.send(new ProducerRecord<>(c.kafka().framesTopic(), "cam-p", serde.write(r)));
+          if (seq == 7) { // and a record that is not a frame at all
+            producer.send(
+                new ProducerRecord<>(c.kafka().framesTopic(), "cam-p", new byte[] {1, 2, 3, 4}));
+          }
+        }
+      }
+      producer.flush();
+      List<ConsumerRecord<byte[], byte[]>> dlq = readAll(c.kafka().deadLetterTopic(), 2);
+      assertThat(dlq).hasSize(2);
+      List<String> reasons = new ArrayList<>();
+      for (var r : dlq) {
+        reasons.add(
+            new String(
+                r.headers().lastHeader(DeadLetterPublisher.REASON).value(),
+                StandardCharsets.UTF_8));
+      }
+      assertThat(reasons).anyMatch(x -> x.contains("cam-p#5") && x.contains("JPEG"));
+      List<ConsumerRecord<byte[], byte[]>> answers = readAll(c.kafka().answersTopic(), 9);
+      assertThat(answers.stream().map(r -> Answer.fromJson(r.value()).frameSeq()))
+          .containsExactlyInAnyOrder(0L, 1L, 2L, 3L, 4L, 6L, 7L, 8L, 9L);
+      // every record, the poison ones included, is processed: the group commits to the end
+      awaitCommittedToEnd(c, 11);
+    }
+  }
+
+  @Test
+  void standingQuestionsComeFromTheQueriesTopicAndUpdateLive() throws Exception {
+    EngineConfig c = config("queries", -1, "");
+    try (KafkaProducer<String, String> producer =
+        new KafkaProducer<>(
+            kafka.clientProperties(), new StringSerializer(), new StringSerializer())) {
+      kafka.createTopic(c.kafka().queriesTopic(), 1, Map.of("cleanup.policy", "compact"));
+      producer
+          .send(
+              new ProducerRecord<>(
+                  c.kafka().queriesTopic(), "cam-0", "[\"did something appear?\"]"))
+          .get();
+      try (Engine engine = start(c)) {
+        Ledger first = run(c, load(c, 2, 2, Duration.ofSeconds(3), "cam-"));
+        producer
+            .send(
+                new ProducerRecord<>(
+                    c.kafka().queriesTopic(), "cam-0", "[\"is there a red circle?\"]"))
+            .get();
+        Thread.sleep(1_000);
+        Ledger second = run(c, load(c, 2, 2, Duration.ofSeconds(3), "cam-"));
+        assertThat(first.summary().lost()).isZero();
+        assertThat(second.summary().lost()).isZero();
+        assertThat(questionsOf(first, "cam-0")).containsExactly("did something appear?");
+        assertThat(questionsOf(second, "cam-0")).containsExactly("is there a red circle?");
+        assertThat(questionsOf(second, "cam-1"))
+            .containsExactlyInAnyOrderElementsOf(c.questions().defaults());
+      }
+    }
+  }
+
+  @Test
+  void aConfigTheModelCannotServeFailsAtStartNamingTheKey() {
+    EngineConfig c = config("badwindow", -1, "window:\n  frames: 99\n");
+    assertThatThrownBy(() -> start(c))
+        .isInstanceOfSatisfying(
+            ConfigException.class, e -> assertThat(e.key()).isEqualTo("window.frames"));
+    EngineConfig missing = config("badmodel", -1, "model:\n  dir: models/no-such-model\n");
+    assertThatThrownBy(() -> start(missing))
+        .isInstanceOfSatisfying(
+            ConfigException.class, e -> assertThat(e.key()).isEqualTo("model.dir"));
+  }
+
+  private static java.util.Set<String> questionsOf(Ledger ledger, String camera) {
+    return ledger.questions(camera);
+  }
+
+  private static List<ConsumerRecord<byte[], byte[]>> readAll(String topic, int atLeast) {
+    Map<String, Object> p = new HashMap<>(kafka.clientProperties());
+    p.put("group.id", "reader-" + topic + "-" + System.nanoTime());
+    p.put("auto.offset.reset", "earliest");
+    List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
+    try (KafkaConsumer<byte[], byte[]> consumer =
+        new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+      consumer.subscribe(List.of(topic));
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      while (out.size() < atLeast && System.nanoTime() < deadline) {
+        consumer.poll(Duration.ofMillis(200)).forEach(out::add);
+      }
+      consumer.poll(Duration.ofMillis(500)).forEach(out::add); // anything beyond
+    }
+    return out;
+  }
+
+  private static void awaitCommittedToEnd(EngineConfig c, long records) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    long committed = 0;
+    while (System.nanoTime() < deadline) {
+      Map<TopicPartition, OffsetAndMetadata> offsets =
+          kafka
+              .admin()
+              .listConsumerGroupOffsets(c.kafka().groupId())
+              .partitionsToOffsetAndMetadata()
+              .get();
+      committed = offsets.values().stream().mapToLong(OffsetAndMetadata::offset).sum();
+      if (committed == records) {
+        return;
+      }
+      Thread.sleep(200);
+    }
+    assertThat(committed).as("committed offsets").isEqualTo(records);
+  }
+}
