@@ -72,6 +72,30 @@ class EngineConfigTest {
             ConfigException.class, e -> assertThat(e.key()).isEqualTo("kafka.bootstrapServers"));
   }
 
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.CsvSource(
+      delimiter = '|',
+      value = {
+        "budget:\\n  policy: sometimes\\n | budget.policy",
+        "budget:\\n  allowed: [8, 4]\\n | budget.allowed",
+        "budget:\\n  decreaseFactor: 1.5\\n | budget.decreaseFactor",
+        "budget:\\n  latencyTarget: 0s\\n | budget.latencyTarget",
+        "budget:\\n  overrides: {lobby: 0}\\n | budget.overrides.lobby",
+        "budget:\\n  flor: 2\\n | budget.flor",
+        "model:\\n  device: tpu\\n | model.device",
+        "encoder:\\n  maxBatch: 0\\n | encoder.maxBatch",
+        "reasoner:\\n  maxQueue: -1\\n | reasoner.maxQueue",
+        "questions:\\n  every: 0\\n | questions.every",
+        "window:\\n  frames: -1\\n | window.frames",
+        "server:\\n  port: 70000\\n | server.port",
+        "kafka:\\n  answersTopic: ''\\n | kafka.answersTopic",
+        "engine:\\n  x: 1\\n | engine",
+      })
+  void everyEngineSectionRejectsBadValuesNamingTheKey(String yaml, String key) {
+    assertThatThrownBy(() -> EngineConfig.parse(yaml.replace("\\n", "\n"), "test.yaml"))
+        .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.key()).isEqualTo(key));
+  }
+
   @Test
   void parsesHumanDurations() {
     assertThat(Durations.parse("250ms")).isEqualTo(Duration.ofMillis(250));

@@ -10,14 +10,15 @@ import picocli.CommandLine;
 class MainTest {
 
   @Test
-  void commandsOfModulesNotBuiltYetSaySoAndExitTwo() {
-    for (String cmd : new String[] {"demo", "run", "loadtest"}) {
-      StringWriter err = new StringWriter();
-      CommandLine cli = Main.commandLine();
-      cli.setErr(new PrintWriter(err));
-      assertThat(cli.execute(cmd)).as(cmd).isEqualTo(2);
-      assertThat(err.toString()).contains("not available yet");
-    }
+  void runWithAnUnknownConfigKeyFailsAtStartNamingIt(
+      @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+    java.nio.file.Path f = dir.resolve("e.yaml");
+    java.nio.file.Files.writeString(f, "budget:\n  policy: adaptive\n  latencyTarjet: 2s\n");
+    StringWriter err = new StringWriter();
+    CommandLine cli = Main.commandLine();
+    cli.setErr(new PrintWriter(err));
+    assertThat(cli.execute("run", "--config", f.toString())).isEqualTo(2);
+    assertThat(err.toString()).contains("budget.latencyTarjet").contains("unknown key");
   }
 
   @Test

@@ -287,6 +287,112 @@ class EngineTest {
   }
 
   @Test
+  void sigtermDrainsCommitsOnlyAnsweredFramesAndExits(
+      @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+    EngineConfig c = config("sigterm", -1, "");
+    kafka.createTopic(c.kafka().answersTopic(), 1);
+    java.nio.file.Path yaml = dir.resolve("engine.yaml");
+    java.nio.file.Files.writeString(
+        yaml,
+        """
+        kafka:
+          bootstrapServers: %s
+          framesTopic: %s
+          answersTopic: %s
+          queriesTopic: %s
+          deadLetterTopic: %s
+          groupId: %s
+        server:
+          port: -1
+        """
+            .formatted(
+                kafka.bootstrapServers(),
+                c.kafka().framesTopic(),
+                c.kafka().answersTopic(),
+                c.kafka().queriesTopic(),
+                c.kafka().deadLetterTopic(),
+                c.kafka().groupId()));
+    List<String> cmd =
+        List.of(
+            java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+            "-Xmx2g",
+            "-Dai.djl.offline=true",
+            "-cp",
+            System.getProperty("java.class.path"),
+            "io.mqtstream.app.Main",
+            "run",
+            "--config",
+            yaml.toString());
+    java.nio.file.Path log = dir.resolve("run.log");
+    Process engine =
+        new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    Thread killer =
+        new Thread(
+            () -> {
+              try {
+                Thread.sleep(12_000); // JVM and model start, then a few seconds of work
+                engine.destroy(); // SIGTERM
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              }
+            });
+    killer.start();
+    Harness.Options o =
+        new Harness.Options(
+            2,
+            3,
+            Duration.ofSeconds(14),
+            Harness.Profile.CONSTANT,
+            "cam-",
+            Harness.Options.synthetic(),
+            c.kafka().framesTopic(),
+            c.kafka().answersTopic(),
+            null,
+            Duration.ofSeconds(1));
+    Ledger ledger = new Harness(kafka.clientProperties(), o, r -> {}, p -> {}).run();
+    killer.join();
+    assertThat(engine.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    String out = java.nio.file.Files.readString(log);
+    assertThat(out).contains("stopping (draining in-flight frames)");
+    assertThat(out).doesNotContain("did not drain in time");
+
+    // Every frame below the committed offsets has an answer; the engine answered some frames.
+    Map<TopicPartition, OffsetAndMetadata> committed =
+        kafka
+            .admin()
+            .listConsumerGroupOffsets(c.kafka().groupId())
+            .partitionsToOffsetAndMetadata()
+            .get();
+    Map<String, Object> p = new HashMap<>(kafka.clientProperties());
+    List<String> committedFrames = new ArrayList<>();
+    FrameRecordSerde serde = new FrameRecordSerde();
+    try (KafkaConsumer<byte[], byte[]> consumer =
+        new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+      for (var e : committed.entrySet()) {
+        consumer.assign(List.of(e.getKey()));
+        consumer.seek(e.getKey(), 0);
+        long end = e.getValue().offset();
+        while (consumer.position(e.getKey()) < end) {
+          for (var r : consumer.poll(Duration.ofMillis(200))) {
+            if (r.offset() < end) {
+              FrameRecord f = serde.read(r.value());
+              committedFrames.add(f.cameraId() + "#" + f.sequence());
+            }
+          }
+        }
+      }
+    }
+    assertThat(committedFrames).hasSizeGreaterThan(5);
+    java.util.Set<String> answered = new java.util.HashSet<>();
+    for (var r : readAll(c.kafka().answersTopic(), 1)) {
+      Answer a = Answer.fromJson(r.value());
+      answered.add(a.cameraId() + "#" + a.frameSeq());
+    }
+    assertThat(answered).containsAll(committedFrames);
+    assertThat(ledger.summary().framesSent()).isGreaterThan(committedFrames.size());
+  }
+
+  @Test
   void aConfigTheModelCannotServeFailsAtStartNamingTheKey() {
     EngineConfig c = config("badwindow", -1, "window:\n  frames: 99\n");
     assertThatThrownBy(() -> start(c))
