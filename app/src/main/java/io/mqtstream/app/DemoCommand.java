@@ -152,7 +152,10 @@ final class DemoCommand implements Callable<Integer> {
     o.put("answers", s.answers());
     o.put("lost", s.lost());
     o.put("accuracy", round(s.accuracy()));
-    o.put("latency_ms", Map.of("p50", s.p50(), "p95", s.p95()));
+    Map<String, Object> latency = new LinkedHashMap<>();
+    latency.put("p50", round(s.p50()));
+    latency.put("p95", round(s.p95()));
+    o.put("latency_ms", latency);
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("min", s.mMin());
     m.put("mean", round(s.mMean()));

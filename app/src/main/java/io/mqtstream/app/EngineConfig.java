@@ -226,6 +226,25 @@ public record EngineConfig(
             }
           });
     }
+
+    /** This budget under another policy. */
+    public Budget withPolicy(String policy) {
+      return new Budget(
+          policy,
+          allowed,
+          floor,
+          ceiling,
+          fixedM,
+          latencyTarget,
+          interval,
+          decreaseAfter,
+          cooldown,
+          increaseAfter,
+          decreaseFactor,
+          lowWater,
+          maxLag,
+          overrides);
+    }
   }
 
   /**

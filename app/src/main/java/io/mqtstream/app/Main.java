@@ -4,8 +4,8 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /**
- * {@code mqt-stream}: the one entry point. Subcommands whose modules are not built yet say so and
- * exit 2.
+ * {@code mqt-stream}: the one entry point. A bad option or configuration prints the reason (naming
+ * the key) and exits 2.
  */
 @Command(
     name = "mqt-stream",
@@ -24,8 +24,8 @@ import picocli.CommandLine.Command;
     })
 public final class Main implements Runnable {
 
-  /** Exit code of a command whose module is not done yet. */
-  static final int NOT_AVAILABLE = 2;
+  /** Exit code of a command given a bad option or configuration. */
+  static final int BAD_INPUT = 2;
 
   public static void main(String[] args) {
     System.exit(commandLine().execute(args));
@@ -37,7 +37,7 @@ public final class Main implements Runnable {
         (e, cmd, parsed) -> {
           if (e instanceof ConfigException || e instanceof IllegalArgumentException) {
             cmd.getErr().println("error: " + e.getMessage());
-            return NOT_AVAILABLE;
+            return BAD_INPUT;
           }
           throw e;
         });

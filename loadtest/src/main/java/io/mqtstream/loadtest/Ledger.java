@@ -153,6 +153,11 @@ public final class Ledger {
         scored);
   }
 
+  /** How many distinct frames of a camera have at least one answer. */
+  public long answeredFrames(String camera) {
+    return answered.stream().filter(k -> k.startsWith(camera + "#")).count();
+  }
+
   /** The questions answered for a camera. */
   public synchronized java.util.Set<String> questions(String camera) {
     return java.util.Set.copyOf(questions.getOrDefault(camera, java.util.Set.of()));

@@ -122,6 +122,10 @@ public final class DecodeBatch implements RunningBatch {
     List<float[]> logits;
     KvCache next;
     try (NDManager step = state.newSubManager()) {
+      // Ops on the cache make arrays in the cache's manager (the batch's, long-lived): the cache
+      // visits this step's manager so whatever is derived from it dies with the step.
+      cache.keys().forEach(k -> k.tempAttach(step));
+      cache.values().forEach(v -> v.tempAttach(step));
       ParameterStore ps = new ParameterStore(step, false);
       NDArray x = lm.embedTokens(ps, step, last, false); // (B, 1, D)
       DecoderLm.Forward f = lm.forward(ps, x, positions, pad, cache, true, false); // (B, 1, V)
@@ -239,21 +243,34 @@ public final class DecodeBatch implements RunningBatch {
       firstReal = Math.min(firstReal, j);
     }
     long[] rows = keep.stream().mapToLong(Integer::longValue).toArray();
-    NDArray index = state.create(rows);
     NDIndex slots = new NDIndex(":, :, " + firstReal + ":, :");
     List<NDArray> keys = new ArrayList<>();
     List<NDArray> values = new ArrayList<>();
     for (int i = 0; i < cache.keys().size(); i++) {
-      keys.add(owned(cache.keys().get(i).get(new NDIndex("{}", index)).get(slots)));
-      values.add(owned(cache.values().get(i).get(new NDIndex("{}", index)).get(slots)));
+      keys.add(select(cache.keys().get(i), rows, slots));
+      values.add(select(cache.values().get(i), rows, slots));
     }
     float[][] pad = new float[keep.size()][];
     for (int i = 0; i < keep.size(); i++) {
       pad[i] = Arrays.copyOfRange(cache.padMask()[keep.get(i)], firstReal, cache.slots());
     }
-    index.close();
     cache.close();
     cache = new KvCache(keys, values, pad);
+  }
+
+  /**
+   * The kept rows' live slots. Indexing makes helper arrays in the manager of the array indexed,
+   * which for the cache is this long-lived batch's: the cache array visits a scratch manager for
+   * the operation, so the helpers die with it.
+   */
+  private NDArray select(NDArray kv, long[] rows, NDIndex slots) {
+    try (NDManager scratch = state.newSubManager()) {
+      kv.tempAttach(scratch);
+      NDArray index = scratch.create(rows);
+      NDArray out = kv.get(new NDIndex("{}", index)).get(slots); // (B', H, S', Dh)
+      out.attach(state);
+      return out;
+    }
   }
 
   /** Moves a cache computed in a step's manager into this batch's. */
@@ -284,6 +301,11 @@ public final class DecodeBatch implements RunningBatch {
       rows.add(Arrays.copyOfRange(all, r * v, (r + 1) * v));
     }
     return rows;
+  }
+
+  /** Native arrays this batch holds now (tests: a long-lived batch must not grow). */
+  int liveArrays() {
+    return state.getManagedArrays().size();
   }
 
   @Override

@@ -251,6 +251,10 @@ public final class PromptBatcher {
       signals.steps.incrementAndGet();
       signals.active.set(batch.active());
       stepTimer.record(took, TimeUnit.NANOSECONDS);
+      if (batch.active() == 0) { // an idle batch gives its native memory back
+        batch.close();
+        batch = null;
+      }
       finished.forEach(sink::next);
     }
 

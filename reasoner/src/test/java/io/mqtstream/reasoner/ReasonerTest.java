@@ -250,6 +250,25 @@ class ReasonerTest {
     }
   }
 
+  @Test
+  void aBatchThatNeverEmptiesDoesNotGrow(@TempDir Path dir) throws Exception {
+    // The engine's batch lives as long as prompts keep coming: sequences join and retire while
+    // others run. What it holds must stay bounded by the cache, not grow with the rounds.
+    try (Reasoner r = ReasonerTestSupport.reasoner(dir);
+        DecodeBatch b = r.newBatch()) {
+      List<Integer> live = new java.util.ArrayList<>();
+      for (int round = 0; round < 40; round++) {
+        b.admit(List.of(mixedPrompts(r, 3).get(round % 4))); // each lives 3 steps
+        b.step();
+        live.add(b.liveArrays());
+        assertThat(b.active()).isPositive().isLessThanOrEqualTo(3);
+      }
+      int early = java.util.Collections.max(live.subList(5, 20));
+      int late = java.util.Collections.max(live.subList(20, 40));
+      assertThat(late).as("native arrays held by the batch, %s", live).isLessThanOrEqualTo(early);
+    }
+  }
+
   private static Map<String, Completion> byId(List<Completion> cs) {
     return cs.stream().collect(Collectors.toMap(c -> c.prompt().id(), Function.identity()));
   }

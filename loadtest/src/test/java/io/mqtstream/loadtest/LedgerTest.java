@@ -1,0 +1,59 @@
+package io.mqtstream.loadtest;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.mqtstream.ingest.Answer;
+import org.junit.jupiter.api.Test;
+
+class LedgerTest {
+
+  private static Answer answer(String camera, long seq, long ts, String text, int m) {
+    return new Answer(camera, seq, ts, "how many shapes are there?", text, m, 4, 0, "t");
+  }
+
+  @Test
+  void countsLostLatencyAccuracyAndMFromKnownTruth() {
+    Ledger ledger = new Ledger(0);
+    for (long seq = 0; seq < 10; seq++) {
+      ledger.published("a", seq, 100 * seq);
+    }
+    // frames 0..6 answered; 7, 8, 9 deliberately never
+    for (long seq = 0; seq < 7; seq++) {
+      long latency = 100 * (seq + 1); // 100, 200, … 700 ms
+      String text = seq < 5 ? "two" : "three";
+      ledger.answered(
+          answer("a", seq, 1_000 * seq, text, seq < 3 ? 64 : 8), "two", 1_000 * seq + latency);
+    }
+    ledger.answered(
+        answer("a", 3, 3_000, "two", 8), null, 3_500); // a duplicate (at-least-once), no truth
+    ledger.answered(answer("b", 0, 0, "one", 2), "one", 50); // a frame this run never published
+    ledger.lag(12, 2_000);
+    ledger.lag(5, 3_000);
+
+    Ledger.Summary s = ledger.summary();
+    assertThat(s.framesSent()).isEqualTo(10);
+    assertThat(s.lost()).isEqualTo(3);
+    assertThat(s.unexpected()).isEqualTo(1);
+    assertThat(s.answers()).isEqualTo(9);
+    // latencies: 100..700, 500 (duplicate), 50 → sorted 50,100,200,300,400,500,500,600,700
+    assertThat(s.p50()).isEqualTo(400);
+    assertThat(s.p95()).isEqualTo(700);
+    assertThat(s.scored()).isEqualTo(8);
+    assertThat(s.accuracy()).isEqualTo(6 / 8.0); // five "two" right, two "three" wrong, b right
+    assertThat(s.maxLag()).isEqualTo(12);
+    assertThat(s.mHist()).containsEntry(64, 3L).containsEntry(8, 5L).containsEntry(2, 1L);
+    assertThat(s.mMin()).isEqualTo(2);
+    assertThat(s.mMax()).isEqualTo(64);
+    assertThat(ledger.timeline().get(2L).lag()).isEqualTo(12);
+    assertThat(ledger.timeline().get(0L).published()).isEqualTo(10);
+  }
+
+  @Test
+  void nearestRankPercentiles() {
+    java.util.List<Long> v = java.util.List.of(5L, 1L, 4L, 2L, 3L);
+    assertThat(Ledger.percentile(v, 50)).isEqualTo(3);
+    assertThat(Ledger.percentile(v, 99)).isEqualTo(5);
+    assertThat(Ledger.percentile(v, 1)).isEqualTo(1);
+    assertThat(Ledger.percentile(java.util.List.of(), 50)).isNaN();
+  }
+}
