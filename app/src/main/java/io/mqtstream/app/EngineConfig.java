@@ -108,9 +108,15 @@ public record EngineConfig(
    * @param maxWait how long an idle batch waits for company
    * @param maxQueue prompts waiting, at most
    * @param maxNewTokens answer length bound
+   * @param maxStepTokens prompt positions prefilled per step, at most (0 = no bound)
    */
-  public record Reasoner(int maxBatch, Duration maxWait, int maxQueue, int maxNewTokens) {
+  public record Reasoner(
+      int maxBatch, Duration maxWait, int maxQueue, int maxNewTokens, int maxStepTokens) {
     public Reasoner {
+      if (maxStepTokens < 0) {
+        throw new ConfigException(
+            "reasoner.maxStepTokens", "must be 0 (no bound) or positive, was " + maxStepTokens);
+      }
       positive("reasoner.maxBatch", maxBatch);
       positive("reasoner.maxWait", maxWait);
       positive("reasoner.maxQueue", maxQueue);

@@ -42,9 +42,20 @@ public final class PromptBatcher {
    * @param maxBatch most sequences decoding together
    * @param maxWait longest a first prompt waits for others before a batch starts
    * @param maxQueue most prompts taken from upstream and not yet admitted
+   * @param maxStepTokens most prompt positions admitted (prefilled) in one step, 0 = no bound: a
+   *     prefill blocks the running batch's decoding, so this bounds the step latency (one prompt is
+   *     always admitted, however long)
    */
-  public record Config(int maxBatch, Duration maxWait, int maxQueue) {
+  public record Config(int maxBatch, Duration maxWait, int maxQueue, int maxStepTokens) {
+    public Config(int maxBatch, Duration maxWait, int maxQueue) {
+      this(maxBatch, maxWait, maxQueue, 0);
+    }
+
     public Config {
+      if (maxStepTokens < 0) {
+        throw new IllegalArgumentException(
+            "reasoner.maxStepTokens: must be >= 0, got " + maxStepTokens);
+      }
       if (maxBatch < 1) {
         throw new IllegalArgumentException("reasoner.maxBatch: must be >= 1, got " + maxBatch);
       }
@@ -228,7 +239,15 @@ public final class PromptBatcher {
       long demand = sink.requestedFromDownstream() - active;
       int room = (int) Math.min(config.maxBatch() - active, demand);
       List<Prompt> joining = new ArrayList<>();
+      int tokens = 0;
       while (joining.size() < room && !queue.isEmpty()) {
+        int length = queue.peek().prompt.length();
+        if (config.maxStepTokens() > 0
+            && !joining.isEmpty()
+            && tokens + length > config.maxStepTokens()) {
+          break; // the rest joins after the next decode step
+        }
+        tokens += length;
         joining.add(queue.poll().prompt);
       }
       if (joining.isEmpty()) {

@@ -96,6 +96,28 @@ class PromptBatcherTest {
   }
 
   @Test
+  void admissionsPerStepStayWithinMaxStepTokensWithDecodeStepsBetween() {
+    FakeModel model = new FakeModel();
+    List<Prompt> ten = new ArrayList<>();
+    for (int i = 0; i < 10; i++) {
+      ten.add(prompt("p" + i, 20)); // 2 positions each, 20 decode steps
+    }
+    PromptBatcher b =
+        new PromptBatcher(
+            model,
+            new PromptBatcher.Config(8, Duration.ofSeconds(10), 16, 6),
+            Schedulers.immediate(),
+            Schedulers.parallel(),
+            new SimpleMeterRegistry());
+    StepVerifier.create(b.process(Flux.fromIterable(ten))).expectNextCount(10).verifyComplete();
+    // 6 positions per step: 3 prompts, a decode step, 3 more, a step, then the room left (2);
+    // the last two join when the first ones finish
+    assertThat(model.admissions.subList(0, 3)).containsExactly(3, 3, 2);
+    assertThat(model.activeAtStep.subList(0, 3)).containsExactly(3, 6, 8);
+    assertThat(model.admissions.stream().mapToInt(Integer::intValue).sum()).isEqualTo(10);
+  }
+
+  @Test
   void aLonePromptWaitsMaxWaitThenRuns() {
     FakeModel model = new FakeModel();
     StepVerifier.withVirtualTime(

@@ -148,7 +148,8 @@ public final class Engine implements AutoCloseable {
             new PromptBatcher.Config(
                 config.reasoner().maxBatch(),
                 config.reasoner().maxWait(),
-                config.reasoner().maxQueue()),
+                config.reasoner().maxQueue(),
+                config.reasoner().maxStepTokens()),
             reasonScheduler,
             timer,
             meters);
@@ -194,6 +195,7 @@ public final class Engine implements AutoCloseable {
       createTopics();
     }
     questions.start(Duration.ofSeconds(15));
+    warmUp();
     lag.start(Duration.ofSeconds(1));
     budgetLoop =
         budget
@@ -232,6 +234,30 @@ public final class Engine implements AutoCloseable {
         budget.settings().policy(),
         config.kafka().framesTopic(),
         config.kafka().answersTopic());
+  }
+
+  /**
+   * One full-size encoder batch and one full reasoner batch at M on blank frames before the first
+   * real frame: the first runs of a model are several times slower (allocator, kernels), and
+   * without this the first seconds of a stream pay for it.
+   */
+  private void warmUp() {
+    long t0 = System.nanoTime();
+    int size = encoder.config().vision().imageSize();
+    List<byte[]> blank = new ArrayList<>();
+    for (int i = 0; i < config.encoder().maxBatch(); i++) {
+      blank.add(new byte[size * size * 3]);
+    }
+    List<VisualTokens> tokens = encoder.encodeDecoded(blank);
+    List<VisualTokens> window = tokens.subList(0, Math.min(windowFrames, tokens.size()));
+    List<Prompt> prompts = new ArrayList<>();
+    String question =
+        config.questions().defaults().isEmpty() ? "warm up" : config.questions().defaults().get(0);
+    for (int i = 0; i < config.reasoner().maxBatch(); i++) {
+      prompts.add(reasoner.prompt("warm-up-" + i, window, question, sampling, null));
+    }
+    reasoner.generate(prompts);
+    log.info("models warmed up in {} ms", (System.nanoTime() - t0) / 1_000_000);
   }
 
   private void createTopics() throws InterruptedException {
