@@ -127,7 +127,8 @@ class DeployTest {
                       image: x
                       ports: [{containerPort: not-a-number}]
             """);
-    Result r = run(ROOT.resolve("deploy/check"), "node", "validate.mjs", bad.toString());
+    Result r =
+        run(ROOT.resolve("deploy/check"), "node", "validate.mjs", bad.toAbsolutePath().toString());
     assertThat(r.code()).as(r.output()).isEqualTo(1);
     assertThat(r.output()).contains("INVALID");
   }
