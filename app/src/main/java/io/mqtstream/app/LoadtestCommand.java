@@ -73,6 +73,15 @@ final class LoadtestCommand implements Callable<Integer> {
   Duration drain;
 
   @Option(
+      names = "--warmup",
+      defaultValue = "10s",
+      converter = Durations.Converter.class,
+      description =
+          "first part of the run left out of latency, m and accuracy (its frames must still be"
+              + " answered); default 10s")
+  Duration warmup;
+
+  @Option(
       names = "--find-max",
       description = "find the most cameras whose p95 latency stays under --p95-target")
   boolean findMax;
@@ -144,6 +153,15 @@ final class LoadtestCommand implements Callable<Integer> {
         "# Load test\n\n```bash\n"
             + command
             + "\n```\n\n"
+            + String.format(
+                Locale.ROOT,
+                "%d cameras × %s fps, %s, profile %s; frames of the first %s are answered and"
+                    + " counted for loss but left out of latency, m and accuracy.%n%n",
+                cameras,
+                fps,
+                duration,
+                profile,
+                warmup.compareTo(duration) < 0 ? warmup : Duration.ZERO)
             + table
             + "\n![latency](latency.png)\n![m](m.png)\n![lag](lag.png)\n");
     stdout.println();
@@ -182,7 +200,8 @@ final class LoadtestCommand implements Callable<Integer> {
             engine.kafka().framesTopic(),
             engine.kafka().answersTopic(),
             engine.kafka().groupId(),
-            drain);
+            drain,
+            warmup.compareTo(duration) < 0 ? warmup : Duration.ZERO);
     if (bootstrap != null) {
       Map<String, Object> client = engine.kafka().clientProperties(bootstrap);
       return harness(client, options);

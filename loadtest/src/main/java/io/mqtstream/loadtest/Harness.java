@@ -77,6 +77,8 @@ public final class Harness {
    * @param answersTopic where answers come from
    * @param engineGroup the engine's consumer group, for lag; null = no lag sampling
    * @param drainTimeout after publishing ends, how long to wait for the last answers
+   * @param warmup the first part of the run whose frames must be answered but are left out of the
+   *     latency, m and accuracy figures (engine and JVM warm-up)
    */
   public record Options(
       int cameras,
@@ -88,8 +90,38 @@ public final class Harness {
       String framesTopic,
       String answersTopic,
       String engineGroup,
-      Duration drainTimeout) {
+      Duration drainTimeout,
+      Duration warmup) {
+    /** Options without a warm-up: every frame is measured. */
+    public Options(
+        int cameras,
+        double fps,
+        Duration duration,
+        Profile profile,
+        String cameraPrefix,
+        IntFunction<String> source,
+        String framesTopic,
+        String answersTopic,
+        String engineGroup,
+        Duration drainTimeout) {
+      this(
+          cameras,
+          fps,
+          duration,
+          profile,
+          cameraPrefix,
+          source,
+          framesTopic,
+          answersTopic,
+          engineGroup,
+          drainTimeout,
+          Duration.ZERO);
+    }
+
     public Options {
+      if (warmup == null || warmup.isNegative() || warmup.compareTo(duration) >= 0) {
+        throw new IllegalArgumentException("warmup: must be at least 0 and shorter than the run");
+      }
       if (cameras < 1) {
         throw new IllegalArgumentException("cameras: must be at least 1");
       }
@@ -137,7 +169,7 @@ public final class Harness {
    */
   public Ledger run() throws InterruptedException {
     long start = System.currentTimeMillis();
-    Ledger ledger = new Ledger(start);
+    Ledger ledger = new Ledger(start, start + options.warmup().toMillis());
     AtomicReference<Throwable> failure = new AtomicReference<>();
     AnswerReader reader = new AnswerReader(ledger);
     reader.start();

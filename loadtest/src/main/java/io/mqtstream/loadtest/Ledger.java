@@ -16,6 +16,7 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 public final class Ledger {
   private final long startMs;
+  private final long measureFromMs;
   private final java.util.Set<String> published = ConcurrentHashMap.newKeySet(); // camera#seq
   private final java.util.Set<String> answered = ConcurrentHashMap.newKeySet();
   private final List<Long> latencies = new ArrayList<>();
@@ -30,7 +31,17 @@ public final class Ledger {
 
   /** A ledger whose timeline starts at {@code startMs} (epoch milliseconds). */
   public Ledger(long startMs) {
+    this(startMs, startMs);
+  }
+
+  /**
+   * A ledger whose statistics (latency, m, accuracy) count only frames captured from {@code
+   * measureFromMs} on: the frames of a warm-up must still be answered (loss counts every frame) but
+   * do not weigh on the steady-state figures.
+   */
+  public Ledger(long startMs, long measureFromMs) {
     this.startMs = startMs;
+    this.measureFromMs = measureFromMs;
   }
 
   /** One second of the run. */
@@ -82,6 +93,9 @@ public final class Ledger {
    */
   public void answered(Answer a, String expected, long atMs) {
     answered.add(key(a.cameraId(), a.frameSeq()));
+    if (a.frameTs() < measureFromMs) {
+      return; // warm-up: answered, not measured
+    }
     long latency = Math.max(0, atMs - a.frameTs());
     synchronized (this) {
       questions.computeIfAbsent(a.cameraId(), c -> new java.util.TreeSet<>()).add(a.question());

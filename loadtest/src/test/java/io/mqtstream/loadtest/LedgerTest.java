@@ -49,6 +49,22 @@ class LedgerTest {
   }
 
   @Test
+  void warmUpFramesCountForLossButNotForTheFigures() {
+    Ledger ledger = new Ledger(0, 10_000);
+    ledger.published("a", 0, 1_000);
+    ledger.published("a", 1, 11_000);
+    ledger.published("a", 2, 12_000);
+    ledger.answered(answer("a", 0, 1_000, "x", 2), "y", 9_000); // warm-up: slow and wrong
+    ledger.answered(answer("a", 1, 11_000, "y", 64), "y", 11_200);
+    Ledger.Summary s = ledger.summary();
+    assertThat(s.lost()).isEqualTo(1); // frame 2
+    assertThat(s.answers()).isEqualTo(1);
+    assertThat(s.p99()).isEqualTo(200);
+    assertThat(s.accuracy()).isEqualTo(1.0);
+    assertThat(s.mMin()).isEqualTo(64);
+  }
+
+  @Test
   void nearestRankPercentiles() {
     java.util.List<Long> v = java.util.List.of(5L, 1L, 4L, 2L, 3L);
     assertThat(Ledger.percentile(v, 50)).isEqualTo(3);

@@ -74,6 +74,7 @@ public final class PromptBatcher {
     private final AtomicInteger active = new AtomicInteger();
     private final AtomicLong lastStepNanos = new AtomicLong();
     private final AtomicLong steps = new AtomicLong();
+    private final AtomicLong busyNanos = new AtomicLong();
 
     /** Prompts taken from upstream, waiting for admission. */
     public int queueDepth() {
@@ -88,6 +89,11 @@ public final class PromptBatcher {
     /** Duration of the last decode step or prefill. */
     public Duration lastStepLatency() {
       return Duration.ofNanos(lastStepNanos.get());
+    }
+
+    /** Time spent in model steps so far: its growth over wall time is the model's utilisation. */
+    public long busyNanos() {
+      return busyNanos.get();
     }
 
     /** Decode steps and prefills run so far. */
@@ -267,6 +273,7 @@ public final class PromptBatcher {
       List<Completion> finished = work.get();
       long took = System.nanoTime() - t0;
       signals.lastStepNanos.set(took);
+      signals.busyNanos.addAndGet(took);
       signals.steps.incrementAndGet();
       signals.active.set(batch.active());
       stepTimer.record(took, TimeUnit.NANOSECONDS);

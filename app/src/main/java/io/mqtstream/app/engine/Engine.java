@@ -88,6 +88,8 @@ public final class Engine implements AutoCloseable {
   private final AtomicLong latencySumMs = new AtomicLong();
   private final AtomicLong latencyCount = new AtomicLong();
   private final AtomicLong promptAgeMaxMs = new AtomicLong();
+  private long lastLookNanos; // the budget's looks run on one timer thread
+  private long lastBusyNanos;
   private final Counter framesEncoded;
   private final Counter answersOut;
   private final Counter deadLettered;
@@ -458,12 +460,21 @@ public final class Engine implements AutoCloseable {
     long answered = n > 0 ? sum / n : 0;
     long waited = promptAgeMaxMs.getAndSet(0);
     PromptBatcher.Signals s = batcher.signals();
+    long now = System.nanoTime();
+    long busy = s.busyNanos();
+    double utilization =
+        lastLookNanos == 0
+            ? 0
+            : Math.min(1.0, (double) (busy - lastBusyNanos) / Math.max(1, now - lastLookNanos));
+    lastLookNanos = now;
+    lastBusyNanos = busy;
     return new TokenBudget.Load(
         Duration.ofMillis(Math.max(answered, waited)),
         s.lastStepLatency(),
         s.queueDepth(),
         config.reasoner().maxQueue(),
-        lag.lag());
+        lag.lag(),
+        utilization);
   }
 
   private HttpEndpoint.Health health() {

@@ -99,11 +99,24 @@ public final class TokenBudget {
    * @param queueDepth prompts waiting for the reasoner
    * @param maxQueue the prompt queue's bound: a full queue means upstream is being held back
    * @param lag frames in Kafka not yet committed by the engine's group
+   * @param utilization the fraction of the last interval the reasoner was busy (0..1)
    */
   public record Load(
-      Duration latency, Duration stepLatency, int queueDepth, int maxQueue, long lag) {
-    public static final Load IDLE = new Load(Duration.ZERO, Duration.ZERO, 0, 1, 0);
+      Duration latency,
+      Duration stepLatency,
+      int queueDepth,
+      int maxQueue,
+      long lag,
+      double utilization) {
+    public static final Load IDLE = new Load(Duration.ZERO, Duration.ZERO, 0, 1, 0, 0);
   }
+
+  /**
+   * A step up must leave headroom: the reasoner's utilisation, scaled by the cost ratio of the next
+   * m to the current one (prompt cost grows about linearly in m), must stay below this. It stops
+   * the climb at the m the load can carry instead of overshooting and being cut again.
+   */
+  static final double HEADROOM = 0.85;
 
   private final Settings settings;
   private volatile int m;
@@ -171,9 +184,12 @@ public final class TokenBudget {
       }
     } else if (pressure < settings.lowWater()) {
       overloadedLooks = 0;
-      if (++relaxedLooks >= settings.increaseAfter()) {
+      int next = above(m);
+      if (next != m && load.utilization() * next / m >= HEADROOM) {
+        relaxedLooks = 0; // relaxed at this m, but the next one would saturate the reasoner
+      } else if (++relaxedLooks >= settings.increaseAfter()) {
         relaxedLooks = 0;
-        m = above(m);
+        m = next;
       }
     } else {
       overloadedLooks = 0;
@@ -182,7 +198,7 @@ public final class TokenBudget {
     return m;
   }
 
-  /** The largest load signal relative to its limit. */
+  /** The largest load signal relative to its limit (utilisation only gates step-ups). */
   double pressure(Load load) {
     double target = settings.latencyTarget().toNanos();
     double p = load.latency().toNanos() / target;

@@ -39,7 +39,7 @@ class TokenBudgetTest {
   }
 
   private static TokenBudget.Load latency(long ms) {
-    return new TokenBudget.Load(Duration.ofMillis(ms), Duration.ofMillis(50), 0, 128, 0);
+    return new TokenBudget.Load(Duration.ofMillis(ms), Duration.ofMillis(50), 0, 128, 0, 0.1);
   }
 
   @Test
@@ -70,7 +70,7 @@ class TokenBudgetTest {
   void aFullPromptQueueIsOverloadEvenWithLowLatency() {
     TokenBudget budget = budget("adaptive");
     TokenBudget.Load full =
-        new TokenBudget.Load(Duration.ofMillis(100), Duration.ZERO, 128, 128, 0);
+        new TokenBudget.Load(Duration.ofMillis(100), Duration.ZERO, 128, 128, 0, 1.0);
     StepVerifier.withVirtualTime(() -> budget.run(() -> full, VirtualTimeScheduler.get()).then())
         .expectSubscription()
         .thenAwait(Duration.ofSeconds(3))
@@ -116,6 +116,27 @@ class TokenBudgetTest {
         .thenCancel()
         .verify();
     assertThat(seen).containsOnly(64);
+  }
+
+  @Test
+  void mStopsClimbingWhereTheNextStepWouldSaturateTheReasoner() {
+    TokenBudget b = budget("adaptive");
+    forceDown(b, 2);
+    // Latency is fine, and the reasoner is busy in proportion to m (3 % per token per frame):
+    // at 16 it is 48 % busy, and 32 would mean 96 % ≥ the 85 % headroom bound.
+    for (int look = 0; look < 2_000; look++) {
+      b.observe(
+          new TokenBudget.Load(
+              Duration.ofMillis(200), Duration.ofMillis(50), 0, 128, 0, 0.03 * b.m()));
+    }
+    assertThat(b.m()).isEqualTo(16);
+  }
+
+  /** Drives the budget down to {@code target} with overloaded looks. */
+  private static void forceDown(TokenBudget b, int target) {
+    for (int i = 0; i < 1000 && b.m() > target; i++) {
+      b.observe(latency(5000));
+    }
   }
 
   @Test
