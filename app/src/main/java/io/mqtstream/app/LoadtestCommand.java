@@ -247,7 +247,8 @@ final class LoadtestCommand implements Callable<Integer> {
     Map<String, Integer> best = new LinkedHashMap<>();
     StringBuilder log =
         new StringBuilder(
-            "| policy | cameras | p95 (ms) | lost | within bound |\n| --- | --- | --- | --- | --- |\n");
+            "| policy | cameras | p95 (ms) | lost | mean m | accuracy | within bound |\n"
+                + "| --- | --- | --- | --- | --- | --- | --- |\n");
     for (String p : policies) {
       int pass = 0;
       int fail = -1;
@@ -260,11 +261,13 @@ final class LoadtestCommand implements Callable<Integer> {
         log.append(
             String.format(
                 Locale.ROOT,
-                "| %s | %d | %.0f | %d | %s |%n",
+                "| %s | %d | %.0f | %d | %.1f | %.1f %% | %s |%n",
                 p,
                 tryN,
                 s.p95(),
                 s.lost(),
+                s.mMean(),
+                100 * s.accuracy(),
                 ok ? "yes" : "no"));
         if (ok) {
           pass = tryN;

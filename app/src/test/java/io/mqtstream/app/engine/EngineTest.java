@@ -156,16 +156,16 @@ class EngineTest {
 
   @Test
   void underOverloadMDropsNothingIsLostAndMReturnsToMWhenTheLoadGoes() throws Exception {
-    // Fixed at M = 64 this machine answers about 4 frames/s with two questions
-    // (docs/benchmarks.md):
-    // 4 cameras × 4 fps is about four times that.
+    // Fixed at M = 64 this machine keeps p95 under 1 s up to about 16-18 frames/s with two
+    // questions each (docs/benchmarks.md, find-max); 8 cameras × 4 fps is about twice that.
     EngineConfig c = config("overload", -1, "");
     try (Engine engine = start(c)) {
-      Ledger.Summary s = run(c, load(c, 4, 4, Duration.ofSeconds(15), "cam-")).summary();
+      Ledger.Summary s = run(c, load(c, 8, 4, Duration.ofSeconds(15), "cam-")).summary();
       assertThat(s.lost()).isZero();
-      assertThat(s.mMin()).as("m fell under load").isLessThan(16);
-      // bounded: at fixed M the backlog would reach about 45 s of frames by the end
-      assertThat(s.p95()).as("p95 latency, ms").isLessThan(8_000);
+      assertThat(s.mMin()).as("m fell under load").isLessThan(64);
+      assertThat(s.mMean()).as("mean m").isLessThan(48);
+      // bounded: at fixed M the backlog would grow all run long (p95 several seconds)
+      assertThat(s.p95()).as("p95 latency, ms").isLessThan(4_000);
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
       while (engine.budget().m() < 64 && System.nanoTime() < deadline) {
         Thread.sleep(200);
