@@ -84,4 +84,109 @@ class LoadtestCommandTest {
         .containsExactly("frames", "answers", "lost", "accuracy", "latency_ms", "m");
     assertThat(lines).anyMatch(l -> l.startsWith("cam-0") && l.contains("how many shapes"));
   }
+
+  @Test
+  void loadtestDrivesAnEngineAlreadyRunningOnAnExternalCluster(@TempDir Path dir) throws Exception {
+    try (io.mqtstream.ingest.EmbeddedKafka kafka = io.mqtstream.ingest.EmbeddedKafka.start()) {
+      Path yaml = dir.resolve("engine.yaml");
+      Files.writeString(
+          yaml,
+          """
+          kafka:
+            bootstrapServers: %s
+            framesTopic: ext-frames
+            answersTopic: ext-answers
+            groupId: ext-engine
+          server:
+            port: -1
+          """
+              .formatted(kafka.bootstrapServers()));
+      kafka.createTopic("ext-frames", 2);
+      EngineConfig config = EngineConfig.load(yaml);
+      try (io.mqtstream.app.engine.Engine engine =
+          io.mqtstream.app.engine.Engine.start(
+              config,
+              kafka.bootstrapServers(),
+              new io.micrometer.core.instrument.simple.SimpleMeterRegistry())) {
+        StringWriter out = new StringWriter();
+        CommandLine cli = Main.commandLine();
+        cli.setOut(new PrintWriter(out));
+        cli.setErr(new PrintWriter(new StringWriter()));
+        int code =
+            cli.execute(
+                "loadtest",
+                "--bootstrap",
+                kafka.bootstrapServers(),
+                "--config",
+                yaml.toString(),
+                "--cameras",
+                "2",
+                "--fps",
+                "2",
+                "--duration",
+                "5s",
+                "--warmup",
+                "0s",
+                "--json",
+                "--out",
+                dir.resolve("report").toString());
+        String[] lines = lines(out);
+        JsonNode result = new ObjectMapper().readTree(lines[lines.length - 1]);
+        assertThat(code).as(out.toString()).isZero();
+        assertThat(result.path("frames_sent").asLong()).isGreaterThanOrEqualTo(16);
+        assertThat(result.path("lost").asLong()).isZero();
+        assertThat(result.path("max_lag").isNumber()).isTrue();
+        assertThat(engine.sourceStats().delivered()).isEqualTo(result.path("frames_sent").asLong());
+      }
+    }
+  }
+
+  @Test
+  void demoPlaysAVideoFile(@TempDir Path dir) throws Exception {
+    Path video = dir.resolve("clip.mp4");
+    org.bytedeco.javacv.Java2DFrameConverter converter =
+        new org.bytedeco.javacv.Java2DFrameConverter();
+    try (org.bytedeco.javacv.FFmpegFrameRecorder recorder =
+        new org.bytedeco.javacv.FFmpegFrameRecorder(video.toFile(), 96, 64)) {
+      recorder.setVideoCodec(org.bytedeco.ffmpeg.global.avcodec.AV_CODEC_ID_MPEG4);
+      recorder.setFormat("mp4");
+      recorder.setFrameRate(10);
+      recorder.start();
+      for (int i = 0; i < 20; i++) {
+        java.awt.image.BufferedImage img =
+            new java.awt.image.BufferedImage(96, 64, java.awt.image.BufferedImage.TYPE_3BYTE_BGR);
+        java.awt.Graphics2D g = img.createGraphics();
+        g.setColor(java.awt.Color.RED);
+        g.fillOval(10 + 2 * i, 20, 16, 16);
+        g.dispose();
+        recorder.record(converter.convert(img));
+      }
+    }
+    Path config = dir.resolve("demo.yaml");
+    Files.writeString(config, "server:\n  port: -1\n");
+    StringWriter out = new StringWriter();
+    CommandLine cli = Main.commandLine();
+    cli.setOut(new PrintWriter(out));
+    cli.setErr(new PrintWriter(new StringWriter()));
+    int code =
+        cli.execute(
+            "demo",
+            "--video",
+            video.toString(),
+            "--cameras",
+            "1",
+            "--fps",
+            "4",
+            "--duration",
+            "4s",
+            "--json",
+            "--config",
+            config.toString());
+    String[] lines = lines(out);
+    JsonNode summary = new ObjectMapper().readTree(lines[lines.length - 1]);
+    assertThat(code).as(out.toString()).isZero();
+    assertThat(summary.path("frames").asLong()).isGreaterThanOrEqualTo(10);
+    assertThat(summary.path("lost").asLong()).isZero();
+    assertThat(summary.path("accuracy").isNull()).as("a video has no ground truth").isTrue();
+  }
 }
