@@ -84,7 +84,8 @@ final class DemoCommand implements Callable<Integer> {
               engine.kafka().framesTopic(),
               engine.kafka().answersTopic(),
               engine.kafka().groupId(),
-              Duration.ofSeconds(60));
+              Duration.ofSeconds(60),
+              Duration.ZERO);
       Ledger ledger =
           new Harness(
                   stack.clientProperties(),

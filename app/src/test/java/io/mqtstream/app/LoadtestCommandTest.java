@@ -17,18 +17,23 @@ import picocli.CommandLine;
 @Tag("kafka")
 class LoadtestCommandTest {
 
-  private static String[] lines(StringWriter out) {
-    return out.toString().strip().split("\n");
-  }
+  /** What a command printed: its exit code, its output, and its last line as JSON. */
+  private record Run(int code, String out, JsonNode last) {}
 
-  @Test
-  void aShortLoadTestAgainstTheEmbeddedEngineLosesNothing(@TempDir Path dir) throws Exception {
+  private static Run execute(String... args) throws Exception {
     StringWriter out = new StringWriter();
     CommandLine cli = Main.commandLine();
     cli.setOut(new PrintWriter(out));
     cli.setErr(new PrintWriter(new StringWriter()));
-    int code =
-        cli.execute(
+    int code = cli.execute(args);
+    String[] lines = out.toString().strip().split("\n");
+    return new Run(code, out.toString(), new ObjectMapper().readTree(lines[lines.length - 1]));
+  }
+
+  @Test
+  void aShortLoadTestAgainstTheEmbeddedEngineLosesNothing(@TempDir Path dir) throws Exception {
+    Run run =
+        execute(
             "loadtest",
             "--cameras",
             "2",
@@ -39,9 +44,8 @@ class LoadtestCommandTest {
             "--json",
             "--out",
             dir.toString());
-    String[] lines = lines(out);
-    JsonNode result = new ObjectMapper().readTree(lines[lines.length - 1]);
-    assertThat(code).as(out.toString()).isZero();
+    JsonNode result = run.last();
+    assertThat(run.code()).as(run.out()).isZero();
     assertThat(result.path("frames_sent").asLong()).isGreaterThanOrEqualTo(16);
     assertThat(result.path("lost").asLong()).isZero();
     assertThat(result.path("answers").asLong()).isEqualTo(2 * result.path("frames_sent").asLong());
@@ -56,14 +60,10 @@ class LoadtestCommandTest {
 
   @Test
   void demoPrintsAnswersAndASummaryLine() throws Exception {
-    StringWriter out = new StringWriter();
-    CommandLine cli = Main.commandLine();
-    cli.setOut(new PrintWriter(out));
-    cli.setErr(new PrintWriter(new StringWriter()));
     Path config = Files.createTempFile("demo", ".yaml");
     Files.writeString(config, "server:\n  port: 0\n");
-    int code =
-        cli.execute(
+    Run run =
+        execute(
             "demo",
             "--cameras",
             "1",
@@ -74,15 +74,15 @@ class LoadtestCommandTest {
             "--json",
             "--config",
             config.toString());
-    String[] lines = lines(out);
-    JsonNode summary = new ObjectMapper().readTree(lines[lines.length - 1]);
-    assertThat(code).as(out.toString()).isZero();
+    JsonNode summary = run.last();
+    assertThat(run.code()).as(run.out()).isZero();
     assertThat(summary.path("lost").asLong()).isZero();
     assertThat(summary.path("frames").asLong()).isGreaterThanOrEqualTo(6);
     assertThat(summary.fieldNames())
         .toIterable()
         .containsExactly("frames", "answers", "lost", "accuracy", "latency_ms", "m");
-    assertThat(lines).anyMatch(l -> l.startsWith("cam-0") && l.contains("how many shapes"));
+    assertThat(run.out().lines())
+        .anyMatch(l -> l.startsWith("cam-0") && l.contains("how many shapes"));
   }
 
   @Test
@@ -108,12 +108,8 @@ class LoadtestCommandTest {
               config,
               kafka.bootstrapServers(),
               new io.micrometer.core.instrument.simple.SimpleMeterRegistry())) {
-        StringWriter out = new StringWriter();
-        CommandLine cli = Main.commandLine();
-        cli.setOut(new PrintWriter(out));
-        cli.setErr(new PrintWriter(new StringWriter()));
-        int code =
-            cli.execute(
+        Run run =
+            execute(
                 "loadtest",
                 "--bootstrap",
                 kafka.bootstrapServers(),
@@ -130,9 +126,8 @@ class LoadtestCommandTest {
                 "--json",
                 "--out",
                 dir.resolve("report").toString());
-        String[] lines = lines(out);
-        JsonNode result = new ObjectMapper().readTree(lines[lines.length - 1]);
-        assertThat(code).as(out.toString()).isZero();
+        JsonNode result = run.last();
+        assertThat(run.code()).as(run.out()).isZero();
         assertThat(result.path("frames_sent").asLong()).isGreaterThanOrEqualTo(16);
         assertThat(result.path("lost").asLong()).isZero();
         assertThat(result.path("max_lag").isNumber()).isTrue();
@@ -164,12 +159,8 @@ class LoadtestCommandTest {
     }
     Path config = dir.resolve("demo.yaml");
     Files.writeString(config, "server:\n  port: -1\n");
-    StringWriter out = new StringWriter();
-    CommandLine cli = Main.commandLine();
-    cli.setOut(new PrintWriter(out));
-    cli.setErr(new PrintWriter(new StringWriter()));
-    int code =
-        cli.execute(
+    Run run =
+        execute(
             "demo",
             "--video",
             video.toString(),
@@ -182,9 +173,8 @@ class LoadtestCommandTest {
             "--json",
             "--config",
             config.toString());
-    String[] lines = lines(out);
-    JsonNode summary = new ObjectMapper().readTree(lines[lines.length - 1]);
-    assertThat(code).as(out.toString()).isZero();
+    JsonNode summary = run.last();
+    assertThat(run.code()).as(run.out()).isZero();
     assertThat(summary.path("frames").asLong()).isGreaterThanOrEqualTo(10);
     assertThat(summary.path("lost").asLong()).isZero();
     assertThat(summary.path("accuracy").isNull()).as("a video has no ground truth").isTrue();

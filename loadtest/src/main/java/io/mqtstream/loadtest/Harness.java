@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.mqtstream.ingest.Answer;
 import io.mqtstream.ingest.FrameRecord;
 import io.mqtstream.ingest.FrameRecordSerde;
+import io.mqtstream.ingest.GroupLag;
 import io.mqtstream.ingest.camera.CameraSource;
 import io.mqtstream.ingest.camera.CameraSources;
 import io.mqtstream.ingest.camera.JpegEncoder;
@@ -22,10 +23,8 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import java.util.function.IntFunction;
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
@@ -92,32 +91,6 @@ public final class Harness {
       String engineGroup,
       Duration drainTimeout,
       Duration warmup) {
-    /** Options without a warm-up: every frame is measured. */
-    public Options(
-        int cameras,
-        double fps,
-        Duration duration,
-        Profile profile,
-        String cameraPrefix,
-        IntFunction<String> source,
-        String framesTopic,
-        String answersTopic,
-        String engineGroup,
-        Duration drainTimeout) {
-      this(
-          cameras,
-          fps,
-          duration,
-          profile,
-          cameraPrefix,
-          source,
-          framesTopic,
-          answersTopic,
-          engineGroup,
-          drainTimeout,
-          Duration.ZERO);
-    }
-
     public Options {
       if (warmup == null || warmup.isNegative() || warmup.compareTo(duration) >= 0) {
         throw new IllegalArgumentException("warmup: must be at least 0 and shorter than the run");
@@ -437,30 +410,7 @@ public final class Harness {
     }
 
     private long lag() throws InterruptedException, ExecutionException, TimeoutException {
-      Map<TopicPartition, OffsetSpec> latest = new HashMap<>();
-      admin
-          .describeTopics(List.of(options.framesTopic()))
-          .allTopicNames()
-          .get(5, TimeUnit.SECONDS)
-          .get(options.framesTopic())
-          .partitions()
-          .forEach(
-              p ->
-                  latest.put(
-                      new TopicPartition(options.framesTopic(), p.partition()),
-                      OffsetSpec.latest()));
-      var ends = admin.listOffsets(latest).all().get(5, TimeUnit.SECONDS);
-      Map<TopicPartition, OffsetAndMetadata> committed =
-          admin
-              .listConsumerGroupOffsets(options.engineGroup())
-              .partitionsToOffsetAndMetadata()
-              .get(5, TimeUnit.SECONDS);
-      long total = 0;
-      for (var e : ends.entrySet()) {
-        OffsetAndMetadata c = committed.get(e.getKey());
-        total += Math.max(0, e.getValue().offset() - (c == null ? 0 : c.offset()));
-      }
-      return total;
+      return GroupLag.of(admin, options.framesTopic(), options.engineGroup());
     }
 
     void close() {

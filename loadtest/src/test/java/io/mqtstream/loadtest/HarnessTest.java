@@ -55,7 +55,8 @@ class HarnessTest {
               "frames",
               "answers",
               null,
-              Duration.ofSeconds(3));
+              Duration.ofSeconds(3),
+              Duration.ZERO);
       Ledger ledger = new Harness(kafka.clientProperties(), o, r -> {}, p -> {}).run();
       stop.set(true);
       standIn.join();

@@ -1,5 +1,6 @@
 package io.mqtstream.app.engine;
 
+import io.mqtstream.ingest.GroupLag;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
@@ -8,11 +9,6 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.ListOffsetsResult;
-import org.apache.kafka.clients.admin.OffsetSpec;
-import org.apache.kafka.clients.consumer.OffsetAndMetadata;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.TopicPartitionInfo;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -54,29 +50,7 @@ final class LagMonitor implements AutoCloseable {
 
   private void refresh() {
     try {
-      Map<TopicPartition, OffsetSpec> latest = new HashMap<>();
-      for (TopicPartitionInfo p :
-          admin
-              .describeTopics(java.util.List.of(topic))
-              .allTopicNames()
-              .get(5, TimeUnit.SECONDS)
-              .get(topic)
-              .partitions()) {
-        latest.put(new TopicPartition(topic, p.partition()), OffsetSpec.latest());
-      }
-      Map<TopicPartition, ListOffsetsResult.ListOffsetsResultInfo> ends =
-          admin.listOffsets(latest).all().get(5, TimeUnit.SECONDS);
-      Map<TopicPartition, OffsetAndMetadata> committed =
-          admin
-              .listConsumerGroupOffsets(group)
-              .partitionsToOffsetAndMetadata()
-              .get(5, TimeUnit.SECONDS);
-      long total = 0;
-      for (var e : ends.entrySet()) {
-        OffsetAndMetadata c = committed.get(e.getKey());
-        total += Math.max(0, e.getValue().offset() - (c == null ? 0 : c.offset()));
-      }
-      lag.set(total);
+      lag.set(GroupLag.of(admin, topic, group));
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     } catch (Exception e) {

@@ -99,7 +99,8 @@ class EngineTest {
         c.kafka().framesTopic(),
         c.kafka().answersTopic(),
         c.kafka().groupId(),
-        Duration.ofSeconds(90));
+        Duration.ofSeconds(90),
+        Duration.ZERO);
   }
 
   private static Ledger run(EngineConfig c, Harness.Options o) throws InterruptedException {
@@ -348,7 +349,8 @@ class EngineTest {
             c.kafka().framesTopic(),
             c.kafka().answersTopic(),
             null,
-            Duration.ofSeconds(1));
+            Duration.ofSeconds(1),
+            Duration.ZERO);
     Ledger ledger = new Harness(kafka.clientProperties(), o, r -> {}, p -> {}).run();
     killer.join();
     assertThat(engine.waitFor(60, TimeUnit.SECONDS)).isTrue();
