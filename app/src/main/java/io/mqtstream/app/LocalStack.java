@@ -14,12 +14,10 @@ import java.util.Map;
 final class LocalStack implements AutoCloseable {
   final EmbeddedKafka kafka;
   final Engine engine;
-  final PrometheusMeterRegistry meters;
 
-  private LocalStack(EmbeddedKafka kafka, Engine engine, PrometheusMeterRegistry meters) {
+  private LocalStack(EmbeddedKafka kafka, Engine engine) {
     this.kafka = kafka;
     this.engine = engine;
-    this.meters = meters;
   }
 
   static LocalStack start(EngineConfig config, int framePartitions)
@@ -27,9 +25,12 @@ final class LocalStack implements AutoCloseable {
     EmbeddedKafka kafka = EmbeddedKafka.start();
     try {
       kafka.createTopic(config.kafka().framesTopic(), framePartitions);
-      PrometheusMeterRegistry meters = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-      Engine engine = Engine.start(config, kafka.bootstrapServers(), meters);
-      return new LocalStack(kafka, engine, meters);
+      Engine engine =
+          Engine.start(
+              config,
+              kafka.bootstrapServers(),
+              new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
+      return new LocalStack(kafka, engine);
     } catch (IOException | InterruptedException | RuntimeException e) {
       kafka.close();
       throw e;

@@ -71,7 +71,6 @@ class HarnessTest {
       assertThat(s.accuracy()).isEqualTo((double) ledger.answeredFrames("cam-0") / even.get());
       assertThat(ledger.answeredFrames("cam-0")).isPositive();
       assertThat(ledger.answeredFrames("cam-1")).isPositive();
-      assertThat(s.p50()).isGreaterThanOrEqualTo(0);
     }
   }
 

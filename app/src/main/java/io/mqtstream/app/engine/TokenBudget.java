@@ -24,37 +24,25 @@ public final class TokenBudget {
   }
 
   /**
-   * The budget's settings, with M already applied.
+   * The configured budget resolved against the model's M: what the configuration leaves relative to
+   * M (ceiling 0, fixedM 0, values above M) made concrete; everything else is read from {@code
+   * config}.
    *
+   * @param config the budget as configured
    * @param policy adaptive or fixed
-   * @param allowed the values m may take, ascending, all ≤ ceiling
+   * @param allowed the values m may take, ascending, within [floor, ceiling], M included
    * @param floor the lowest adaptive m
    * @param ceiling the highest m (M unless configured lower)
    * @param fixedM m under the fixed policy
-   * @param latencyTarget capture-to-answer latency and reasoner step latency limit
-   * @param interval how often the signals are read
-   * @param decreaseAfter overloaded looks in a row before a cut
-   * @param cooldown after a cut, how long before the next one (the cut needs time to show)
-   * @param increaseAfter relaxed looks in a row before a step up
-   * @param decreaseFactor m becomes the largest allowed value ≤ m × factor
-   * @param lowWater relaxed = every signal below this fraction of its limit
-   * @param maxLag lag counted as overload, 0 = off
-   * @param overrides per-camera fixed m
+   * @param overrides per-camera fixed m, at most M
    */
   public record Settings(
+      EngineConfig.Budget config,
       Policy policy,
       int[] allowed,
       int floor,
       int ceiling,
       int fixedM,
-      Duration latencyTarget,
-      Duration interval,
-      int decreaseAfter,
-      Duration cooldown,
-      int increaseAfter,
-      double decreaseFactor,
-      double lowWater,
-      long maxLag,
       Map<String, Integer> overrides) {
 
     /** The configured budget for a model with {@code maxTokens} = M. */
@@ -74,19 +62,12 @@ public final class TokenBudget {
       Map<String, Integer> overrides = new java.util.HashMap<>();
       b.overrides().forEach((camera, m) -> overrides.put(camera, Math.min(m, maxTokens)));
       return new Settings(
+          b,
           Policy.valueOf(b.policy().toUpperCase(java.util.Locale.ROOT)),
           allowed,
           allowed[0],
           ceiling,
           fixedM,
-          b.latencyTarget(),
-          b.interval(),
-          b.decreaseAfter(),
-          b.cooldown(),
-          b.increaseAfter(),
-          b.decreaseFactor(),
-          b.lowWater(),
-          b.maxLag(),
           Map.copyOf(overrides));
     }
   }
@@ -107,9 +88,7 @@ public final class TokenBudget {
       int queueDepth,
       int maxQueue,
       long lag,
-      double utilization) {
-    public static final Load IDLE = new Load(Duration.ZERO, Duration.ZERO, 0, 1, 0, 0);
-  }
+      double utilization) {}
 
   /**
    * A step up must leave headroom: the reasoner's utilisation, scaled by the cost ratio of the next
@@ -155,7 +134,7 @@ public final class TokenBudget {
    * budget runs while the Flux is subscribed.
    */
   public Flux<Integer> run(Supplier<Load> signals, Scheduler scheduler) {
-    return Flux.interval(settings.interval(), settings.interval(), scheduler)
+    return Flux.interval(settings.config().interval(), settings.config().interval(), scheduler)
         .map(tick -> observe(signals.get()));
   }
 
@@ -171,7 +150,7 @@ public final class TokenBudget {
     }
     if (pressure >= 1.0) {
       relaxedLooks = 0;
-      if (++overloadedLooks >= settings.decreaseAfter() && coolingLooks == 0) {
+      if (++overloadedLooks >= settings.config().decreaseAfter() && coolingLooks == 0) {
         overloadedLooks = 0;
         int cut = below(m);
         if (cut != m) {
@@ -179,15 +158,17 @@ public final class TokenBudget {
           // latency signals lag behind: give this cut time to show before the next one
           coolingLooks =
               (int)
-                  Math.ceil((double) settings.cooldown().toNanos() / settings.interval().toNanos());
+                  Math.ceil(
+                      (double) settings.config().cooldown().toNanos()
+                          / settings.config().interval().toNanos());
         }
       }
-    } else if (pressure < settings.lowWater()) {
+    } else if (pressure < settings.config().lowWater()) {
       overloadedLooks = 0;
       int next = above(m);
       if (next != m && load.utilization() * next / m >= HEADROOM) {
         relaxedLooks = 0; // relaxed at this m, but the next one would saturate the reasoner
-      } else if (++relaxedLooks >= settings.increaseAfter()) {
+      } else if (++relaxedLooks >= settings.config().increaseAfter()) {
         relaxedLooks = 0;
         m = next;
       }
@@ -200,20 +181,20 @@ public final class TokenBudget {
 
   /** The largest load signal relative to its limit (utilisation only gates step-ups). */
   double pressure(Load load) {
-    double target = settings.latencyTarget().toNanos();
+    double target = settings.config().latencyTarget().toNanos();
     double p = load.latency().toNanos() / target;
     p = Math.max(p, load.stepLatency().toNanos() / target);
     if (load.maxQueue() > 0) {
       p = Math.max(p, (double) load.queueDepth() / load.maxQueue());
     }
-    if (settings.maxLag() > 0) {
-      p = Math.max(p, (double) load.lag() / settings.maxLag());
+    if (settings.config().maxLag() > 0) {
+      p = Math.max(p, (double) load.lag() / settings.config().maxLag());
     }
     return p;
   }
 
   private int below(int current) {
-    double goal = current * settings.decreaseFactor();
+    double goal = current * settings.config().decreaseFactor();
     int next = settings.floor();
     for (int a : settings.allowed()) {
       if (a <= goal && a >= settings.floor()) {
