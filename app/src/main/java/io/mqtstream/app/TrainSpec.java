@@ -23,9 +23,11 @@ record TrainSpec(
     float weightDecay,
     float clipNorm,
     int fixedM,
+    int questionsPerClip,
     int checkpointEvery,
     String output,
     String keyMode,
+    boolean tokenPositions,
     int lmLayers,
     int lmHeads,
     int lmFfn,
@@ -38,7 +40,8 @@ record TrainSpec(
       int maxObjects,
       double moving,
       double appearing,
-      double checkered) {}
+      double checkered,
+      java.util.List<String> types) {}
 
   static TrainSpec load(Path file) {
     try {
@@ -89,8 +92,24 @@ record TrainSpec(
     if (world == null) {
       throw new ConfigException("world", "must be set");
     }
+    java.util.Set<io.mqtstream.training.world.QuestionType> asked = new java.util.HashSet<>();
+    for (String type : world.types() == null ? java.util.List.<String>of() : world.types()) {
+      try {
+        asked.add(io.mqtstream.training.world.QuestionType.valueOf(type.toUpperCase(Locale.ROOT)));
+      } catch (RuntimeException e) {
+        throw new ConfigException(
+            "world.types",
+            "unknown question type "
+                + type
+                + " (known: "
+                + java.util.Arrays.stream(io.mqtstream.training.world.QuestionType.values())
+                    .map(io.mqtstream.training.world.QuestionType::key)
+                    .toList()
+                + ")");
+      }
+    }
     try {
-      EncoderConfig tiny = EncoderConfig.tiny(mode);
+      EncoderConfig tiny = EncoderConfig.tiny(mode, tokenPositions);
       WorldConfig w =
           new WorldConfig(
               world.imageSize(),
@@ -100,7 +119,7 @@ record TrainSpec(
               world.moving(),
               world.appearing(),
               world.checkered(),
-              null);
+              asked);
       return new TrainConfig(
           seed,
           steps,
@@ -111,6 +130,7 @@ record TrainSpec(
           weightDecay,
           clipNorm,
           fixedM,
+          questionsPerClip,
           tiny,
           LmConfig.Norm.RMS,
           lmLayers,

@@ -197,7 +197,7 @@ class DeployTest {
     for (String k : List.of("imageSize", "patchSize", "dim", "layers", "heads")) {
       assertThat(tiny.at("/vision/" + k)).as("vision." + k).isEqualTo(enc.at("/vision/" + k));
     }
-    for (String k : List.of("maxTokens", "heads", "keyMode", "outputDim")) {
+    for (String k : List.of("maxTokens", "heads", "keyMode", "tokenPositions", "outputDim")) {
       assertThat(tiny.at("/mqt/" + k)).as("mqt." + k).isEqualTo(enc.at("/mqt/" + k));
     }
     for (String k : List.of("layers", "dim", "heads", "ffnDim", "vocab", "maxFrames")) {

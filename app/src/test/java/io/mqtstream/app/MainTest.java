@@ -1,6 +1,7 @@
 package io.mqtstream.app;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -49,6 +50,34 @@ class MainTest {
         TrainSpec.load(java.nio.file.Path.of("..", "configs", "train", "mqt-tiny.yaml")).toConfig();
     assertThat(c.encoder().mqt().maxTokens()).isEqualTo(64);
     assertThat(c.fixedM()).isZero();
+  }
+
+  @Test
+  void aTrainingConfigCanNarrowTheQuestionTypesAndNamesAnUnknownOne(
+      @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+    String shipped =
+        java.nio.file.Files.readString(
+            java.nio.file.Path.of("..", "configs", "train", "mqt-tiny.yaml"));
+    assertThat(
+            TrainSpec.load(java.nio.file.Path.of("..", "configs", "train", "mqt-tiny.yaml"))
+                .toConfig()
+                .world()
+                .types())
+        .as("[] asks every type")
+        .hasSize(io.mqtstream.training.world.QuestionType.values().length);
+    java.nio.file.Path narrow = dir.resolve("narrow.yaml");
+    java.nio.file.Files.writeString(
+        narrow, shipped.replace("types: []", "types: [position, direction]"));
+    assertThat(TrainSpec.load(narrow).toConfig().world().types())
+        .containsExactlyInAnyOrder(
+            io.mqtstream.training.world.QuestionType.POSITION,
+            io.mqtstream.training.world.QuestionType.DIRECTION);
+    java.nio.file.Path bad = dir.resolve("bad.yaml");
+    java.nio.file.Files.writeString(bad, shipped.replace("types: []", "types: [position, size]"));
+    assertThatThrownBy(() -> TrainSpec.load(bad).toConfig())
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("world.types")
+        .hasMessageContaining("size");
   }
 
   @Test

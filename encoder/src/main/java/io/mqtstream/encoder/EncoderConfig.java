@@ -38,12 +38,12 @@ public record EncoderConfig(
    * The {@code mqt-tiny} preset: 64×64 images in 8×8 patches (64 × 128 features from a 2-layer
    * ViT), M = 64 latent queries, one 4-head cross-attention of width 128, tokens of width 256.
    */
-  public static EncoderConfig tiny(MqtConfig.KeyMode keyMode) {
+  public static EncoderConfig tiny(MqtConfig.KeyMode keyMode, boolean tokenPositions) {
     VitConfig vit = new VitConfig(64, 8, 128, 2, 4, 4);
     return new EncoderConfig(
         "mqt-tiny",
         vit,
-        new MqtConfig(64, 128, 4, vit.dim(), vit.patches(), 256, keyMode),
+        new MqtConfig(64, 128, 4, vit.dim(), vit.patches(), 256, keyMode, tokenPositions),
         new float[] {0.5f, 0.5f, 0.5f},
         new float[] {0.25f, 0.25f, 0.25f});
   }

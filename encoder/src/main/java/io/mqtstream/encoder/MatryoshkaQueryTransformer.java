@@ -21,7 +21,8 @@ import java.util.Map;
  * <p>As in the reference code: LayerNorm on the queries and on the projected features, fixed 2D
  * sin-cos positions on the query grid and the patch grid, keys made of the positions only ({@link
  * MqtConfig.KeyMode#POSITIONAL}) or of features plus positions ({@link MqtConfig.KeyMode#CONTENT}),
- * values made of the features.
+ * values made of the features. Optionally ({@link MqtConfig#tokenPositions()}) each token also
+ * carries its query's fixed grid position, so it stays the first m rows of the M-token output.
  */
 public final class MatryoshkaQueryTransformer extends ModelBlock {
   /** Name of the optional forward parameter that selects m. */
@@ -40,6 +41,7 @@ public final class MatryoshkaQueryTransformer extends ModelBlock {
   private final Dense proj;
   private final ByteBuffer queryPositions; // (M, D), native floats
   private final ByteBuffer keyPositions; // (P, D), native floats
+  private final ByteBuffer tokenPositions; // (M, outputDim), native floats; null if not used
 
   public MatryoshkaQueryTransformer(MqtConfig config) {
     this.config = config;
@@ -65,6 +67,9 @@ public final class MatryoshkaQueryTransformer extends ModelBlock {
     float[] kPos = SinCos2d.embed(d, config.patches());
     queryPositions = Tensors.direct(qPos, 0, qPos.length);
     keyPositions = Tensors.direct(kPos, 0, kPos.length);
+    float[] tPos =
+        config.tokenPositions() ? SinCos2d.embed(config.outputDim(), config.maxTokens()) : null;
+    tokenPositions = tPos == null ? null : Tensors.direct(tPos, 0, tPos.length);
   }
 
   public MqtConfig config() {
@@ -108,7 +113,14 @@ public final class MatryoshkaQueryTransformer extends ModelBlock {
             null); // (B, m, D)
     NDArray out =
         lnPost.apply(ps, outProj.apply(ps, crossAttention, training), training); // (B, m, D)
-    return proj.apply(ps, out, training); // (B, m, outputDim)
+    NDArray tokens = proj.apply(ps, out, training); // (B, m, outputDim)
+    if (tokenPositions == null) {
+      return tokens;
+    }
+    ByteBuffer firstMTokens =
+        tokenPositions.duplicate().limit(m * config.outputDim() * Float.BYTES);
+    return tokens.add(
+        Tensors.create(scope, firstMTokens, new Shape(m, config.outputDim()))); // (B, m, outputDim)
   }
 
   /** The latent queries, (M, D): the only parameter whose rows belong to one token each. */

@@ -10,6 +10,10 @@ package io.mqtstream.encoder;
  * @param patches P, number of patch features per image (on the most square grid of P cells)
  * @param outputDim width of the visual tokens, the LLM's embedding width
  * @param keyMode what the keys are made of
+ * @param tokenPositions whether each output token carries its latent query's fixed grid position
+ *     (added after the projection): with positional keys a token's attention map is fixed, so its
+ *     index is all that says where its content lies, and an LLM that finds the token by content
+ *     needs that index in the token itself to answer "where". Checkpoints without the key: false.
  */
 public record MqtConfig(
     int maxTokens,
@@ -18,7 +22,8 @@ public record MqtConfig(
     int featureDim,
     int patches,
     int outputDim,
-    KeyMode keyMode) {
+    KeyMode keyMode,
+    boolean tokenPositions) {
 
   /** What the cross-attention keys are made of. */
   public enum KeyMode {
@@ -37,6 +42,10 @@ public record MqtConfig(
     VitConfig.positive("mqt.outputDim", outputDim);
     if (dim % heads != 0) {
       throw new IllegalArgumentException("mqt.heads: must divide dim " + dim);
+    }
+    if (tokenPositions && outputDim % 4 != 0) {
+      throw new IllegalArgumentException(
+          "mqt.outputDim: must be a multiple of 4 with tokenPositions, got " + outputDim);
     }
     if (dim % 4 != 0) {
       throw new IllegalArgumentException("mqt.dim: must be a multiple of 4, got " + dim);

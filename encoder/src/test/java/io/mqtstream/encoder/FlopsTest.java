@@ -10,7 +10,7 @@ class FlopsTest {
   void mqtCostIsSharedKeysValuesPlusALinearTermInM() {
     // P=4, Dv=2, D=4, out=8: keys/values 2·4·2·4 + 2·2·4·4·4 = 64 + 256 = 320;
     // per query 2·16 + 2·2·4·4 + 2·16 + 2·4·8 = 32 + 64 + 32 + 64 = 192
-    MqtConfig c = new MqtConfig(4, 4, 2, 2, 4, 8, MqtConfig.KeyMode.POSITIONAL);
+    MqtConfig c = new MqtConfig(4, 4, 2, 2, 4, 8, MqtConfig.KeyMode.POSITIONAL, false);
     assertThat(Flops.mqt(c, 1)).isEqualTo(320 + 192);
     assertThat(Flops.mqt(c, 4)).isEqualTo(320 + 4 * 192);
   }

@@ -16,17 +16,17 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.CsvSource;
 
 class MatryoshkaQueryTransformerTest {
-  private static MqtConfig small(MqtConfig.KeyMode mode) {
-    return new MqtConfig(16, 32, 4, 24, 9, 40, mode);
+  private static MqtConfig small(MqtConfig.KeyMode mode, boolean tokenPositions) {
+    return new MqtConfig(16, 32, 4, 24, 9, 40, mode, tokenPositions);
   }
 
   @ParameterizedTest
-  @EnumSource(MqtConfig.KeyMode.class)
-  void firstMTokensAreTheFirstMRowsOfTheFullOutput(MqtConfig.KeyMode mode) {
-    MqtConfig c = small(mode);
+  @CsvSource({"POSITIONAL,false", "POSITIONAL,true", "CONTENT,false", "CONTENT,true"})
+  void firstMTokensAreTheFirstMRowsOfTheFullOutput(MqtConfig.KeyMode mode, boolean tokenPositions) {
+    MqtConfig c = small(mode, tokenPositions);
     try (NDManager manager =
         NDManager.newBaseManager(Engines.pytorch().defaultDevice(), "PyTorch")) {
       MatryoshkaQueryTransformer mqt = MqtTestSupport.initialized(manager, c);
@@ -45,7 +45,7 @@ class MatryoshkaQueryTransformerTest {
 
   @Test
   void trainingAtMTouchesOnlyTheFirstMQueries() {
-    MqtConfig c = small(MqtConfig.KeyMode.CONTENT);
+    MqtConfig c = small(MqtConfig.KeyMode.CONTENT, true);
     int m = 6;
     try (NDManager manager =
         NDManager.newBaseManager(Engines.pytorch().defaultDevice(), "PyTorch")) {
@@ -76,9 +76,9 @@ class MatryoshkaQueryTransformerTest {
    * explicit softmax: (B=2, M=4, P=6, heads=2).
    */
   @ParameterizedTest
-  @EnumSource(MqtConfig.KeyMode.class)
-  void matchesAPlainReferenceComputation(MqtConfig.KeyMode mode) {
-    MqtConfig c = new MqtConfig(4, 8, 2, 12, 6, 4, mode);
+  @CsvSource({"POSITIONAL,false", "POSITIONAL,true", "CONTENT,false", "CONTENT,true"})
+  void matchesAPlainReferenceComputation(MqtConfig.KeyMode mode, boolean tokenPositions) {
+    MqtConfig c = new MqtConfig(4, 8, 2, 12, 6, 4, mode, tokenPositions);
     try (NDManager manager =
         NDManager.newBaseManager(Engines.pytorch().defaultDevice(), "PyTorch")) {
       MatryoshkaQueryTransformer mqt = MqtTestSupport.initialized(manager, c);
@@ -115,6 +115,9 @@ class MatryoshkaQueryTransformerTest {
       NDArray attended = NDArrays.stack(perImage); // (2, 4, 8)
       NDArray out = layerNorm(affine(attended, w, "mqt.attn.out_proj"), w, "mqt.ln_post");
       NDArray expected = out.matMul(w.get("mqt.proj.weight").transpose()); // (2, 4, 4)
+      if (tokenPositions) { // each query's 2×2-grid position, width 4, on its token
+        expected = expected.add(manager.create(SinCos2d.embed(4, 2, 2), new Shape(4, 4)));
+      }
 
       NDArray actual = mqt.forward(new ParameterStore(manager, false), x, 4, false);
       assertThat(maxAbsDiff(actual, expected)).isLessThan(1e-5f);

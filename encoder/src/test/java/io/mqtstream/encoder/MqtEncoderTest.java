@@ -18,7 +18,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class MqtEncoderTest {
-  private static final EncoderConfig TINY = EncoderConfig.tiny(MqtConfig.KeyMode.POSITIONAL);
+  private static final EncoderConfig TINY = EncoderConfig.tiny(MqtConfig.KeyMode.POSITIONAL, true);
 
   @Test
   void encodesOnceAtMAndSlicesEqualAForwardAtM() {
@@ -48,20 +48,33 @@ class MqtEncoderTest {
   void saveThenLoadGivesIdenticalOutputs(@TempDir Path dir) throws Exception {
     List<FrameRecord> frames = MqtTestSupport.frames(2, 64, 9);
     float[] before;
-    try (MqtEncoder encoder = MqtEncoder.create(EncoderConfig.tiny(MqtConfig.KeyMode.CONTENT), 3)) {
+    try (MqtEncoder encoder =
+        MqtEncoder.create(EncoderConfig.tiny(MqtConfig.KeyMode.CONTENT, false), 3)) {
       before = encoder.encode(frames).get(1).toFloatArray();
       encoder.save(dir);
     }
     assertThat(dir.resolve(MqtEncoder.WEIGHTS_FILE)).exists();
     try (MqtEncoder loaded = MqtEncoder.load(dir)) {
-      assertThat(loaded.config()).isEqualTo(EncoderConfig.tiny(MqtConfig.KeyMode.CONTENT));
+      assertThat(loaded.config()).isEqualTo(EncoderConfig.tiny(MqtConfig.KeyMode.CONTENT, false));
       assertThat(loaded.encode(frames).get(1).toFloatArray()).isEqualTo(before);
     }
-    try (MqtEncoder other = MqtEncoder.create(EncoderConfig.tiny(MqtConfig.KeyMode.CONTENT), 4)) {
+    try (MqtEncoder other =
+        MqtEncoder.create(EncoderConfig.tiny(MqtConfig.KeyMode.CONTENT, false), 4)) {
       assertThat(other.encode(frames).get(1).toFloatArray())
           .as("other seed, other weights")
           .isNotEqualTo(before);
     }
+  }
+
+  @Test
+  void aConfigFromBeforeTokenPositionsLoadsWithoutThem(@TempDir Path dir) throws Exception {
+    Path file = dir.resolve("config.json");
+    TINY.write(file);
+    String json = java.nio.file.Files.readString(file);
+    assertThat(json).contains("\"tokenPositions\" : true");
+    java.nio.file.Files.writeString(file, json.replaceAll(",\\s*\"tokenPositions\" : true", ""));
+    assertThat(EncoderConfig.read(file))
+        .isEqualTo(EncoderConfig.tiny(MqtConfig.KeyMode.POSITIONAL, false));
   }
 
   @Test

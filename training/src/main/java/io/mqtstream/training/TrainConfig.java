@@ -16,6 +16,9 @@ import io.mqtstream.training.world.WorldConfig;
  * @param weightDecay AdamW decoupled decay
  * @param clipNorm global gradient-norm clip
  * @param fixedM 0 for the Matryoshka draw (even m in 2..M), else train at this m only
+ * @param questionsPerClip question-answer turns per clip in stage 2, one after another after the
+ *     clip's tokens, as in LLaVA's multi-turn conversations: the frames are encoded once for all of
+ *     them, so a step learns from several answers for little more than the cost of one
  */
 public record TrainConfig(
     long seed,
@@ -27,6 +30,7 @@ public record TrainConfig(
     float weightDecay,
     float clipNorm,
     int fixedM,
+    int questionsPerClip,
     EncoderConfig encoder,
     LmConfig.Norm norm,
     int lmLayers,
@@ -41,6 +45,9 @@ public record TrainConfig(
     }
     if (fixedM < 0 || fixedM > encoder.mqt().maxTokens()) {
       throw new IllegalArgumentException("train.fixedM: must be 0 (Matryoshka) or 1..M");
+    }
+    if (questionsPerClip < 1) {
+      throw new IllegalArgumentException("train.questionsPerClip: must be >= 1");
     }
     if (world.imageSize() != encoder.vision().imageSize()) {
       throw new IllegalArgumentException(
@@ -77,6 +84,7 @@ public record TrainConfig(
         weightDecay,
         clipNorm,
         m,
+        questionsPerClip,
         encoder,
         norm,
         lmLayers,

@@ -134,20 +134,30 @@ public final class Trainer implements AutoCloseable {
     return result;
   }
 
-  private record Example(List<FrameRecord> frames, long[] question, long[] answer) {}
+  /** A clip's frames and its question-answer turns (stage 1: one turn, no question). */
+  private record Example(List<FrameRecord> frames, List<long[]> questions, List<long[]> answers) {}
 
   private Example example(Random random, boolean align) {
     Clip clip = world.clip(Split.TRAIN.seed(random.nextInt(1_000_000_000)));
+    List<Question> questions = world.questions(clip);
+    while (!align && questions.isEmpty()) { // e.g. only position questions, objects near the middle
+      clip = world.clip(Split.TRAIN.seed(random.nextInt(1_000_000_000)));
+      questions = world.questions(clip);
+    }
     TextTokenizer tok = reasoner.tokenizer();
-    String question;
-    String answer;
+    List<long[]> asked = new ArrayList<>();
+    List<long[]> answers = new ArrayList<>();
     if (align) {
-      question = "";
-      answer = world.describe(clip, clip.frames() - 1);
+      asked.add(new long[0]);
+      answers.add(tok.encode(world.describe(clip, clip.frames() - 1)));
     } else {
-      Question q = Evaluator.pick(world.questions(clip), random);
-      question = q.text();
-      answer = q.answer();
+      List<Question> left = new ArrayList<>(questions);
+      while (asked.size() < config.questionsPerClip() && !left.isEmpty()) {
+        Question q = Evaluator.pick(left, random);
+        left.remove(q);
+        asked.add(tok.encode(q.text()));
+        answers.add(tok.encode(q.answer()));
+      }
     }
     List<FrameRecord> frames = new ArrayList<>();
     for (int t = 0; t < clip.frames(); t++) {
@@ -161,8 +171,7 @@ public final class Trainer implements AutoCloseable {
               FrameRecord.Encoding.JPEG,
               jpeg.encode(clip.render(t))));
     }
-    return new Example(
-        frames, question.isEmpty() ? new long[0] : tok.encode(question), tok.encode(answer));
+    return new Example(frames, asked, answers);
   }
 
   private StepResult learn(List<Example> batch, int m, float lr) {
@@ -199,14 +208,16 @@ public final class Trainer implements AutoCloseable {
   }
 
   /**
-   * The LM's teacher-forced inputs: per example [frames' m tokens + frame index, sep, question,
-   * answer], left-padded to the longest; the targets are the answer tokens then {@code <eos>},
-   * predicted from the position before each.
+   * The LM's teacher-forced inputs: per example [frames' m tokens + frame index, then per turn sep,
+   * question, answer, and {@code <eos>} between turns], left-padded to the longest; each turn's
+   * targets are its answer tokens then {@code <eos>}, predicted from the position before each. The
+   * first turn is exactly the prompt the engine builds.
    *
    * @param x (B, L, D)
    * @param targetMask (B, L, V) one at each target token
-   * @param targetIds per example, the answer then {@code <eos>}
-   * @param firstTarget per example, the padded position that predicts the first answer token
+   * @param targetRow per turn, its example's row
+   * @param targetIds per turn, the answer then {@code <eos>}
+   * @param firstTarget per turn, the padded position that predicts the first answer token
    */
   private record Inputs(
       NDArray x,
@@ -214,6 +225,7 @@ public final class Trainer implements AutoCloseable {
       float[][] pad,
       NDArray targetMask,
       int targetCount,
+      int[] targetRow,
       long[][] targetIds,
       int[] firstTarget) {}
 
@@ -230,11 +242,8 @@ public final class Trainer implements AutoCloseable {
       for (int t = 0; t < frames; t++) {
         parts.add(tokens.get(i * frames + t).add(lm.frameIndex(ps, scope, t, true))); // (m, D)
       }
-      long[] text = new long[1 + e.question().length + e.answer().length];
-      text[0] = reasoner.tokenizer().sep();
-      System.arraycopy(e.question(), 0, text, 1, e.question().length);
-      System.arraycopy(e.answer(), 0, text, 1 + e.question().length, e.answer().length);
-      parts.add(lm.embedTokens(ps, scope, new long[][] {text}, true).squeeze(0)); // (1 + q + a, D)
+      long[] text = turns(e).text();
+      parts.add(lm.embedTokens(ps, scope, new long[][] {text}, true).squeeze(0)); // (text, D)
       NDArray row = NDArrays.concat(parts, 0); // (L_i, D)
       rows.add(row);
       longest = Math.max(longest, (int) row.getShape().get(0));
@@ -242,8 +251,9 @@ public final class Trainer implements AutoCloseable {
     int vocab = reasoner.config().vocab();
     long[][] positions = new long[b][longest];
     float[][] pad = new float[b][longest];
-    long[][] targetIds = new long[b][];
-    int[] firstTarget = new int[b];
+    List<long[]> targetIds = new ArrayList<>();
+    List<Integer> targetRow = new ArrayList<>();
+    List<Integer> firstTarget = new ArrayList<>();
     ByteBuffer mask =
         ByteBuffer.allocateDirect(b * longest * vocab * Float.BYTES).order(ByteOrder.nativeOrder());
     NDList padded = new NDList();
@@ -261,30 +271,79 @@ public final class Trainer implements AutoCloseable {
         positions[i][t] = Math.max(0, t - left);
         pad[i][t] = t < left ? -1e9f : 0f;
       }
-      targetIds[i] = java.util.Arrays.copyOf(e.answer(), e.answer().length + 1);
-      targetIds[i][e.answer().length] = reasoner.tokenizer().eos();
-      firstTarget[i] = left + frames * m + e.question().length; // the prompt's last position
-      for (int k = 0; k < targetIds[i].length; k++) {
-        mask.putFloat(
-            (((i * longest) + firstTarget[i] + k) * vocab + (int) targetIds[i][k]) * Float.BYTES,
-            1f);
-        count++;
+      Turns turns = turns(e);
+      for (int k = 0; k < turns.targets().length; k++) {
+        long[] ids = turns.targets()[k];
+        int first = left + frames * m + turns.firstTarget()[k];
+        for (int j = 0; j < ids.length; j++) {
+          mask.putFloat((((i * longest) + first + j) * vocab + (int) ids[j]) * Float.BYTES, 1f);
+          count++;
+        }
+        targetIds.add(ids);
+        targetRow.add(i);
+        firstTarget.add(first);
       }
     }
     NDArray targetMask = Tensors.create(scope, mask, new Shape(b, longest, vocab));
     return new Inputs(
-        NDArrays.stack(padded), positions, pad, targetMask, count, targetIds, firstTarget);
+        NDArrays.stack(padded),
+        positions,
+        pad,
+        targetMask,
+        count,
+        targetRow.stream().mapToInt(Integer::intValue).toArray(),
+        targetIds.toArray(long[][]::new),
+        firstTarget.stream().mapToInt(Integer::intValue).toArray());
   }
 
-  /** Share of examples whose every answer token (and the end) is the model's top choice. */
+  private Turns turns(Example e) {
+    return Turns.of(
+        e.questions(), e.answers(), reasoner.tokenizer().sep(), reasoner.tokenizer().eos());
+  }
+
+  /**
+   * An example's text after its frames and where each turn's targets are.
+   *
+   * @param text per turn: sep, question, answer; {@code <eos>} between turns
+   * @param targets per turn: its answer then {@code <eos>}
+   * @param firstTarget per turn: the index in {@code text} that predicts the turn's first target
+   *     (its question's last token, or its sep when the question is empty); target j is predicted
+   *     at {@code firstTarget + j}
+   */
+  record Turns(long[] text, long[][] targets, int[] firstTarget) {
+    static Turns of(List<long[]> questions, List<long[]> answers, long sep, long eos) {
+      List<Long> text = new ArrayList<>();
+      long[][] targets = new long[answers.size()][];
+      int[] first = new int[answers.size()];
+      for (int k = 0; k < answers.size(); k++) {
+        if (k > 0) {
+          text.add(eos);
+        }
+        text.add(sep);
+        for (long id : questions.get(k)) {
+          text.add(id);
+        }
+        first[k] = text.size() - 1;
+        for (long id : answers.get(k)) {
+          text.add(id);
+        }
+        targets[k] = java.util.Arrays.copyOf(answers.get(k), answers.get(k).length + 1);
+        targets[k][answers.get(k).length] = eos;
+      }
+      return new Turns(text.stream().mapToLong(Long::longValue).toArray(), targets, first);
+    }
+  }
+
+  /** Share of answers (turns) whose every token (and the end) is the model's top choice. */
   private static float accuracy(NDArray logits, Inputs in) {
     long[] best = logits.argMax(2).toLongArray(); // (B, L) flattened
     int longest = in.positions()[0].length;
     int right = 0;
     for (int i = 0; i < in.targetIds().length; i++) {
       boolean ok = true;
+      int row = in.targetRow()[i] * longest;
       for (int k = 0; k < in.targetIds()[i].length; k++) {
-        ok &= best[i * longest + in.firstTarget()[i] + k] == in.targetIds()[i][k];
+        ok &= best[row + in.firstTarget()[i] + k] == in.targetIds()[i][k];
       }
       right += ok ? 1 : 0;
     }
@@ -307,16 +366,21 @@ public final class Trainer implements AutoCloseable {
       }
       float norm = (float) Math.sqrt(sumSquares);
       if (!finiteLoss || !Float.isFinite(norm)) {
-        grads.values().forEach(g -> g.muli(0)); // discard: the next backward adds into these
+        grads.values().forEach(Trainer::clear); // discard: the next backward adds into these
         return false;
       }
       if (norm > config.clipNorm()) {
         grads.values().forEach(g -> g.muli(config.clipNorm() / norm));
       }
       optimizer.update(grads, lr, step + 1, scratch);
-      grads.values().forEach(g -> g.muli(0)); // the next backward adds into these buffers
+      grads.values().forEach(Trainer::clear); // the next backward adds into these buffers
       return true;
     }
+  }
+
+  /** Zeroes a gradient buffer in place; multiplying by 0 would keep a NaN (0 · NaN = NaN). */
+  private static void clear(NDArray gradient) {
+    gradient.set(new ai.djl.ndarray.index.NDIndex("..."), 0f);
   }
 
   /** Steps whose update was skipped because the loss or the gradients were not finite. */

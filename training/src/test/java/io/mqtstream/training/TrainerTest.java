@@ -23,12 +23,12 @@ class TrainerTest {
         new EncoderConfig(
             "test",
             vit,
-            new MqtConfig(8, 32, 2, 32, vit.patches(), 32, MqtConfig.KeyMode.POSITIONAL),
+            new MqtConfig(8, 32, 2, 32, vit.patches(), 32, MqtConfig.KeyMode.POSITIONAL, true),
             new float[] {0.5f, 0.5f, 0.5f},
             new float[] {0.25f, 0.25f, 0.25f});
     WorldConfig world = new WorldConfig(32, 2, 1, 2, 0.5, 0.3, 0.0, null);
     return new TrainConfig(
-        5, steps, 2, 8, 3e-3f, 3, 0.01f, 1.0f, 0, enc, LmConfig.Norm.RMS, 1, 2, 64, world);
+        5, steps, 2, 8, 3e-3f, 3, 0.01f, 1.0f, 0, 2, enc, LmConfig.Norm.RMS, 1, 2, 64, world);
   }
 
   @Test
@@ -106,6 +106,79 @@ class TrainerTest {
       }
       assertThat(t.encoder().manager().getManagedArrays().size()).isEqualTo(encoderArrays);
       assertThat(t.reasoner().manager().getManagedArrays().size()).isEqualTo(lmArrays);
+    }
+  }
+
+  /**
+   * A step whose loss is NaN (here: one latent query made NaN) changes no weight: once, such a step
+   * wrote NaN into every weight of a baseline run through AdamW. Training goes on after it.
+   */
+  @Test
+  void aNonFiniteStepChangesNoWeightAndTrainingGoesOn(@TempDir Path dir) throws Exception {
+    try (Trainer t = Trainer.create(tiny(10), dir)) {
+      t.step(); // past stage 1 (2 steps), so the next steps answer questions
+      t.step();
+      ai.djl.ndarray.NDArray queries =
+          t.encoder().parameters().get("mqt.latent_queries").getArray(); // (M, D)
+      float[] healthy = io.mqtstream.encoder.Tensors.toFloats(queries);
+      float[] poisoned = healthy.clone();
+      poisoned[0] = Float.NaN; // query 0 is used at every m
+      overwrite(queries, poisoned);
+      Map<String, float[]> before = snapshot(t);
+
+      Trainer.StepResult bad = t.step();
+
+      assertThat(bad.loss()).isNaN();
+      assertThat(t.skippedSteps()).isEqualTo(1);
+      Map<String, float[]> after = snapshot(t);
+      for (String name : before.keySet()) {
+        assertThat(after.get(name)).as(name).isEqualTo(before.get(name));
+      }
+
+      overwrite(queries, healthy);
+      Trainer.StepResult good = t.step();
+      assertThat(good.loss()).isFinite();
+      assertThat(t.skippedSteps()).isEqualTo(1);
+      Map<String, float[]> trained = snapshot(t);
+      assertThat(trained.get("mqt.latent_queries")).as("updated again").isNotEqualTo(healthy);
+      trained.values().forEach(w -> assertThat(w).doesNotContain(Float.NaN));
+    }
+  }
+
+  private static void overwrite(ai.djl.ndarray.NDArray parameter, float[] values) {
+    parameter.setRequiresGradient(false);
+    parameter.set(values);
+    parameter.setRequiresGradient(true);
+  }
+
+  /**
+   * Multi-turn layout: each target is predicted at the position before it appears in the text (the
+   * answer tokens, then the {@code <eos>} that follows except after the last turn), and the first
+   * turn is exactly the single-question prompt [sep, question] the engine builds.
+   */
+  @Test
+  void turnsPutEachTargetRightAfterThePositionThatPredictsIt() {
+    long sep = 2;
+    long eos = 3;
+    Trainer.Turns turns =
+        Trainer.Turns.of(
+            List.of(new long[] {10, 11}, new long[] {12}, new long[0]),
+            List.of(new long[] {20}, new long[] {21, 22}, new long[] {23}),
+            sep,
+            eos);
+    assertThat(turns.text()).containsExactly(2, 10, 11, 20, 3, 2, 12, 21, 22, 3, 2, 23);
+    assertThat(turns.firstTarget()).containsExactly(2, 6, 10);
+    assertThat(turns.targets()[1]).containsExactly(21, 22, 3);
+    for (int k = 0; k < 3; k++) {
+      long[] ids = turns.targets()[k];
+      for (int j = 0; j < ids.length; j++) {
+        int next = turns.firstTarget()[k] + j + 1;
+        if (next < turns.text().length) {
+          assertThat(turns.text()[next]).as("turn %d target %d", k, j).isEqualTo(ids[j]);
+        } else {
+          assertThat(ids[j]).as("the last <eos> is predicted, never read").isEqualTo(eos);
+        }
+      }
     }
   }
 

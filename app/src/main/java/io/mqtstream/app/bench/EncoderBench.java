@@ -94,7 +94,7 @@ public final class EncoderBench {
     if (trained()) {
       return MqtEncoder.load(checkpoint.resolve("encoder"));
     }
-    return MqtEncoder.create(EncoderConfig.tiny(MqtConfig.KeyMode.POSITIONAL), 1);
+    return MqtEncoder.create(EncoderConfig.tiny(MqtConfig.KeyMode.POSITIONAL, true), 1);
   }
 
   private static double viewNanos(VisualTokens tokens, int m) {
