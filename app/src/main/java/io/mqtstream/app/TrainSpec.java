@@ -6,10 +6,15 @@ import io.mqtstream.encoder.EncoderConfig;
 import io.mqtstream.encoder.MqtConfig;
 import io.mqtstream.reasoner.LmConfig;
 import io.mqtstream.training.TrainConfig;
+import io.mqtstream.training.world.QuestionType;
 import io.mqtstream.training.world.WorldConfig;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.EnumSet;
+import java.util.List;
 import java.util.Locale;
+import java.util.Set;
 import java.util.stream.Collectors;
 
 /** A training run as written in {@code configs/train/*.yaml}; see that file for every key. */
@@ -41,7 +46,7 @@ record TrainSpec(
       double moving,
       double appearing,
       double checkered,
-      java.util.List<String> types) {}
+      List<String> types) {}
 
   static TrainSpec load(Path file) {
     try {
@@ -92,19 +97,17 @@ record TrainSpec(
     if (world == null) {
       throw new ConfigException("world", "must be set");
     }
-    java.util.Set<io.mqtstream.training.world.QuestionType> asked = new java.util.HashSet<>();
-    for (String type : world.types() == null ? java.util.List.<String>of() : world.types()) {
+    Set<QuestionType> asked = EnumSet.noneOf(QuestionType.class);
+    for (String type : world.types() == null ? List.<String>of() : world.types()) {
       try {
-        asked.add(io.mqtstream.training.world.QuestionType.valueOf(type.toUpperCase(Locale.ROOT)));
+        asked.add(QuestionType.valueOf(type.toUpperCase(Locale.ROOT)));
       } catch (RuntimeException e) {
         throw new ConfigException(
             "world.types",
             "unknown question type "
                 + type
                 + " (known: "
-                + java.util.Arrays.stream(io.mqtstream.training.world.QuestionType.values())
-                    .map(io.mqtstream.training.world.QuestionType::key)
-                    .toList()
+                + Arrays.stream(QuestionType.values()).map(QuestionType::key).toList()
                 + ")");
       }
     }

@@ -18,7 +18,7 @@ import io.mqtstream.training.world.WorldConfig;
  * @param fixedM 0 for the Matryoshka draw (even m in 2..M), else train at this m only
  * @param questionsPerClip question-answer turns per clip in stage 2, one after another after the
  *     clip's tokens, as in LLaVA's multi-turn conversations: the frames are encoded once for all of
- *     them, so a step learns from several answers for little more than the cost of one
+ *     them (4 turns cost ~1.3× the time of one step with a single question, see the model card)
  */
 public record TrainConfig(
     long seed,
