@@ -3,9 +3,12 @@ package io.mqtstream.app;
 import io.mqtstream.training.TrainConfig;
 import io.mqtstream.training.Trainer;
 import java.io.BufferedWriter;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -19,6 +22,8 @@ import picocli.CommandLine.Option;
     name = "train",
     description = "Train mqt-tiny on the synthetic world (Matryoshka objective).")
 final class TrainCommand implements Callable<Integer> {
+  private static final String LOG_HEADER = "step,m,loss,accuracy,learning_rate,examples_per_s";
+
   @Option(
       names = "--config",
       required = true,
@@ -46,64 +51,91 @@ final class TrainCommand implements Callable<Integer> {
             ? output
             : Path.of(spec.output() + (fixedM != null ? "-fixed-m" + fixedM : ""));
     Files.createDirectories(out);
-    try (Trainer trainer = resume != null ? Trainer.resume(c, resume) : Trainer.create(c, out);
-        BufferedWriter log =
-            Files.newBufferedWriter(
-                out.resolve("train_log.csv"),
-                StandardOpenOption.CREATE,
-                resume != null
-                    ? StandardOpenOption.APPEND
-                    : StandardOpenOption.TRUNCATE_EXISTING)) {
-      if (resume == null) {
-        log.write("step,m,loss,accuracy,learning_rate,examples_per_s\n");
+    try (Trainer trainer = resume != null ? Trainer.resume(c, resume) : Trainer.create(c, out)) {
+      Path logFile = out.resolve("train_log.csv");
+      keepLogBefore(logFile, resume != null ? trainer.stepsTaken() : 0);
+      try (BufferedWriter log =
+          Files.newBufferedWriter(logFile, StandardOpenOption.CREATE, StandardOpenOption.APPEND)) {
+        train(trainer, c, spec.checkpointEvery(), out, log);
       }
-      long start = System.nanoTime();
-      int first = trainer.stepsTaken();
-      double emaLoss = Double.NaN;
-      double emaAcc = Double.NaN;
-      while (trainer.stepsTaken() < c.steps()) {
-        long t0 = System.nanoTime();
-        Trainer.StepResult r = trainer.step();
-        double rate = r.examples() / ((System.nanoTime() - t0) / 1e9);
-        emaLoss = Double.isNaN(emaLoss) ? r.loss() : 0.95 * emaLoss + 0.05 * r.loss();
-        emaAcc = Double.isNaN(emaAcc) ? r.accuracy() : 0.95 * emaAcc + 0.05 * r.accuracy();
-        log.write(
-            String.format(
-                Locale.ROOT,
-                "%d,%d,%.5f,%.4f,%.6g,%.1f%n",
-                r.step(),
-                r.m(),
-                r.loss(),
-                r.accuracy(),
-                r.learningRate(),
-                rate));
-        int done = trainer.stepsTaken();
-        if (done % 10 == 0 || done == c.steps()) {
-          double perStep = (System.nanoTime() - start) / 1e9 / (done - first);
-          System.err.printf(
-              Locale.ROOT,
-              "\rstep %d/%d  loss %.3f  acc %.1f%%  m %2d  lr %.1e  %.1f ex/s  ETA %s   ",
-              done,
-              c.steps(),
-              emaLoss,
-              100 * emaAcc,
-              r.m(),
-              r.learningRate(),
-              rate,
-              eta(perStep * (c.steps() - done)));
-          log.flush();
-        }
-        if (done % spec.checkpointEvery() == 0 && done < c.steps()) {
-          trainer.save(out.resolve("step-" + done));
-        }
-      }
-      trainer.save(out.resolve("final"));
-      System.err.println();
-      System.out.printf(
-          "trained %d steps in %s; model in %s%n",
-          c.steps() - first, eta((System.nanoTime() - start) / 1e9), out.resolve("final"));
     }
     return 0;
+  }
+
+  /**
+   * Rewrites the curve log with its header and only the rows of steps before {@code step}: a run
+   * resumed from an earlier checkpoint than where it stopped must not log those steps twice.
+   */
+  static void keepLogBefore(Path logFile, int step) throws IOException {
+    List<String> kept = new ArrayList<>();
+    kept.add(LOG_HEADER);
+    if (step > 0 && Files.exists(logFile)) {
+      for (String line : Files.readAllLines(logFile)) {
+        int comma = line.indexOf(',');
+        if (comma > 0 && isStepBefore(line.substring(0, comma), step)) {
+          kept.add(line);
+        }
+      }
+    }
+    Files.write(logFile, kept);
+  }
+
+  private static boolean isStepBefore(String field, int step) {
+    try {
+      return Integer.parseInt(field) < step;
+    } catch (NumberFormatException e) {
+      return false; // the header, or not a row of ours
+    }
+  }
+
+  private static void train(
+      Trainer trainer, TrainConfig c, int checkpointEvery, Path out, BufferedWriter log)
+      throws IOException {
+    long start = System.nanoTime();
+    int first = trainer.stepsTaken();
+    double emaLoss = Double.NaN;
+    double emaAcc = Double.NaN;
+    while (trainer.stepsTaken() < c.steps()) {
+      long t0 = System.nanoTime();
+      Trainer.StepResult r = trainer.step();
+      double rate = r.examples() / ((System.nanoTime() - t0) / 1e9);
+      emaLoss = Double.isNaN(emaLoss) ? r.loss() : 0.95 * emaLoss + 0.05 * r.loss();
+      emaAcc = Double.isNaN(emaAcc) ? r.accuracy() : 0.95 * emaAcc + 0.05 * r.accuracy();
+      log.write(
+          String.format(
+              Locale.ROOT,
+              "%d,%d,%.5f,%.4f,%.6g,%.1f%n",
+              r.step(),
+              r.m(),
+              r.loss(),
+              r.accuracy(),
+              r.learningRate(),
+              rate));
+      int done = trainer.stepsTaken();
+      if (done % 10 == 0 || done == c.steps()) {
+        double perStep = (System.nanoTime() - start) / 1e9 / (done - first);
+        System.err.printf(
+            Locale.ROOT,
+            "\rstep %d/%d  loss %.3f  acc %.1f%%  m %2d  lr %.1e  %.1f ex/s  ETA %s   ",
+            done,
+            c.steps(),
+            emaLoss,
+            100 * emaAcc,
+            r.m(),
+            r.learningRate(),
+            rate,
+            eta(perStep * (c.steps() - done)));
+        log.flush();
+      }
+      if (done % checkpointEvery == 0 && done < c.steps()) {
+        trainer.save(out.resolve("step-" + done));
+      }
+    }
+    trainer.save(out.resolve("final"));
+    System.err.println();
+    System.out.printf(
+        "trained %d steps in %s; model in %s%n",
+        c.steps() - first, eta((System.nanoTime() - start) / 1e9), out.resolve("final"));
   }
 
   private static String eta(double seconds) {
