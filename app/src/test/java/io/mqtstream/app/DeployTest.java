@@ -25,7 +25,7 @@ import org.junit.jupiter.api.Test;
  * rendered with Helm's own code (helm-java), its manifests validated against the Kubernetes and
  * KEDA schemas ({@code deploy/check/validate.mjs}, Node), the Compose file by {@code docker-compose
  * config}, and every engine configuration the deploy files carry by the engine's own loader. {@code
- * .ci/run} installs Node, the check's npm packages and docker-compose.
+ * bin/test} obtains Node, the check's npm packages and docker-compose.
  */
 @Tag("deploy")
 class DeployTest {
@@ -241,7 +241,7 @@ class DeployTest {
       p = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true).start();
     } catch (IOException e) {
       throw new AssertionError(
-          command[0] + " is not installed: .ci/run installs it (" + e.getMessage() + ")", e);
+          command[0] + " is not installed: bin/test installs it (" + e.getMessage() + ")", e);
     }
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();
