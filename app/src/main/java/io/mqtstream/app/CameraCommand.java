@@ -1,9 +1,9 @@
 package io.mqtstream.app;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import io.mqtstream.ingest.camera.CameraPublisher;
-import io.mqtstream.ingest.camera.CameraSource;
-import io.mqtstream.ingest.camera.CameraSources;
+import io.mqtstream.camera.CameraPublisher;
+import io.mqtstream.camera.CameraSource;
+import io.mqtstream.camera.CameraSources;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;

@@ -3,7 +3,7 @@ package io.mqtstream.app;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.mqtstream.app.engine.Engine;
-import io.mqtstream.ingest.EmbeddedKafka;
+import io.mqtstream.embedded.EmbeddedKafka;
 import java.io.IOException;
 import java.util.Map;
 

@@ -87,7 +87,7 @@ class LoadtestCommandTest {
 
   @Test
   void loadtestDrivesAnEngineAlreadyRunningOnAnExternalCluster(@TempDir Path dir) throws Exception {
-    try (io.mqtstream.ingest.EmbeddedKafka kafka = io.mqtstream.ingest.EmbeddedKafka.start()) {
+    try (io.mqtstream.embedded.EmbeddedKafka kafka = io.mqtstream.embedded.EmbeddedKafka.start()) {
       Path yaml = dir.resolve("engine.yaml");
       Files.writeString(
           yaml,

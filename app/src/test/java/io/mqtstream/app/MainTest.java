@@ -64,14 +64,13 @@ class MainTest {
                 .world()
                 .types())
         .as("[] asks every type")
-        .hasSize(io.mqtstream.training.world.QuestionType.values().length);
+        .hasSize(io.mqtstream.world.QuestionType.values().length);
     java.nio.file.Path narrow = dir.resolve("narrow.yaml");
     java.nio.file.Files.writeString(
         narrow, shipped.replace("types: []", "types: [position, direction]"));
     assertThat(TrainSpec.load(narrow).toConfig().world().types())
         .containsExactlyInAnyOrder(
-            io.mqtstream.training.world.QuestionType.POSITION,
-            io.mqtstream.training.world.QuestionType.DIRECTION);
+            io.mqtstream.world.QuestionType.POSITION, io.mqtstream.world.QuestionType.DIRECTION);
     java.nio.file.Path bad = dir.resolve("bad.yaml");
     java.nio.file.Files.writeString(bad, shipped.replace("types: []", "types: [position, size]"));
     assertThatThrownBy(() -> TrainSpec.load(bad).toConfig())

@@ -8,6 +8,12 @@ import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.initializer.NormalInitializer;
 import ai.djl.util.PairList;
+import io.mqtstream.nn.Attention;
+import io.mqtstream.nn.Dense;
+import io.mqtstream.nn.ModelBlock;
+import io.mqtstream.nn.Norm;
+import io.mqtstream.nn.SinCos2d;
+import io.mqtstream.nn.Tensors;
 import java.nio.ByteBuffer;
 import java.util.Map;
 

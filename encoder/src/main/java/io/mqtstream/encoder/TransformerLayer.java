@@ -7,6 +7,10 @@ import ai.djl.nn.Activation;
 import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
+import io.mqtstream.nn.Attention;
+import io.mqtstream.nn.Dense;
+import io.mqtstream.nn.ModelBlock;
+import io.mqtstream.nn.Norm;
 import java.util.Map;
 
 /** A pre-LN transformer encoder layer: self-attention then a GELU MLP, each with a residual. */

@@ -7,7 +7,8 @@ import static org.assertj.core.api.Assertions.within;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import io.mqtstream.ingest.FrameRecord;
+import io.mqtstream.nn.Engines;
+import io.mqtstream.wire.FrameRecord;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -60,7 +61,7 @@ class FramePreprocessorTest {
               40,
               30,
               FrameRecord.Encoding.JPEG,
-              new io.mqtstream.ingest.camera.JpegEncoder(0.95f).encode(img));
+              new io.mqtstream.wire.JpegEncoder(0.95f).encode(img));
       NDArray x = pre.batch(m, List.of(big, jpeg));
       assertThat(x.getShape()).isEqualTo(new Shape(2, 3, 4, 4));
       float diff = x.get(0).sub(x.get(1)).abs().max().getFloat();

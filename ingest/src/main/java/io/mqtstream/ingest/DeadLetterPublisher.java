@@ -1,5 +1,7 @@
 package io.mqtstream.ingest;
 
+import io.mqtstream.wire.FrameFormatException;
+import io.mqtstream.wire.FrameHeaders;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import java.util.Properties;
@@ -16,17 +18,10 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * Sends records the engine could not use to the dead-letter topic, byte for byte, with headers that
  * say why and where they came from, so nothing is lost and the stream goes on.
  *
- * <p>Headers added: {@value #REASON}, {@value #ERROR}, {@value #FIELD} (for format errors), {@value
- * #SOURCE_TOPIC}, {@value #SOURCE_PARTITION}, {@value #SOURCE_OFFSET}; the record's own headers are
- * kept.
+ * <p>Headers added: the {@link FrameHeaders} {@code DLQ_*} names (reason, error, field for format
+ * errors, source topic, partition and offset); the record's own headers are kept.
  */
 public final class DeadLetterPublisher implements AutoCloseable {
-  public static final String REASON = "mqt.dlq.reason";
-  public static final String ERROR = "mqt.dlq.error";
-  public static final String FIELD = "mqt.dlq.field";
-  public static final String SOURCE_TOPIC = "mqt.dlq.source.topic";
-  public static final String SOURCE_PARTITION = "mqt.dlq.source.partition";
-  public static final String SOURCE_OFFSET = "mqt.dlq.source.offset";
 
   private final String topic;
   private final KafkaProducer<byte[], byte[]> producer;
@@ -62,14 +57,14 @@ public final class DeadLetterPublisher implements AutoCloseable {
   public CompletableFuture<RecordMetadata> publish(
       byte[] key, byte[] value, Iterable<Header> headers, SourcePosition source, Throwable error) {
     RecordHeaders out = new RecordHeaders(headers);
-    put(out, REASON, reason(error));
-    put(out, ERROR, error.getClass().getName());
+    put(out, FrameHeaders.DLQ_REASON, reason(error));
+    put(out, FrameHeaders.DLQ_ERROR, error.getClass().getName());
     if (error instanceof FrameFormatException f) {
-      put(out, FIELD, f.field());
+      put(out, FrameHeaders.DLQ_FIELD, f.field());
     }
-    put(out, SOURCE_TOPIC, source.topic());
-    put(out, SOURCE_PARTITION, Integer.toString(source.partition()));
-    put(out, SOURCE_OFFSET, Long.toString(source.offset()));
+    put(out, FrameHeaders.DLQ_SOURCE_TOPIC, source.topic());
+    put(out, FrameHeaders.DLQ_SOURCE_PARTITION, Integer.toString(source.partition()));
+    put(out, FrameHeaders.DLQ_SOURCE_OFFSET, Long.toString(source.offset()));
     CompletableFuture<RecordMetadata> done = new CompletableFuture<>();
     producer.send(
         new ProducerRecord<>(topic, null, key, value, out),

@@ -1,5 +1,6 @@
 package io.mqtstream.ingest;
 
+import io.mqtstream.wire.FrameRecord;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;

@@ -1,5 +1,7 @@
 package io.mqtstream.ingest;
 
+import io.mqtstream.wire.FrameRecord;
+import io.mqtstream.wire.FrameRecordSerde;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Collection;

@@ -8,7 +8,6 @@ import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import reactor.core.publisher.Flux;
@@ -120,7 +119,7 @@ public final class KafkaFrameSource implements AutoCloseable {
   public static final class Stats {
     private final AtomicInteger inFlight = new AtomicInteger();
     private final AtomicInteger maxInFlight = new AtomicInteger();
-    private final AtomicLong pauses = new AtomicLong();
+    private final Counter pauses;
     private final Counter delivered;
     private final Counter deadLettered;
     private final Counter committed;
@@ -128,9 +127,9 @@ public final class KafkaFrameSource implements AutoCloseable {
     Stats(MeterRegistry meters) {
       meters.gauge("mqt.ingest.inflight", inFlight);
       delivered = meters.counter("mqt.ingest.frames");
-      deadLettered = meters.counter("mqt.ingest.dlq");
+      deadLettered = meters.counter("mqt.dlq", "stage", "deserialize");
       committed = meters.counter("mqt.ingest.commits");
-      meters.gauge("mqt.ingest.pauses", pauses);
+      pauses = meters.counter("mqt.ingest.pauses");
     }
 
     void inFlight(int delta) {
@@ -139,7 +138,7 @@ public final class KafkaFrameSource implements AutoCloseable {
     }
 
     void onPaused() {
-      pauses.incrementAndGet();
+      pauses.increment();
     }
 
     void onDelivered() {
@@ -166,7 +165,7 @@ public final class KafkaFrameSource implements AutoCloseable {
 
     /** How many times the partitions were paused for lack of demand or in-flight room. */
     public long pauses() {
-      return pauses.get();
+      return (long) pauses.count();
     }
 
     public long delivered() {

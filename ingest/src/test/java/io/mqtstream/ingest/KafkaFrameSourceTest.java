@@ -7,6 +7,9 @@ import static io.mqtstream.ingest.KafkaTestSupport.produceRaw;
 import static io.mqtstream.ingest.KafkaTestSupport.readAll;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.mqtstream.embedded.EmbeddedKafka;
+import io.mqtstream.wire.FrameHeaders;
+import io.mqtstream.wire.FrameRecordSerde;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -227,15 +230,14 @@ class KafkaFrameSourceTest {
     List<ConsumerRecord<byte[], byte[]>> dlq = readAll(kafka, topic + ".dlq", (int) bad);
     assertThat(dlq).hasSize((int) bad);
     Map<String, String> first = headers(dlq.get(0));
-    assertThat(first.get(DeadLetterPublisher.REASON)).startsWith("magic:");
-    assertThat(first.get(DeadLetterPublisher.FIELD)).isEqualTo("magic");
-    assertThat(first.get(DeadLetterPublisher.SOURCE_TOPIC)).isEqualTo(topic);
-    assertThat(first.get(DeadLetterPublisher.SOURCE_PARTITION)).isEqualTo("0");
-    assertThat(first.get(DeadLetterPublisher.SOURCE_OFFSET)).isEqualTo("3");
+    assertThat(first.get(FrameHeaders.DLQ_REASON)).startsWith("magic:");
+    assertThat(first.get(FrameHeaders.DLQ_FIELD)).isEqualTo("magic");
+    assertThat(first.get(FrameHeaders.DLQ_SOURCE_TOPIC)).isEqualTo(topic);
+    assertThat(first.get(FrameHeaders.DLQ_SOURCE_PARTITION)).isEqualTo("0");
+    assertThat(first.get(FrameHeaders.DLQ_SOURCE_OFFSET)).isEqualTo("3");
     assertThat(new String(dlq.get(0).value(), StandardCharsets.UTF_8)).isEqualTo("not a frame");
     assertThat(dlq)
-        .anySatisfy(
-            r -> assertThat(headers(r).get(DeadLetterPublisher.FIELD)).isEqualTo("payload"));
+        .anySatisfy(r -> assertThat(headers(r).get(FrameHeaders.DLQ_FIELD)).isEqualTo("payload"));
   }
 
   @Test

@@ -1,5 +1,8 @@
 package io.mqtstream.ingest;
 
+import io.mqtstream.embedded.EmbeddedKafka;
+import io.mqtstream.wire.FrameRecord;
+import io.mqtstream.wire.FrameRecordSerde;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;

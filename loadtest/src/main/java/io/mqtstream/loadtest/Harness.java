@@ -2,13 +2,14 @@ package io.mqtstream.loadtest;
 
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.mqtstream.ingest.Answer;
-import io.mqtstream.ingest.FrameRecord;
-import io.mqtstream.ingest.FrameRecordSerde;
+import io.mqtstream.camera.CameraSource;
+import io.mqtstream.camera.CameraSources;
 import io.mqtstream.ingest.GroupLag;
-import io.mqtstream.ingest.camera.CameraSource;
-import io.mqtstream.ingest.camera.CameraSources;
-import io.mqtstream.ingest.camera.JpegEncoder;
+import io.mqtstream.wire.Answer;
+import io.mqtstream.wire.FrameHeaders;
+import io.mqtstream.wire.FrameRecord;
+import io.mqtstream.wire.FrameRecordSerde;
+import io.mqtstream.wire.JpegEncoder;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -346,7 +347,7 @@ public final class Harness {
         return;
       }
       String expected = null;
-      Header truth = r.headers().lastHeader(Answer.TRUTH);
+      Header truth = r.headers().lastHeader(FrameHeaders.TRUTH);
       if (truth != null) {
         try {
           Map<String, String> t =

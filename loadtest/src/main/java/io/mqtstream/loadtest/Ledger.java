@@ -1,6 +1,6 @@
 package io.mqtstream.loadtest;
 
-import io.mqtstream.ingest.Answer;
+import io.mqtstream.wire.Answer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;

@@ -4,10 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.mqtstream.ingest.Answer;
-import io.mqtstream.ingest.EmbeddedKafka;
-import io.mqtstream.ingest.FrameRecord;
-import io.mqtstream.ingest.FrameRecordSerde;
+import io.mqtstream.embedded.EmbeddedKafka;
+import io.mqtstream.wire.Answer;
+import io.mqtstream.wire.FrameHeaders;
+import io.mqtstream.wire.FrameRecord;
+import io.mqtstream.wire.FrameRecordSerde;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
@@ -97,7 +98,7 @@ class HarnessTest {
           even.incrementAndGet();
           Map<String, String> truth =
               json.readValue(
-                  r.headers().lastHeader(Answer.TRUTH).value(),
+                  r.headers().lastHeader(FrameHeaders.TRUTH).value(),
                   new TypeReference<Map<String, String>>() {});
           String right = truth.get(QUESTION);
           String text = f.cameraId().equals("cam-0") ? right : "not " + right;
@@ -114,7 +115,7 @@ class HarnessTest {
                   "stand-in");
           ProducerRecord<String, byte[]> out =
               new ProducerRecord<>("answers", f.cameraId(), a.toJson());
-          out.headers().add(Answer.TRUTH, r.headers().lastHeader(Answer.TRUTH).value());
+          out.headers().add(FrameHeaders.TRUTH, r.headers().lastHeader(FrameHeaders.TRUTH).value());
           producer.send(out);
         }
       }

@@ -2,7 +2,7 @@ package io.mqtstream.loadtest;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.mqtstream.ingest.Answer;
+import io.mqtstream.wire.Answer;
 import org.junit.jupiter.api.Test;
 
 class LedgerTest {

@@ -7,7 +7,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.ParameterStore;
-import io.mqtstream.encoder.Tensors;
+import io.mqtstream.nn.Tensors;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;

@@ -8,9 +8,10 @@ import ai.djl.nn.Activation;
 import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
-import io.mqtstream.encoder.Attention;
-import io.mqtstream.encoder.Dense;
-import io.mqtstream.encoder.ModelBlock;
+import io.mqtstream.nn.Attention;
+import io.mqtstream.nn.Dense;
+import io.mqtstream.nn.ModelBlock;
+import io.mqtstream.nn.Rope;
 import java.util.Map;
 
 /** A pre-norm decoder layer: causal self-attention with a KV cache, then the MLP. */

@@ -4,16 +4,16 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
-import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.initializer.NormalInitializer;
 import ai.djl.util.PairList;
-import io.mqtstream.encoder.Dense;
-import io.mqtstream.encoder.ModelBlock;
-import io.mqtstream.encoder.Tensors;
+import io.mqtstream.nn.Dense;
+import io.mqtstream.nn.ModelBlock;
+import io.mqtstream.nn.Rope;
+import io.mqtstream.nn.Tensors;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
@@ -73,7 +73,7 @@ public final class DecoderLm extends ModelBlock {
   /** Token embeddings of {@code ids}, (B, L) → (B, L, D), owned by {@code scope}. */
   public NDArray embedTokens(ParameterStore ps, NDManager scope, long[][] ids, boolean training) {
     NDArray table = ps.getValue(tokenEmbedding, scope.getDevice(), training);
-    NDArray out = table.get(new NDIndex("{}", longs(scope, ids))); // (B, L, D)
+    NDArray out = table.get(new NDIndex("{}", Tensors.longs(scope, ids))); // (B, L, D)
     out.attach(scope);
     return out;
   }
@@ -112,7 +112,7 @@ public final class DecoderLm extends ModelBlock {
     int s = past == null ? 0 : past.slots();
     if (positionEmbedding != null) {
       NDArray table = ps.getValue(positionEmbedding, scope.getDevice(), training);
-      NDArray pos = table.get(new NDIndex("{}", longs(scope, positions))); // (B, L, D)
+      NDArray pos = table.get(new NDIndex("{}", Tensors.longs(scope, positions))); // (B, L, D)
       pos.attach(scope);
       x = x.add(pos);
     }
@@ -185,18 +185,6 @@ public final class DecoderLm extends ModelBlock {
       }
     }
     return Tensors.create(scope, buf.flip(), new Shape(b, 1, 1, total));
-  }
-
-  static NDArray longs(NDManager scope, long[][] rows) {
-    int b = rows.length;
-    int l = rows[0].length;
-    ByteBuffer buf = ByteBuffer.allocateDirect(b * l * Long.BYTES).order(ByteOrder.nativeOrder());
-    for (long[] row : rows) {
-      for (long v : row) {
-        buf.putLong(v);
-      }
-    }
-    return scope.create(buf.flip(), new Shape(b, l), DataType.INT64);
   }
 
   @Override

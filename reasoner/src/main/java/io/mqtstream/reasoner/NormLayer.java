@@ -3,8 +3,9 @@ package io.mqtstream.reasoner;
 import ai.djl.ndarray.NDArray;
 import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
-import io.mqtstream.encoder.ModelBlock;
-import io.mqtstream.encoder.Norm;
+import io.mqtstream.nn.ModelBlock;
+import io.mqtstream.nn.Norm;
+import io.mqtstream.nn.RmsNorm;
 import java.util.Map;
 
 /** The configured normalisation: LayerNorm or RMSNorm behind one call. */

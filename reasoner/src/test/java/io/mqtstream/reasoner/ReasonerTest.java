@@ -10,7 +10,7 @@ import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.ParameterStore;
-import io.mqtstream.encoder.Tensors;
+import io.mqtstream.nn.Tensors;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;

@@ -3,7 +3,7 @@ package io.mqtstream.training;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Parameter;
-import io.mqtstream.encoder.Checkpoints;
+import io.mqtstream.nn.Checkpoints;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;

@@ -2,7 +2,7 @@ package io.mqtstream.training;
 
 import io.mqtstream.encoder.EncoderConfig;
 import io.mqtstream.reasoner.LmConfig;
-import io.mqtstream.training.world.WorldConfig;
+import io.mqtstream.world.WorldConfig;
 
 /**
  * A training run: the models' shapes, the world, and the optimisation.

@@ -2,7 +2,7 @@ package io.mqtstream.training;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.mqtstream.training.world.SyntheticWorld;
+import io.mqtstream.world.SyntheticWorld;
 import java.nio.file.Path;
 import java.util.Map;
 import org.junit.jupiter.api.Test;

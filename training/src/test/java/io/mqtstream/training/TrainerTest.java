@@ -6,7 +6,7 @@ import io.mqtstream.encoder.EncoderConfig;
 import io.mqtstream.encoder.MqtConfig;
 import io.mqtstream.encoder.VitConfig;
 import io.mqtstream.reasoner.LmConfig;
-import io.mqtstream.training.world.WorldConfig;
+import io.mqtstream.world.WorldConfig;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -55,7 +55,7 @@ class TrainerTest {
     TokenBudgetDraw draw = TokenBudgetDraw.matryoshka(64);
     int[] hits = new int[65];
     for (int step = 0; step < 3200; step++) {
-      hits[draw.draw(io.mqtstream.training.world.Seeds.random(1, step))]++;
+      hits[draw.draw(io.mqtstream.world.Seeds.random(1, step))]++;
     }
     for (int m = 2; m <= 64; m += 2) {
       assertThat(hits[m]).as("steps at m=%d", m).isBetween(60, 140); // 100 expected
@@ -120,7 +120,7 @@ class TrainerTest {
       t.step();
       ai.djl.ndarray.NDArray queries =
           t.encoder().parameters().get("mqt.latent_queries").getArray(); // (M, D)
-      float[] healthy = io.mqtstream.encoder.Tensors.toFloats(queries);
+      float[] healthy = io.mqtstream.nn.Tensors.toFloats(queries);
       float[] poisoned = healthy.clone();
       poisoned[0] = Float.NaN; // query 0 is used at every m
       overwrite(queries, poisoned);
@@ -186,10 +186,10 @@ class TrainerTest {
     Map<String, float[]> out = new java.util.LinkedHashMap<>();
     t.encoder()
         .parameters()
-        .forEach((k, p) -> out.put(k, io.mqtstream.encoder.Tensors.toFloats(p.getArray())));
+        .forEach((k, p) -> out.put(k, io.mqtstream.nn.Tensors.toFloats(p.getArray())));
     t.reasoner()
         .parameters()
-        .forEach((k, p) -> out.put(k, io.mqtstream.encoder.Tensors.toFloats(p.getArray())));
+        .forEach((k, p) -> out.put(k, io.mqtstream.nn.Tensors.toFloats(p.getArray())));
     return out;
   }
 }

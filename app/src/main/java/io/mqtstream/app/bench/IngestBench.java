@@ -1,11 +1,11 @@
 package io.mqtstream.app.bench;
 
-import io.mqtstream.ingest.EmbeddedKafka;
-import io.mqtstream.ingest.FrameRecord;
-import io.mqtstream.ingest.FrameRecordSerde;
+import io.mqtstream.embedded.EmbeddedKafka;
 import io.mqtstream.ingest.FrameSourceConfig;
 import io.mqtstream.ingest.KafkaFrameSource;
-import io.mqtstream.ingest.camera.JpegEncoder;
+import io.mqtstream.wire.FrameRecord;
+import io.mqtstream.wire.FrameRecordSerde;
+import io.mqtstream.wire.JpegEncoder;
 import java.awt.Color;
 import java.awt.Graphics2D;
 import java.awt.image.BufferedImage;

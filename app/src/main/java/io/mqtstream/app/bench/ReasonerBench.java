@@ -75,7 +75,7 @@ public final class ReasonerBench {
   }
 
   public String run() throws Exception {
-    Device dev = io.mqtstream.encoder.Engines.device(device);
+    Device dev = io.mqtstream.nn.Engines.device(device);
     try (Reasoner r = open(dev)) {
       r.setPrefillChunkTokens(prefillChunk);
       LmConfig c = r.config();

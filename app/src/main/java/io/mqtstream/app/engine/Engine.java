@@ -4,47 +4,36 @@ import ai.djl.Device;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.MeterRegistry;
-import io.micrometer.core.instrument.Timer;
 import io.mqtstream.app.ConfigException;
 import io.mqtstream.app.EngineConfig;
-import io.mqtstream.encoder.Engines;
-import io.mqtstream.encoder.FrameDecodeException;
 import io.mqtstream.encoder.MqtEncoder;
 import io.mqtstream.encoder.VisualTokens;
-import io.mqtstream.ingest.Answer;
 import io.mqtstream.ingest.DeadLetterPublisher;
 import io.mqtstream.ingest.Frame;
-import io.mqtstream.ingest.FrameRecordSerde;
 import io.mqtstream.ingest.KafkaFrameSource;
-import io.mqtstream.ingest.camera.CameraSource;
+import io.mqtstream.nn.Engines;
 import io.mqtstream.reasoner.Completion;
 import io.mqtstream.reasoner.Prompt;
 import io.mqtstream.reasoner.PromptBatcher;
 import io.mqtstream.reasoner.Reasoner;
 import io.mqtstream.reasoner.Sampling;
+import io.mqtstream.wire.Answer;
+import io.mqtstream.wire.FrameHeaders;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.errors.TopicExistsException;
-import org.apache.kafka.common.header.Header;
-import org.apache.kafka.common.header.internals.RecordHeader;
+import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.slf4j.Logger;
@@ -55,11 +44,13 @@ import reactor.core.scheduler.Scheduler;
 import reactor.core.scheduler.Schedulers;
 
 /**
- * The engine: frames from Kafka → decode → encode once at M → cut to the budget's m → per-camera
- * window of the last T frames × standing questions → batched reasoner → answers to Kafka; a frame
- * is acknowledged (and its offset becomes committable) only after the broker has every answer for
- * it, so a crash loses nothing (at-least-once). Model work runs on its own single threads, never on
- * Kafka's.
+ * The engine, a pipeline of named stages: frames from Kafka ({@link KafkaFrameSource}) → decode,
+ * dead-lettering what does not decode ({@link FrameDecoder}) → encode once at M, in batches ({@link
+ * MqtEncoder}) → each camera's window of the last T frames ({@link CameraWindows}) × its standing
+ * questions ({@link StandingQuestions}), cut to the budget's m ({@link TokenBudget}) → batched
+ * reasoner ({@link PromptBatcher}) → answers to Kafka, a frame acknowledged once the broker has all
+ * its answers ({@link AnswerWriter}). The budget looks at the load every interval ({@link
+ * LoadSampler}, {@link LagMonitor}). Model work runs on its own single threads, never on Kafka's.
  */
 public final class Engine implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Engine.class);
@@ -67,39 +58,32 @@ public final class Engine implements AutoCloseable {
   private final EngineConfig config;
   private final MeterRegistry meters;
   private final Map<String, Object> client;
+  private final String modelName;
+  private final Sampling sampling;
+  private final int windowFrames;
+  private final Closer resources = new Closer();
   private final MqtEncoder encoder;
   private final Reasoner reasoner;
-  private final String modelName;
-  private final int windowFrames;
   private final TokenBudget budget;
+  private final CameraWindows<VisualTokens> windows;
+  private final LoadSampler load;
   private final StandingQuestions questions;
   private final LagMonitor lag;
   private final KafkaFrameSource source;
-  private final DeadLetterPublisher deadLetters;
-  private final KafkaProducer<String, byte[]> answers;
+  private final FrameDecoder decoder;
+  private final AnswerWriter answers;
   private final PromptBatcher batcher;
-  private final Sampling sampling;
-  private final Scheduler decodeScheduler;
   private final Scheduler encodeScheduler;
-  private final Scheduler reasonScheduler;
   private final Scheduler timer;
-  private final Map<String, Window> windows = new HashMap<>();
-  private final CompletableFuture<Void> done = new CompletableFuture<>();
-  private final AtomicLong latencySumMs = new AtomicLong();
-  private final AtomicLong latencyCount = new AtomicLong();
-  private final AtomicLong promptAgeMaxMs = new AtomicLong();
-  private long lastLookNanos; // the budget's looks run on one timer thread
-  private long lastBusyNanos;
   private final Counter framesEncoded;
-  private final Counter answersOut;
-  private final Counter deadLettered;
-  private final Timer latency;
   private final DistributionSummary tokensPerFrame;
   private final DistributionSummary encodeBatch;
+  private final CompletableFuture<Void> done = new CompletableFuture<>();
   private volatile Disposable pipeline;
   private volatile Disposable budgetLoop;
   private HttpEndpoint http;
 
+  /** Opens everything in order; whatever was opened is closed again if a later step fails. */
   private Engine(EngineConfig config, String bootstrap, MeterRegistry meters) throws IOException {
     this.config = config;
     this.meters = meters;
@@ -107,63 +91,60 @@ public final class Engine implements AutoCloseable {
     Path dir = resolveModel(config.model().dir());
     this.modelName =
         config.model().name().isBlank() ? dir.getFileName().toString() : config.model().name();
-    Device device = Engines.device(config.model().device());
-    this.encoder = MqtEncoder.load(dir.resolve("encoder"));
+    this.sampling = Sampling.greedy(config.reasoner().maxNewTokens());
     try {
-      this.reasoner = Reasoner.load(dir.resolve("llm"), device);
+      Device device = Engines.device(config.model().device());
+      this.encoder = resources.add(MqtEncoder.load(dir.resolve("encoder")));
+      this.reasoner = resources.add(Reasoner.load(dir.resolve("llm"), device));
+      this.windowFrames = windowFrames(config, reasoner.config().maxFrames());
+      this.windows = new CameraWindows<>(windowFrames, config.questions().every());
+      this.budget =
+          new TokenBudget(
+              TokenBudget.Settings.of(config.budget(), encoder.config().mqt().maxTokens()));
+      this.load = new LoadSampler(config.reasoner().maxQueue(), System::nanoTime);
+      this.timer = resources.add(Schedulers.newSingle("mqt-engine-timer", true));
+      this.encodeScheduler = resources.add(Schedulers.newSingle("mqt-encoder", true));
+      Scheduler reasonScheduler = resources.add(Schedulers.newSingle("mqt-reasoner", true));
+      Scheduler decodeScheduler =
+          resources.add(
+              Schedulers.newBoundedElastic(
+                  config.encoder().decodeThreads(), 4096, "mqt-decode", 60, true));
+      this.questions =
+          resources.add(
+              new StandingQuestions(
+                  config.questions().defaults(), client, config.kafka().queriesTopic()));
+      this.lag =
+          resources.add(
+              new LagMonitor(client, config.kafka().framesTopic(), config.kafka().groupId()));
+      DeadLetterPublisher deadLetters =
+          resources.add(new DeadLetterPublisher(client, config.kafka().deadLetterTopic()));
+      this.decoder =
+          new FrameDecoder(encoder.preprocessor()::bgrPixels, deadLetters, decodeScheduler, meters);
+      this.answers =
+          resources.add(
+              new AnswerWriter(
+                  answersProducer(client),
+                  config.kafka().answersTopic(),
+                  modelName,
+                  meters,
+                  System::currentTimeMillis));
+      this.batcher =
+          new PromptBatcher(
+              reasoner,
+              new PromptBatcher.Config(
+                  config.reasoner().maxBatch(),
+                  config.reasoner().maxWait(),
+                  config.reasoner().maxQueue(),
+                  config.reasoner().maxStepTokens()),
+              reasonScheduler,
+              timer,
+              meters);
+      this.source = resources.add(new KafkaFrameSource(config.frameSource(), client, meters));
     } catch (IOException | RuntimeException e) {
-      encoder.close();
+      resources.close();
       throw e;
     }
-    int maxFrames = reasoner.config().maxFrames();
-    if (config.window().frames() > maxFrames) {
-      close();
-      throw new ConfigException(
-          "window.frames",
-          "the model takes at most " + maxFrames + " frames, was " + config.window().frames());
-    }
-    this.windowFrames = config.window().frames() == 0 ? maxFrames : config.window().frames();
-    this.budget =
-        new TokenBudget(
-            TokenBudget.Settings.of(config.budget(), encoder.config().mqt().maxTokens()));
-    this.sampling = Sampling.greedy(config.reasoner().maxNewTokens());
-    this.questions =
-        new StandingQuestions(config.questions().defaults(), client, config.kafka().queriesTopic());
-    this.lag = new LagMonitor(client, config.kafka().framesTopic(), config.kafka().groupId());
-    this.source = new KafkaFrameSource(config.frameSource(), client, meters);
-    this.deadLetters = new DeadLetterPublisher(client, config.kafka().deadLetterTopic());
-    Map<String, Object> producer = new HashMap<>(client);
-    producer.put("key.serializer", StringSerializer.class.getName());
-    producer.put("value.serializer", ByteArraySerializer.class.getName());
-    producer.put("acks", "all");
-    producer.put("linger.ms", "2");
-    this.answers = new KafkaProducer<>(producer);
-    this.decodeScheduler =
-        Schedulers.newBoundedElastic(
-            config.encoder().decodeThreads(), 4096, "mqt-decode", 60, true);
-    this.encodeScheduler = Schedulers.newSingle("mqt-encoder", true);
-    this.reasonScheduler = Schedulers.newSingle("mqt-reasoner", true);
-    this.timer = Schedulers.newSingle("mqt-engine-timer", true);
-    this.batcher =
-        new PromptBatcher(
-            reasoner,
-            new PromptBatcher.Config(
-                config.reasoner().maxBatch(),
-                config.reasoner().maxWait(),
-                config.reasoner().maxQueue(),
-                config.reasoner().maxStepTokens()),
-            reasonScheduler,
-            timer,
-            meters);
     this.framesEncoded = meters.counter("mqt.engine.frames");
-    this.answersOut = meters.counter("mqt.engine.answers");
-    this.deadLettered = meters.counter("mqt.engine.dlq", "stage", "decode");
-    this.latency =
-        Timer.builder("mqt.engine.latency")
-            .description("capture of a frame to its answer written")
-            .publishPercentileHistogram()
-            .publishPercentiles(0.5, 0.95, 0.99)
-            .register(meters);
     this.tokensPerFrame =
         DistributionSummary.builder("mqt.tokens.per.frame")
             .description("m of each prompt's frames")
@@ -173,6 +154,24 @@ public final class Engine implements AutoCloseable {
     meters.gauge("mqt.budget.m", budget, TokenBudget::m);
     meters.gauge("mqt.budget.pressure", budget, TokenBudget::pressure);
     meters.gauge("mqt.kafka.lag", lag, LagMonitor::lag);
+  }
+
+  private static int windowFrames(EngineConfig config, int maxFrames) {
+    int frames = config.window().frames();
+    if (frames > maxFrames) {
+      throw new ConfigException(
+          "window.frames", "the model takes at most " + maxFrames + " frames, was " + frames);
+    }
+    return frames == 0 ? maxFrames : frames;
+  }
+
+  private static KafkaProducer<String, byte[]> answersProducer(Map<String, Object> client) {
+    Map<String, Object> p = new HashMap<>(client);
+    p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+    p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+    p.put(ProducerConfig.ACKS_CONFIG, "all");
+    p.put(ProducerConfig.LINGER_MS_CONFIG, "2");
+    return new KafkaProducer<>(p);
   }
 
   /**
@@ -194,22 +193,22 @@ public final class Engine implements AutoCloseable {
 
   private void begin() throws IOException, InterruptedException {
     if (config.kafka().createTopics()) {
-      createTopics();
+      TopicAdmin.ensureTopics(client, config.kafka());
     }
     questions.start(Duration.ofSeconds(15));
     warmUp();
     lag.start(Duration.ofSeconds(1));
     budgetLoop =
         budget
-            .run(this::load, timer)
+            .run(this::sampleLoad, timer)
             .distinctUntilChanged()
             .subscribe(
                 m -> log.info("token budget: m = {} (pressure {})", m, fmt(budget.pressure())));
-    int decoders = config.encoder().decodeThreads();
     pipeline =
         source
             .frames()
-            .flatMapSequential(this::decode, decoders * 2, config.encoder().maxBatch())
+            .flatMapSequential(
+                decoder::decode, config.encoder().decodeThreads() * 2, config.encoder().maxBatch())
             .bufferTimeout(config.encoder().maxBatch(), config.encoder().maxWait(), timer, true)
             .concatMap(
                 batch -> Mono.fromCallable(() -> encode(batch)).subscribeOn(encodeScheduler), 1)
@@ -262,99 +261,15 @@ public final class Engine implements AutoCloseable {
     log.info("models warmed up in {} ms", (System.nanoTime() - t0) / 1_000_000);
   }
 
-  private void createTopics() throws InterruptedException {
-    Map<String, Object> p = new HashMap<>(client);
-    try (Admin admin = Admin.create(p)) {
-      List<NewTopic> wanted =
-          List.of(
-              new NewTopic(
-                  config.kafka().answersTopic(),
-                  java.util.Optional.empty(),
-                  java.util.Optional.empty()),
-              new NewTopic(
-                  config.kafka().deadLetterTopic(),
-                  java.util.Optional.empty(),
-                  java.util.Optional.empty()),
-              new NewTopic(
-                      config.kafka().queriesTopic(),
-                      java.util.Optional.of(1),
-                      java.util.Optional.empty())
-                  .configs(Map.of("cleanup.policy", "compact")));
-      for (NewTopic t : wanted) {
-        try {
-          admin.createTopics(List.of(t)).all().get(30, TimeUnit.SECONDS);
-          log.info("created topic {}", t.name());
-        } catch (ExecutionException e) {
-          if (!(e.getCause() instanceof TopicExistsException)) {
-            throw new IllegalStateException("cannot create topic " + t.name(), e.getCause());
-          }
-        } catch (TimeoutException e) {
-          throw new IllegalStateException("cannot create topic " + t.name() + ": timed out", e);
-        }
-      }
-    }
-  }
-
   // ---- stages -------------------------------------------------------------------------------
-
-  private record Decoded(Frame frame, byte[] pixels) {}
 
   private record Encoded(Frame frame, VisualTokens tokens) {}
 
-  /** One frame's share of the answers: acknowledged once all its answers are on the broker. */
-  private static final class Ticket {
-    final Frame frame;
-    final AtomicInteger pending;
-    final int m;
-    final int frames;
+  private record Asked(AnswerWriter.Ticket ticket, String question) {}
 
-    Ticket(Frame frame, int answers, int m, int frames) {
-      this.frame = frame;
-      this.pending = new AtomicInteger(answers);
-      this.m = m;
-      this.frames = frames;
-    }
-  }
-
-  private record Asked(Ticket ticket, String question) {}
-
-  /** A camera's last frames since its last scene start. */
-  private static final class Window {
-    final ArrayDeque<VisualTokens> frames = new ArrayDeque<>();
-    long position = -1; // index of the newest frame in its scene
-  }
-
-  private Mono<Decoded> decode(Frame frame) {
-    return Mono.fromCallable(
-            () -> new Decoded(frame, encoder.preprocessor().bgrPixels(frame.record())))
-        .subscribeOn(decodeScheduler)
-        .onErrorResume(FrameDecodeException.class, e -> deadLetter(frame, e));
-  }
-
-  private Mono<Decoded> deadLetter(Frame frame, FrameDecodeException error) {
-    log.warn("frame {} to {}: {}", frame, deadLetters.topic(), error.getMessage());
-    List<Header> headers = new ArrayList<>();
-    frame.headers().forEach((k, v) -> headers.add(new RecordHeader(k, v)));
-    byte[] value = new FrameRecordSerde().write(frame.record());
-    return Mono.fromFuture(
-            () ->
-                deadLetters.publish(
-                    frame.cameraId().getBytes(StandardCharsets.UTF_8),
-                    value,
-                    headers,
-                    new DeadLetterPublisher.SourcePosition(
-                        frame.topic(), frame.partition(), frame.offset()),
-                    error))
-        .doOnNext(
-            md -> {
-              deadLettered.increment();
-              frame.ack();
-            })
-        .then(Mono.empty());
-  }
-
-  private List<Encoded> encode(List<Decoded> batch) {
-    List<VisualTokens> tokens = encoder.encodeDecoded(batch.stream().map(Decoded::pixels).toList());
+  private List<Encoded> encode(List<FrameDecoder.Decoded> batch) {
+    List<VisualTokens> tokens =
+        encoder.encodeDecoded(batch.stream().map(FrameDecoder.Decoded::pixels).toList());
     encodeBatch.record(batch.size());
     framesEncoded.increment(batch.size());
     List<Encoded> out = new ArrayList<>(batch.size());
@@ -368,30 +283,28 @@ public final class Engine implements AutoCloseable {
   private List<Prompt> prompts(Encoded e) {
     Frame frame = e.frame();
     String camera = frame.cameraId();
-    Window w = windows.computeIfAbsent(camera, c -> new Window());
-    if (frame.header(CameraSource.SCENE_START).map("true"::equals).orElse(false)) {
-      w.frames.clear();
-      w.position = -1;
-    }
-    w.frames.addLast(e.tokens());
-    w.position++;
-    while (w.frames.size() > windowFrames) {
-      w.frames.removeFirst();
-    }
+    boolean sceneStart = frame.header(FrameHeaders.SCENE_START).map("true"::equals).orElse(false);
+    Optional<List<VisualTokens>> window = windows.add(camera, e.tokens(), sceneStart);
     List<String> asked = questions.forCamera(camera);
-    if (asked.isEmpty() || (w.position + 1) % config.questions().every() != 0) {
+    if (window.isEmpty() || asked.isEmpty()) {
       frame.ack();
       return List.of();
     }
     int m = budget.m(camera);
-    List<VisualTokens> cut = new ArrayList<>(w.frames.size());
-    for (VisualTokens t : w.frames) {
-      cut.add(t.tokens(m));
-    }
+    List<VisualTokens> cut = window.get().stream().map(t -> t.tokens(m)).toList();
     tokensPerFrame.record(m);
-    long age = System.currentTimeMillis() - frame.record().captureMicros() / 1000;
-    promptAgeMaxMs.accumulateAndGet(age, Math::max);
-    Ticket ticket = new Ticket(frame, asked.size(), m, cut.size());
+    long captureMillis = frame.record().captureMicros() / 1000;
+    load.prompted(System.currentTimeMillis() - captureMillis);
+    AnswerWriter.Ticket ticket =
+        AnswerWriter.Ticket.of(
+            camera,
+            frame.record().sequence(),
+            captureMillis,
+            frame.headers(),
+            m,
+            cut.size(),
+            asked.size(),
+            frame::ack);
     List<Prompt> out = new ArrayList<>(asked.size());
     for (String q : asked) {
       out.add(
@@ -403,78 +316,16 @@ public final class Engine implements AutoCloseable {
 
   private Mono<Answer> write(Completion c) {
     Asked asked = (Asked) c.prompt().context();
-    Ticket t = asked.ticket();
-    Frame frame = t.frame;
-    long frameTs = frame.record().captureMicros() / 1000;
-    long latencyMs = Math.max(0, System.currentTimeMillis() - frameTs);
-    Answer answer =
-        new Answer(
-            frame.cameraId(),
-            frame.record().sequence(),
-            frameTs,
-            asked.question(),
-            c.text(),
-            t.m,
-            t.frames,
-            latencyMs,
-            modelName);
-    ProducerRecord<String, byte[]> record =
-        new ProducerRecord<>(
-            config.kafka().answersTopic(), null, frame.cameraId(), answer.toJson());
-    frame.headers().forEach((k, v) -> record.headers().add(k, v)); // ground truth travels along
-    return Mono.<Answer>create(
-            sink ->
-                answers.send(
-                    record,
-                    (md, ex) -> {
-                      if (ex != null) {
-                        sink.error(ex);
-                      } else {
-                        sink.success(answer);
-                      }
-                    }))
-        .doOnNext(
-            a -> {
-              answersOut.increment();
-              long now = System.currentTimeMillis();
-              latency.record(Math.max(0, now - frameTs), TimeUnit.MILLISECONDS);
-              latencySumMs.addAndGet(now - frameTs);
-              latencyCount.incrementAndGet();
-              if (t.pending.decrementAndGet() == 0) {
-                frame.ack();
-              }
-            });
+    return answers
+        .write(asked.ticket(), asked.question(), c.text())
+        .doOnNext(a -> load.answered(System.currentTimeMillis() - a.frameTs()));
   }
 
   // ---- budget, health, lifecycle -------------------------------------------------------------
 
-  /**
-   * The budget's look: latency is the larger of the answers' mean capture-to-answer latency and the
-   * oldest frame turned into prompts, both over the last interval only (an idle interval reads
-   * zero, so m can climb back when the load goes). The frame age leads the answer latency: a
-   * backlog shows there before any late answer comes out.
-   */
-  private TokenBudget.Load load() {
-    long n = latencyCount.getAndSet(0);
-    long sum = latencySumMs.getAndSet(0);
-    long answered = n > 0 ? sum / n : 0;
-    long waited = promptAgeMaxMs.getAndSet(0);
+  private TokenBudget.Load sampleLoad() {
     PromptBatcher.Signals s = batcher.signals();
-    long now = System.nanoTime();
-    long busy = s.busyNanos();
-    double utilization =
-        lastLookNanos == 0
-            ? 0
-            : Math.min(1.0, (double) (busy - lastBusyNanos) / Math.max(1, now - lastLookNanos));
-    lastLookNanos = now;
-    lastBusyNanos = busy;
-    return new TokenBudget.Load(
-        Duration.ofMillis(Math.max(answered, waited)),
-        s.lastStepLatency(),
-        s.queueDepth(),
-        config.reasoner().maxQueue(),
-        lag.lag(),
-        utilization);
+    return load.sample(s.lastStepLatency(), s.queueDepth(), s.busyNanos(), lag.lag());
   }
 
   private HttpEndpoint.Health health() {
@@ -562,31 +413,7 @@ public final class Engine implements AutoCloseable {
     if (http != null) {
       http.close();
     }
-    closeQuietly(source);
-    closeQuietly(questions);
-    closeQuietly(lag);
-    closeQuietly(deadLetters);
-    if (answers != null) {
-      answers.close(Duration.ofSeconds(5));
-    }
-    for (Scheduler s : new Scheduler[] {decodeScheduler, encodeScheduler, reasonScheduler, timer}) {
-      if (s != null) {
-        s.dispose();
-      }
-    }
-    closeQuietly(reasoner);
-    closeQuietly(encoder);
-  }
-
-  private static void closeQuietly(AutoCloseable c) {
-    if (c == null) {
-      return;
-    }
-    try {
-      c.close();
-    } catch (Exception e) {
-      log.warn("closing {} failed: {}", c.getClass().getSimpleName(), e.toString());
-    }
+    resources.close();
   }
 
   private static String fmt(double v) {

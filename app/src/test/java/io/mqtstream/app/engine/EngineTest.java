@@ -9,16 +9,16 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.mqtstream.app.ConfigException;
 import io.mqtstream.app.EngineConfig;
-import io.mqtstream.ingest.Answer;
-import io.mqtstream.ingest.DeadLetterPublisher;
-import io.mqtstream.ingest.EmbeddedKafka;
-import io.mqtstream.ingest.FrameRecord;
-import io.mqtstream.ingest.FrameRecordSerde;
-import io.mqtstream.ingest.camera.CameraSource;
-import io.mqtstream.ingest.camera.CameraSources;
-import io.mqtstream.ingest.camera.JpegEncoder;
+import io.mqtstream.camera.CameraSource;
+import io.mqtstream.camera.CameraSources;
+import io.mqtstream.embedded.EmbeddedKafka;
 import io.mqtstream.loadtest.Harness;
 import io.mqtstream.loadtest.Ledger;
+import io.mqtstream.wire.Answer;
+import io.mqtstream.wire.FrameHeaders;
+import io.mqtstream.wire.FrameRecord;
+import io.mqtstream.wire.FrameRecordSerde;
+import io.mqtstream.wire.JpegEncoder;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -244,8 +244,7 @@ class EngineTest {
       for (var r : dlq) {
         reasons.add(
             new String(
-                r.headers().lastHeader(DeadLetterPublisher.REASON).value(),
-                StandardCharsets.UTF_8));
+                r.headers().lastHeader(FrameHeaders.DLQ_REASON).value(), StandardCharsets.UTF_8));
       }
       assertThat(reasons).anyMatch(x -> x.contains("cam-p#5") && x.contains("JPEG"));
       List<ConsumerRecord<byte[], byte[]>> answers = readAll(c.kafka().answersTopic(), 9);

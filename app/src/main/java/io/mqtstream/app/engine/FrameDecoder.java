@@ -1,0 +1,78 @@
+package io.mqtstream.app.engine;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.mqtstream.encoder.FrameDecodeException;
+import io.mqtstream.ingest.DeadLetterPublisher;
+import io.mqtstream.ingest.Frame;
+import io.mqtstream.wire.FrameRecord;
+import io.mqtstream.wire.FrameRecordSerde;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Function;
+import org.apache.kafka.common.header.Header;
+import org.apache.kafka.common.header.internals.RecordHeader;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import reactor.core.publisher.Mono;
+import reactor.core.scheduler.Scheduler;
+
+/**
+ * Decodes a frame's picture on a bounded scheduler. A picture that does not decode goes to the
+ * dead-letter topic with the reason, and the frame is acknowledged once the broker has it: nothing
+ * is lost and the stream goes on (the frame then yields nothing downstream).
+ */
+final class FrameDecoder {
+  private static final Logger log = LoggerFactory.getLogger(FrameDecoder.class);
+
+  /** A frame and its picture as the encoder takes it. */
+  record Decoded(Frame frame, byte[] pixels) {}
+
+  private final Function<FrameRecord, byte[]> pixels;
+  private final DeadLetterPublisher deadLetters;
+  private final Scheduler scheduler;
+  private final Counter deadLettered;
+
+  /**
+   * @param pixels the decoding, throwing {@link FrameDecodeException} on a bad picture
+   */
+  FrameDecoder(
+      Function<FrameRecord, byte[]> pixels,
+      DeadLetterPublisher deadLetters,
+      Scheduler scheduler,
+      MeterRegistry meters) {
+    this.pixels = pixels;
+    this.deadLetters = deadLetters;
+    this.scheduler = scheduler;
+    this.deadLettered = meters.counter("mqt.dlq", "stage", "decode");
+  }
+
+  Mono<Decoded> decode(Frame frame) {
+    return Mono.fromCallable(() -> new Decoded(frame, pixels.apply(frame.record())))
+        .subscribeOn(scheduler)
+        .onErrorResume(FrameDecodeException.class, e -> deadLetter(frame, e));
+  }
+
+  private Mono<Decoded> deadLetter(Frame frame, FrameDecodeException error) {
+    log.warn("frame {} to {}: {}", frame, deadLetters.topic(), error.getMessage());
+    List<Header> headers = new ArrayList<>();
+    frame.headers().forEach((k, v) -> headers.add(new RecordHeader(k, v)));
+    byte[] value = new FrameRecordSerde().write(frame.record());
+    return Mono.fromFuture(
+            () ->
+                deadLetters.publish(
+                    frame.cameraId().getBytes(StandardCharsets.UTF_8),
+                    value,
+                    headers,
+                    new DeadLetterPublisher.SourcePosition(
+                        frame.topic(), frame.partition(), frame.offset()),
+                    error))
+        .doOnNext(
+            md -> {
+              deadLettered.increment();
+              frame.ack();
+            })
+        .then(Mono.empty());
+  }
+}

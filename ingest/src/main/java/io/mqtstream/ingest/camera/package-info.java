@@ -1,5 +1,0 @@
-/**
- * Camera integrations: sources (files, RTSP/HTTP streams, V4L2 devices, the synthetic world) and
- * the {@link io.mqtstream.ingest.camera.CameraPublisher} that puts them on the frames topic.
- */
-package io.mqtstream.ingest.camera;

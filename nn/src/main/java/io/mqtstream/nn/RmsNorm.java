@@ -1,0 +1,49 @@
+package io.mqtstream.nn;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Parameter;
+import ai.djl.training.ParameterStore;
+import ai.djl.training.initializer.Initializer;
+import ai.djl.util.PairList;
+import java.util.Map;
+
+/** RMSNorm (LLaMA): x / sqrt(mean(x²) + ε) · γ over the last axis. */
+public final class RmsNorm extends ModelBlock {
+  private static final float EPS = 1e-6f;
+  private final Parameter gamma;
+
+  public RmsNorm(int dim) {
+    gamma =
+        addParameter(
+            Parameter.builder()
+                .setName("weight")
+                .setType(Parameter.Type.GAMMA)
+                .optShape(new Shape(dim))
+                .optInitializer(Initializer.ONES)
+                .build());
+  }
+
+  /** (..., D) → (..., D). */
+  public NDArray apply(ParameterStore ps, NDArray x, boolean training) {
+    NDArray rms = x.square().mean(new int[] {-1}, true).add(EPS).sqrt();
+    return x.div(rms).mul(ps.getValue(gamma, x.getDevice(), training));
+  }
+
+  @Override
+  public void collect(String prefix, Map<String, Parameter> out) {
+    out.put(prefix + ".weight", gamma);
+  }
+
+  @Override
+  protected NDList forwardInternal(
+      ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+    return new NDList(apply(ps, inputs.singletonOrThrow(), training));
+  }
+
+  @Override
+  public Shape[] getOutputShapes(Shape[] inputShapes) {
+    return inputShapes;
+  }
+}
