@@ -6,7 +6,6 @@ import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Collection;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.Iterator;
 import java.util.Map;
 import java.util.Properties;
@@ -45,16 +44,15 @@ final class FramePoller implements ConsumerRebalanceListener {
 
   // Signals from other threads.
   private final AtomicLong demand = new AtomicLong();
-  private final ConcurrentLinkedQueue<Ack> acks = new ConcurrentLinkedQueue<>();
+  private final ConcurrentLinkedQueue<OffsetTracker.Position> acks = new ConcurrentLinkedQueue<>();
   private final Semaphore wake = new Semaphore(0);
   private volatile boolean stopping;
   private volatile boolean cancelled;
   private volatile boolean sleeping;
 
   // Poll-thread state.
-  private final Map<TopicPartition, PartitionState> partitions = new HashMap<>();
+  private final OffsetTracker offsets = new OffsetTracker();
   private final ArrayDeque<Frame> buffered = new ArrayDeque<>();
-  private int inFlight;
   private boolean paused;
   private long lastCommitNanos = System.nanoTime();
 
@@ -117,7 +115,7 @@ final class FramePoller implements ConsumerRebalanceListener {
             drainDeadline = System.nanoTime() + config.drainTimeout().toNanos();
             dropBuffered();
           }
-          if (inFlight == 0 || System.nanoTime() > drainDeadline) {
+          if (offsets.pending() == 0 || System.nanoTime() > drainDeadline) {
             break;
           }
         } else {
@@ -127,7 +125,7 @@ final class FramePoller implements ConsumerRebalanceListener {
         boolean fetch =
             !stopping
                 && demand.get() > 0
-                && inFlight + config.maxPollRecords() <= config.maxInFlight();
+                && offsets.pending() + config.maxPollRecords() <= config.maxInFlight();
         setPaused(!fetch);
         if (fetch) {
           handle(poll(config.pollTimeout()));
@@ -154,8 +152,7 @@ final class FramePoller implements ConsumerRebalanceListener {
     } catch (RuntimeException e) {
       log.warn("final commit failed: {}", e.toString());
     }
-    stats.inFlight(-inFlight);
-    inFlight = 0;
+    stats.inFlight(-offsets.pending());
     // Completion means "everything acknowledged is committed"; closing the consumer is cleanup
     // (it may wait out a pending fetch) and need not delay downstream.
     if (failure != null) {
@@ -215,23 +212,20 @@ final class FramePoller implements ConsumerRebalanceListener {
     if (records.isEmpty()) {
       return;
     }
-    inFlight += records.count();
     stats.inFlight(records.count());
     for (ConsumerRecord<byte[], byte[]> r : records) {
-      TopicPartition tp = new TopicPartition(r.topic(), r.partition());
-      PartitionState state = partitions.computeIfAbsent(tp, PartitionState::new);
-      state.pending.addLast(r.offset());
+      OffsetTracker.Position position =
+          offsets.track(new TopicPartition(r.topic(), r.partition()), r.offset());
       FrameRecord frame;
       try {
         frame = serde.read(r.value() == null ? new byte[0] : r.value());
       } catch (RuntimeException e) {
-        deadLetter(r, state, e);
+        deadLetter(r, position, e);
         continue;
       }
-      long offset = r.offset();
       buffered.addLast(
           new Frame(
-              frame, r.topic(), r.partition(), offset, headers(r), () -> acked(state, offset)));
+              frame, r.topic(), r.partition(), r.offset(), headers(r), () -> acked(position)));
     }
   }
 
@@ -247,7 +241,8 @@ final class FramePoller implements ConsumerRebalanceListener {
     return headers;
   }
 
-  private void deadLetter(ConsumerRecord<byte[], byte[]> r, PartitionState state, Exception e) {
+  private void deadLetter(
+      ConsumerRecord<byte[], byte[]> r, OffsetTracker.Position position, Exception e) {
     log.warn(
         "{}-{}@{} cannot be read, sending to {}: {}",
         r.topic(),
@@ -267,16 +262,17 @@ final class FramePoller implements ConsumerRebalanceListener {
             (meta, err) -> {
               if (err == null) {
                 stats.onDeadLettered();
-                acked(state, offset);
+                acked(position);
               } else {
                 // Not acknowledged: the record stays uncommitted and is read again after a restart.
-                log.error("dead-letter publish failed for {}@{}", state.tp, offset, err);
+                log.error(
+                    "dead-letter publish failed for {}@{}", position.partition(), offset, err);
               }
             });
   }
 
-  private void acked(PartitionState state, long offset) {
-    acks.add(new Ack(state, offset));
+  private void acked(OffsetTracker.Position position) {
+    acks.add(position);
     signal();
   }
 
@@ -297,9 +293,7 @@ final class FramePoller implements ConsumerRebalanceListener {
   private void dropBuffered() {
     // Never delivered: they stay uncommitted and are read again by the next owner.
     for (Frame f : buffered) {
-      PartitionState s = partitions.get(new TopicPartition(f.topic(), f.partition()));
-      if (s != null && s.pending.remove(f.offset())) {
-        inFlight--;
+      if (offsets.untrack(new TopicPartition(f.topic(), f.partition()), f.offset())) {
         stats.inFlight(-1);
       }
     }
@@ -308,28 +302,11 @@ final class FramePoller implements ConsumerRebalanceListener {
 
   private void drainAcks() {
     int released = 0;
-    Ack ack;
+    OffsetTracker.Position ack;
     while ((ack = acks.poll()) != null) {
-      PartitionState state = ack.state;
-      if (partitions.get(state.tp) != state) {
-        continue; // partition revoked since delivery: the new owner re-reads it
-      }
-      if (state.pending.isEmpty() || state.pending.peekFirst() != ack.offset) {
-        state.acked.add(ack.offset); // out of order: wait for the earlier ones
-        continue;
-      }
-      state.pending.pollFirst(); // in order, the common case: no set round-trip
-      long position = ack.offset + 1;
-      released++;
-      while (!state.pending.isEmpty() && state.acked.remove(state.pending.peekFirst())) {
-        position = state.pending.pollFirst() + 1;
-        released++;
-      }
-      state.commitPosition = position;
-      state.dirty = true;
+      released += offsets.ack(ack);
     }
     if (released > 0) {
-      inFlight -= released;
       stats.inFlight(-released);
     }
   }
@@ -341,42 +318,30 @@ final class FramePoller implements ConsumerRebalanceListener {
   }
 
   private void commit(boolean sync) {
-    commit(partitions.values(), sync);
+    commit(null, sync);
   }
 
-  private void commit(Collection<PartitionState> states, boolean sync) {
+  /** Commits the partitions' (all when null) acknowledged positions that moved. */
+  private void commit(Collection<TopicPartition> tps, boolean sync) {
     lastCommitNanos = System.nanoTime();
-    Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
-    for (PartitionState s : states) {
-      if (s.dirty) {
-        offsets.put(s.tp, new OffsetAndMetadata(s.commitPosition));
-        s.dirty = false;
-      }
-    }
-    if (offsets.isEmpty()) {
+    Map<TopicPartition, OffsetAndMetadata> committable = offsets.takeCommittable(tps);
+    if (committable.isEmpty()) {
       return;
     }
     if (sync) {
-      consumer.commitSync(offsets);
+      consumer.commitSync(committable);
       stats.onCommitted();
     } else {
       consumer.commitAsync(
-          offsets,
+          committable,
           (o, e) -> {
             if (e != null) {
               log.warn("offset commit failed (next commit retries): {}", e.toString());
-              o.keySet().forEach(tp -> markDirty(tp));
+              offsets.retry(o.keySet());
             } else {
               stats.onCommitted();
             }
           });
-    }
-  }
-
-  private void markDirty(TopicPartition tp) {
-    PartitionState s = partitions.get(tp);
-    if (s != null) {
-      s.dirty = true;
     }
   }
 
@@ -394,15 +359,8 @@ final class FramePoller implements ConsumerRebalanceListener {
   @Override
   public void onPartitionsRevoked(Collection<TopicPartition> revoked) {
     drainAcks();
-    Set<PartitionState> states = new HashSet<>();
-    for (TopicPartition tp : revoked) {
-      PartitionState s = partitions.get(tp);
-      if (s != null) {
-        states.add(s);
-      }
-    }
     try {
-      commit(states, true);
+      commit(revoked, true);
     } catch (RuntimeException e) {
       log.warn("commit on revocation failed: {}", e.toString());
     }
@@ -423,13 +381,7 @@ final class FramePoller implements ConsumerRebalanceListener {
   }
 
   private void forget(Collection<TopicPartition> tps) {
-    for (TopicPartition tp : tps) {
-      PartitionState s = partitions.remove(tp);
-      if (s != null) {
-        inFlight -= s.pending.size();
-        stats.inFlight(-s.pending.size());
-      }
-    }
+    stats.inFlight(-offsets.forget(tps));
     for (Iterator<Frame> it = buffered.iterator(); it.hasNext(); ) {
       Frame f = it.next();
       if (tps.contains(new TopicPartition(f.topic(), f.partition()))) {
@@ -437,19 +389,4 @@ final class FramePoller implements ConsumerRebalanceListener {
       }
     }
   }
-
-  /** Delivered offsets of one partition, in order, and how far they are acknowledged. */
-  private static final class PartitionState {
-    final TopicPartition tp;
-    final ArrayDeque<Long> pending = new ArrayDeque<>();
-    final Set<Long> acked = new HashSet<>();
-    long commitPosition = -1;
-    boolean dirty;
-
-    PartitionState(TopicPartition tp) {
-      this.tp = tp;
-    }
-  }
-
-  private record Ack(PartitionState state, long offset) {}
 }
