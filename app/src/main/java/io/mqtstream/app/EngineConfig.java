@@ -7,7 +7,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.mqtstream.app.engine.TokenBudget;
 import io.mqtstream.ingest.FrameSourceConfig;
+import io.mqtstream.ingest.InvalidSettingException;
+import io.mqtstream.nn.Engines;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -84,8 +87,10 @@ public record EngineConfig(
     public Model {
       ConfigException.requireText("model.dir", dir);
       name = name == null ? "" : name;
-      if (!java.util.Set.of("cpu", "gpu", "auto").contains(device)) {
-        throw new ConfigException("model.device", "must be cpu, gpu or auto, was " + device);
+      try {
+        Engines.DeviceSetting.parse(device);
+      } catch (IllegalArgumentException e) {
+        throw new ConfigException("model.device", e.getMessage());
       }
     }
   }
@@ -183,8 +188,10 @@ public record EngineConfig(
       long maxLag,
       java.util.Map<String, Integer> overrides) {
     public Budget {
-      if (!"adaptive".equals(policy) && !"fixed".equals(policy)) {
-        throw new ConfigException("budget.policy", "must be adaptive or fixed, was " + policy);
+      try {
+        TokenBudget.Policy.parse(policy);
+      } catch (IllegalArgumentException e) {
+        throw new ConfigException("budget.policy", e.getMessage());
       }
       if (allowed == null || allowed.isEmpty()) {
         throw new ConfigException("budget.allowed", "must list at least one m");
@@ -265,26 +272,8 @@ public record EngineConfig(
     }
   }
 
-  /** This configuration with another Kafka section (tests, demo). */
-  public EngineConfig withKafka(KafkaSettings kafka) {
-    return new EngineConfig(
-        kafka, ingest, model, encoder, reasoner, window, questions, budget, server);
-  }
-
   /** This configuration with another budget (demo, load tests). */
   public EngineConfig withBudget(Budget budget) {
-    return new EngineConfig(
-        kafka, ingest, model, encoder, reasoner, window, questions, budget, server);
-  }
-
-  /** This configuration with another server section. */
-  public EngineConfig withServer(Server server) {
-    return new EngineConfig(
-        kafka, ingest, model, encoder, reasoner, window, questions, budget, server);
-  }
-
-  /** This configuration with other questions. */
-  public EngineConfig withQuestions(Questions questions) {
     return new EngineConfig(
         kafka, ingest, model, encoder, reasoner, window, questions, budget, server);
   }
@@ -308,12 +297,7 @@ public record EngineConfig(
       int maxPollRecords,
       Duration pollTimeout,
       Duration commitInterval,
-      Duration drainTimeout) {
-    public static Ingest defaults() {
-      return new Ingest(
-          256, 64, Duration.ofMillis(100), Duration.ofMillis(200), Duration.ofSeconds(10));
-    }
-  }
+      Duration drainTimeout) {}
 
   /** The frame source configuration these settings describe; fails naming the key. */
   public FrameSourceConfig frameSource() {
@@ -327,9 +311,15 @@ public record EngineConfig(
           ingest.pollTimeout(),
           ingest.commitInterval(),
           ingest.drainTimeout());
-    } catch (IllegalArgumentException e) {
-      throw new ConfigException(
-          "ingest." + e.getMessage().split(":", 2)[0], e.getMessage().split(":", 2)[1].trim(), e);
+    } catch (InvalidSettingException e) {
+      String key =
+          switch (e.key()) {
+            case "topic" -> "kafka.framesTopic";
+            case "groupId" -> "kafka.groupId";
+            case "deadLetterTopic" -> "kafka.deadLetterTopic";
+            default -> "ingest." + e.key();
+          };
+      throw new ConfigException(key, e.reason(), e);
     }
   }
 

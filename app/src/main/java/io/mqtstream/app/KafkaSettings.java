@@ -2,6 +2,7 @@ package io.mqtstream.app;
 
 import java.util.HashMap;
 import java.util.Map;
+import org.apache.kafka.clients.CommonClientConfigs;
 
 /**
  * Where the engine's Kafka is and how to reach it. Pointing the engine at an external cluster is
@@ -37,7 +38,7 @@ public record KafkaSettings(
     ConfigException.requireText("kafka.answersTopic", answersTopic);
     ConfigException.requireText("kafka.queriesTopic", queriesTopic);
     properties = properties == null ? Map.of() : Map.copyOf(properties);
-    if (properties.containsKey("bootstrap.servers")) {
+    if (properties.containsKey(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG)) {
       throw new ConfigException(
           "kafka.properties.bootstrap.servers", "set kafka.bootstrapServers instead");
     }
@@ -50,7 +51,7 @@ public record KafkaSettings(
   /** Client properties for a cluster at {@code bootstrap}: ours plus the passed-through ones. */
   public Map<String, Object> clientProperties(String bootstrap) {
     Map<String, Object> p = new HashMap<>(properties);
-    p.put("bootstrap.servers", bootstrap);
+    p.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
     return p;
   }
 }

@@ -170,7 +170,7 @@ class DeployTest {
             "mqt_engine_latency_seconds_bucket",
             "mqt_budget_m",
             "mqt_kafka_lag",
-            "mqt_engine_dlq_total")) {
+            "mqt_dlq_total")) {
       assertThat(queries).as("dashboard shows " + metric).contains(metric);
     }
   }

@@ -89,6 +89,10 @@ class EngineConfigTest {
         "window:\\n  frames: -1\\n | window.frames",
         "server:\\n  port: 70000\\n | server.port",
         "kafka:\\n  answersTopic: ''\\n | kafka.answersTopic",
+        "kafka:\\n  framesTopic: ''\\n | kafka.framesTopic",
+        "kafka:\\n  groupId: ''\\n | kafka.groupId",
+        "ingest:\\n  maxInFlight: 0\\n | ingest.maxInFlight",
+        "ingest:\\n  drainTimeout: 0s\\n | ingest.drainTimeout",
         "engine:\\n  x: 1\\n | engine",
       })
   void everyEngineSectionRejectsBadValuesNamingTheKey(String yaml, String key) {

@@ -74,10 +74,6 @@ public final class Frame {
     }
   }
 
-  public boolean isAcked() {
-    return acked.get();
-  }
-
   @Override
   public String toString() {
     return "Frame["

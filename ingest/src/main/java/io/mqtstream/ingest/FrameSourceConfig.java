@@ -1,11 +1,10 @@
 package io.mqtstream.ingest;
 
 import java.time.Duration;
-import java.util.Objects;
 
 /**
  * Settings of {@link KafkaFrameSource}, validated at construction so a wrong value fails at start
- * with the key's name.
+ * with an {@link InvalidSettingException} naming the key.
  *
  * @param topic the frames topic
  * @param groupId the consumer group; more engine processes in one group share the partitions
@@ -32,11 +31,12 @@ public record FrameSourceConfig(
     requireText("groupId", groupId);
     requireText("deadLetterTopic", deadLetterTopic);
     if (maxInFlight < 1) {
-      throw new IllegalArgumentException("maxInFlight: must be >= 1, got " + maxInFlight);
+      throw new InvalidSettingException("maxInFlight", "must be >= 1, got " + maxInFlight);
     }
     if (maxPollRecords < 1 || maxPollRecords > maxInFlight) {
-      throw new IllegalArgumentException(
-          "maxPollRecords: must be in 1..maxInFlight (" + maxInFlight + "), got " + maxPollRecords);
+      throw new InvalidSettingException(
+          "maxPollRecords",
+          "must be in 1..maxInFlight (" + maxInFlight + "), got " + maxPollRecords);
     }
     requirePositive("pollTimeout", pollTimeout);
     requirePositive("commitInterval", commitInterval);
@@ -70,14 +70,13 @@ public record FrameSourceConfig(
 
   private static void requireText(String key, String value) {
     if (value == null || value.isBlank()) {
-      throw new IllegalArgumentException(key + ": must not be empty");
+      throw new InvalidSettingException(key, "must not be empty");
     }
   }
 
   private static void requirePositive(String key, Duration value) {
-    Objects.requireNonNull(value, key);
-    if (value.isNegative() || value.isZero()) {
-      throw new IllegalArgumentException(key + ": must be positive, got " + value);
+    if (value == null || value.isNegative() || value.isZero()) {
+      throw new InvalidSettingException(key, "must be positive, got " + value);
     }
   }
 }

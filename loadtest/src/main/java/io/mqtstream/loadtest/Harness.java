@@ -24,9 +24,11 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import java.util.function.IntFunction;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.header.Header;
@@ -221,8 +223,8 @@ public final class Harness {
 
   private KafkaProducer<String, FrameRecord> producer() {
     Map<String, Object> p = new HashMap<>(client);
-    p.put("acks", "all");
-    p.put("linger.ms", "5");
+    p.put(ProducerConfig.ACKS_CONFIG, "all");
+    p.put(ProducerConfig.LINGER_MS_CONFIG, "5");
     return new KafkaProducer<>(p, new StringSerializer(), new FrameRecordSerde());
   }
 
@@ -299,8 +301,8 @@ public final class Harness {
       setDaemon(true);
       this.ledger = ledger;
       Map<String, Object> p = new HashMap<>(client);
-      p.remove("group.id");
-      p.put("enable.auto.commit", "false");
+      p.remove(ConsumerConfig.GROUP_ID_CONFIG);
+      p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
       this.consumer = new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer());
     }
 

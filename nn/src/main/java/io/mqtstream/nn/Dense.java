@@ -69,8 +69,4 @@ public final class Dense extends ModelBlock {
     Shape s = inputShapes[0];
     return new Shape[] {s.slice(0, s.dimension() - 1).add(out)};
   }
-
-  int in() {
-    return in;
-  }
 }

@@ -17,21 +17,40 @@ public final class Engines {
    * @throws IllegalArgumentException for gpu without a GPU, or an unknown setting
    */
   public static ai.djl.Device device(String setting) {
+    DeviceSetting wanted = setting == null ? DeviceSetting.AUTO : DeviceSetting.parse(setting);
     int gpus = pytorch().getGpuCount();
-    return switch (setting == null ? "auto" : setting) {
-      case "cpu" -> ai.djl.Device.cpu();
-      case "gpu" -> {
+    return switch (wanted) {
+      case CPU -> ai.djl.Device.cpu();
+      case GPU -> {
         if (gpus == 0) {
           throw new IllegalArgumentException(
               "device: gpu asked for, but the engine sees no GPU (CPU libtorch, or no CUDA device)");
         }
         yield ai.djl.Device.gpu();
       }
-      case "auto" -> gpus > 0 ? ai.djl.Device.gpu() : ai.djl.Device.cpu();
-      default ->
-          throw new IllegalArgumentException(
-              "device: must be cpu, gpu or auto, got '" + setting + "'");
+      case AUTO -> gpus > 0 ? ai.djl.Device.gpu() : ai.djl.Device.cpu();
     };
+  }
+
+  /** A device setting: {@code cpu}, {@code gpu} or {@code auto}. */
+  public enum DeviceSetting {
+    CPU,
+    GPU,
+    AUTO;
+
+    /**
+     * The setting a configuration names: the one place a device name is checked.
+     *
+     * @throws IllegalArgumentException for any other name
+     */
+    public static DeviceSetting parse(String name) {
+      for (DeviceSetting d : values()) {
+        if (d.name().toLowerCase(java.util.Locale.ROOT).equals(name)) {
+          return d;
+        }
+      }
+      throw new IllegalArgumentException("must be cpu, gpu or auto, was '" + name + "'");
+    }
   }
 
   /** The PyTorch engine, loaded offline. */

@@ -24,16 +24,4 @@ public abstract class ModelBlock extends AbstractBlock {
       child.initialize(manager, dataType, inputShapes);
     }
   }
-
-  static void collectDense(Dense d, String prefix, Map<String, Parameter> out) {
-    out.put(prefix + ".weight", d.weight);
-    if (d.bias != null) {
-      out.put(prefix + ".bias", d.bias);
-    }
-  }
-
-  static void collectNorm(Norm n, String prefix, Map<String, Parameter> out) {
-    out.put(prefix + ".weight", n.gamma);
-    out.put(prefix + ".bias", n.beta);
-  }
 }

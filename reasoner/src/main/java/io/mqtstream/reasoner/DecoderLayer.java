@@ -3,6 +3,7 @@ package io.mqtstream.reasoner;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
 import ai.djl.nn.Parameter;
@@ -102,11 +103,24 @@ final class DecoderLayer extends ModelBlock {
     down.collect(prefix + ".mlp.down_proj", out);
   }
 
+  /**
+   * DJL's {@code Block.forward}: hidden states (B, L, D) → (B, L, D), one causal pass over
+   * positions 0..L-1 with no padding and no cache. The LM calls {@link #apply} with its own
+   * positions, mask and cache.
+   */
   @Override
   protected NDList forwardInternal(
       ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
-    throw new UnsupportedOperationException(
-        "use apply(): a decoder layer needs positions, mask and cache");
+    NDArray x = inputs.singletonOrThrow(); // (B, L, D)
+    NDManager scope = x.getManager();
+    int b = Math.toIntExact(x.getShape().get(0));
+    int l = Math.toIntExact(x.getShape().get(1));
+    Rope rope =
+        config.positions() == LmConfig.Positions.ROPE
+            ? Rope.of(scope, DecoderLm.positions(b, l), config.headDim(), config.ropeTheta())
+            : Rope.NONE;
+    return new NDList(
+        apply(ps, x, rope, DecoderLm.causal(scope, l, 0), null, null, training).hidden());
   }
 
   @Override

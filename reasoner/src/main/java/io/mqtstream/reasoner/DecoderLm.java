@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
@@ -161,7 +162,7 @@ public final class DecoderLm extends ModelBlock {
   }
 
   /** (1, 1, L, S + L): new token i (slot S + i) sees slots 0..S + i. */
-  private static NDArray causal(NDManager scope, int l, int s) {
+  static NDArray causal(NDManager scope, int l, int s) {
     int total = s + l;
     ByteBuffer buf =
         ByteBuffer.allocateDirect(l * total * Float.BYTES).order(ByteOrder.nativeOrder());
@@ -203,11 +204,37 @@ public final class DecoderLm extends ModelBlock {
     }
   }
 
+  /**
+   * DJL's {@code Block.forward}: token ids (B, L) int64 → logits (B, L, V), one causal pass from
+   * position 0 with no padding and no cache (scoring a text). Prompts with visual tokens and
+   * generation use {@link #forward(ParameterStore, NDArray, long[][], float[][], KvCache, boolean,
+   * boolean)}.
+   */
   @Override
   protected NDList forwardInternal(
       ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
-    throw new UnsupportedOperationException(
-        "use forward(): the LM needs positions, masks and a cache");
+    NDArray ids = inputs.singletonOrThrow(); // (B, L)
+    int b = Math.toIntExact(ids.getShape().get(0));
+    int l = Math.toIntExact(ids.getShape().get(1));
+    long[] flat = ids.toType(DataType.INT64, false).toLongArray();
+    long[][] rows = new long[b][l];
+    for (int r = 0; r < b; r++) {
+      System.arraycopy(flat, r * l, rows[r], 0, l);
+    }
+    NDArray x = embedTokens(ps, ids.getManager(), rows, training); // (B, L, D)
+    return new NDList(
+        forward(ps, x, positions(b, l), new float[b][l], null, false, training).logits());
+  }
+
+  /** Positions 0..L-1 for each of B rows. */
+  static long[][] positions(int b, int l) {
+    long[][] positions = new long[b][l];
+    for (long[] row : positions) {
+      for (int i = 0; i < l; i++) {
+        row[i] = i;
+      }
+    }
+    return positions;
   }
 
   @Override

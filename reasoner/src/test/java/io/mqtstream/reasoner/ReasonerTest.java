@@ -88,6 +88,32 @@ class ReasonerTest {
     }
   }
 
+  @Test
+  void djlsBlockForwardScoresATextAsTokenByTokenDecodingWithTheCacheDoes(@TempDir Path dir)
+      throws Exception {
+    try (Reasoner r = ReasonerTestSupport.reasoner(dir);
+        NDManager m = r.manager().newSubManager()) {
+      ParameterStore ps = new ParameterStore(m, false);
+      long[] ids = r.tokenizer().encode("how many shapes are there ?");
+      int n = ids.length;
+      NDArray idArray = m.create(ids).reshape(1, n);
+      float[] whole = Tensors.toFloats(r.lm().forward(ps, new NDList(idArray), false).head());
+      int vocab = r.config().vocab();
+      assertThat(whole).hasSize(n * vocab);
+      KvCache cache = null;
+      for (int i = 0; i < n; i++) {
+        NDArray x = r.lm().embedTokens(ps, m, new long[][] {{ids[i]}}, false); // (1, 1, D)
+        DecoderLm.Forward step =
+            r.lm().forward(ps, x, new long[][] {{i}}, new float[1][1], cache, true, false);
+        cache = step.cache();
+        float[] expected = java.util.Arrays.copyOfRange(whole, i * vocab, (i + 1) * vocab);
+        assertThat(maxDiff(Tensors.toFloats(step.logits()), expected))
+            .as("position %d", i)
+            .isLessThan(TOL);
+      }
+    }
+  }
+
   /** The whole prompt plus the first generated tokens in one forward pass, no cache. */
   private static float[] lastLogitsWithoutCache(Reasoner r, Prompt p, long[] generated) {
     try (NDManager m = r.manager().newSubManager()) {

@@ -1,9 +1,15 @@
 package io.mqtstream.training;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 
+import io.mqtstream.world.Question;
+import io.mqtstream.world.QuestionType;
+import io.mqtstream.world.Seeds;
+import io.mqtstream.world.Split;
 import io.mqtstream.world.SyntheticWorld;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -27,9 +33,44 @@ class EvaluatorTest {
       assertThat(a).isEqualTo(b);
       for (Evaluator.Score s : a.values()) {
         assertThat(s.samples()).isEqualTo(40);
-        assertThat(s.accuracy()).isBetween(0.0, 1.0);
-        assertThat(s.byType()).isNotEmpty();
+        // the per-type books add up to the overall one: right answers per type, weighted by how
+        // many questions of each type the 40 clips drew, sum to the overall right answers
+        Map<String, Integer> asked = new java.util.HashMap<>();
+        SyntheticWorld world = new SyntheticWorld(c.world());
+        for (int i = 0; i < 40; i++) {
+          Question q =
+              Evaluator.pick(
+                  world.questions(world.clip(Split.TEST.seed(7 + i))), Seeds.random(7, i));
+          asked.merge(q.type().key(), 1, Integer::sum);
+        }
+        assertThat(s.byType().keySet()).isEqualTo(asked.keySet());
+        double right = 0;
+        for (var type : s.byType().entrySet()) {
+          double n = asked.get(type.getKey());
+          assertThat(type.getValue() * n)
+              .as(type.getKey())
+              .isCloseTo(Math.rint(type.getValue() * n), within(1e-9));
+          right += type.getValue() * n;
+        }
+        assertThat(right).isCloseTo(s.accuracy() * 40, within(1e-9));
       }
     }
+  }
+
+  @Test
+  void aQuestionsTypeIsDrawnUniformlyHoweverManyQuestionsATypeHas() {
+    List<Question> questions = new java.util.ArrayList<>();
+    for (int i = 0; i < 20; i++) {
+      questions.add(new Question(QuestionType.COUNT_COLOUR, "how many of colour " + i + "?", "1"));
+    }
+    questions.add(new Question(QuestionType.COUNT_ALL, "how many shapes are there?", "3"));
+    questions.add(new Question(QuestionType.APPEARED, "did something appear?", "no"));
+    Map<QuestionType, Integer> drawn = new java.util.EnumMap<>(QuestionType.class);
+    java.util.Random random = new java.util.Random(3);
+    for (int i = 0; i < 3000; i++) {
+      drawn.merge(Evaluator.pick(questions, random).type(), 1, Integer::sum);
+    }
+    // a third each (1,000 ± 4 standard deviations of about 26), not 20/22 for the big type
+    assertThat(drawn.values()).allSatisfy(n -> assertThat(n).isBetween(895, 1105));
   }
 }

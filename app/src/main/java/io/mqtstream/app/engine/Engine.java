@@ -345,6 +345,11 @@ public final class Engine implements AutoCloseable {
     return budget;
   }
 
+  /** The standing questions a camera's frames are asked now (its own, or the defaults). */
+  public List<String> questions(String cameraId) {
+    return questions.forCamera(cameraId);
+  }
+
   /** The frame source's counters. */
   public KafkaFrameSource.Stats sourceStats() {
     return source.stats();

@@ -9,6 +9,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.PartitionInfo;
@@ -41,11 +42,13 @@ final class StandingQuestions implements AutoCloseable {
     this.defaults = List.copyOf(defaults);
     this.topic = topic;
     Map<String, Object> p = new HashMap<>(clientProperties);
-    p.put("key.deserializer", StringDeserializer.class.getName());
-    p.put("value.deserializer", StringDeserializer.class.getName());
-    p.put("enable.auto.commit", "false");
-    p.put("auto.offset.reset", "earliest");
-    p.remove("group.id"); // assigned, not subscribed: every engine reads every question
+    p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+    p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+    p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+    p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+    p.remove(
+        ConsumerConfig
+            .GROUP_ID_CONFIG); // assigned, not subscribed: every engine reads every question
     this.consumer = new KafkaConsumer<>(p);
     this.thread = new Thread(this::loop, "mqt-queries");
     thread.setDaemon(true);

@@ -20,7 +20,22 @@ public final class TokenBudget {
   /** How m is chosen. */
   public enum Policy {
     ADAPTIVE,
-    FIXED
+    FIXED;
+
+    /**
+     * The policy a configuration names ({@code adaptive} or {@code fixed}): the one place a policy
+     * name is checked.
+     *
+     * @throws IllegalArgumentException for any other name
+     */
+    public static Policy parse(String name) {
+      for (Policy p : values()) {
+        if (p.name().toLowerCase(java.util.Locale.ROOT).equals(name)) {
+          return p;
+        }
+      }
+      throw new IllegalArgumentException("must be adaptive or fixed, was " + name);
+    }
   }
 
   /**
@@ -62,13 +77,7 @@ public final class TokenBudget {
       Map<String, Integer> overrides = new java.util.HashMap<>();
       b.overrides().forEach((camera, m) -> overrides.put(camera, Math.min(m, maxTokens)));
       return new Settings(
-          b,
-          Policy.valueOf(b.policy().toUpperCase(java.util.Locale.ROOT)),
-          allowed,
-          allowed[0],
-          ceiling,
-          fixedM,
-          Map.copyOf(overrides));
+          b, Policy.parse(b.policy()), allowed, allowed[0], ceiling, fixedM, Map.copyOf(overrides));
     }
   }
 

@@ -8,8 +8,9 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
- * A small run of the ingest benchmark: it reads every frame both ways and reports consistent
- * numbers.
+ * A small run of the ingest benchmark: each reader's round ends only when it has read every frame,
+ * so a run that returns read all 2,000 both ways; the figures themselves are the benchmark's, not
+ * this test's.
  */
 @Tag("kafka")
 class IngestBenchTest {
@@ -21,9 +22,6 @@ class IngestBenchTest {
     assertThat(json.get("frames").asInt()).isEqualTo(2_000);
     assertThat(json.get("engine_fps").asDouble()).isPositive();
     assertThat(json.get("raw_consumer_fps").asDouble()).isPositive();
-    assertThat(json.get("ratio").asDouble())
-        .isCloseTo(
-            r.engineFps() / r.rawConsumerFps(), org.assertj.core.api.Assertions.within(0.001));
     assertThat(json.get("payload_bytes").asInt()).isPositive();
   }
 }
