@@ -14,7 +14,9 @@ import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.DoubleUnaryOperator;
 import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.StringSerializer;
@@ -34,7 +36,9 @@ public final class CameraPublisher implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(CameraPublisher.class);
 
   private final Options options;
-  private final KafkaProducer<String, FrameRecord> producer;
+  private final Producer<String, FrameRecord> producer;
+  private final boolean ownsProducer;
+  private final Published onPublished;
   private final JpegEncoder jpeg;
   private final Counter published;
   private final Counter dropped;
@@ -125,39 +129,90 @@ public final class CameraPublisher implements AutoCloseable {
   /** What a run did. */
   public record Result(long published, long dropped, long reconnects) {}
 
+  /** Told of each frame the broker acknowledged (on the producer's thread). */
+  @FunctionalInterface
+  public interface Published {
+    void published(String cameraId, long sequence, long ackedAtMillis);
+  }
+
+  /** A publisher with a producer of its own (acks=all), closed with it. */
   public CameraPublisher(
       Options options, Map<String, Object> clientProperties, MeterRegistry meters) {
+    this(options, producer(options, clientProperties), true, meters, (c, s, t) -> {});
+  }
+
+  /**
+   * A publisher that shares {@code producer} with others (many cameras of one process, a load
+   * test); the producer stays open when this publisher closes.
+   */
+  public CameraPublisher(
+      Options options,
+      Producer<String, FrameRecord> producer,
+      MeterRegistry meters,
+      Published onPublished) {
+    this(options, producer, false, meters, onPublished);
+  }
+
+  private CameraPublisher(
+      Options options,
+      Producer<String, FrameRecord> producer,
+      boolean ownsProducer,
+      MeterRegistry meters,
+      Published onPublished) {
     this.options = options;
     this.jpeg = new JpegEncoder(options.jpegQuality());
-    Properties props = new Properties();
-    props.putAll(clientProperties);
-    props.put(ProducerConfig.ACKS_CONFIG, "all");
-    props.putIfAbsent(ProducerConfig.LINGER_MS_CONFIG, "5");
-    props.put(ProducerConfig.CLIENT_ID_CONFIG, "mqt-camera-" + options.cameraId());
-    this.producer = new KafkaProducer<>(props, new StringSerializer(), new FrameRecordSerde());
+    this.producer = producer;
+    this.ownsProducer = ownsProducer;
+    this.onPublished = onPublished;
     Tags tags = Tags.of("camera", options.cameraId());
     this.published = meters.counter("mqt.camera.published", tags);
     this.dropped = meters.counter("mqt.camera.dropped", tags);
     this.reconnects = meters.counter("mqt.camera.reconnects", tags);
   }
 
+  /** A producer for frames: acks=all, keyed by camera id, the FrameRecord serde. */
+  public static KafkaProducer<String, FrameRecord> producer(
+      Options options, Map<String, Object> clientProperties) {
+    Properties props = new Properties();
+    props.putAll(clientProperties);
+    props.put(ProducerConfig.ACKS_CONFIG, "all");
+    props.putIfAbsent(ProducerConfig.LINGER_MS_CONFIG, "5");
+    props.put(ProducerConfig.CLIENT_ID_CONFIG, "mqt-camera-" + options.cameraId());
+    return new KafkaProducer<>(props, new StringSerializer(), new FrameRecordSerde());
+  }
+
   /**
    * Publishes until the source ends (a file without loop), {@code maxFrames}, or {@link #stop()}.
    */
   public Result run(CameraSource source) throws InterruptedException {
+    return run(source, null, u -> 1.0);
+  }
+
+  /**
+   * Publishes for {@code duration} (null: until the source ends, {@code maxFrames} or {@link
+   * #stop()}) at {@code fps × rate(u)}, u ∈ [0, 1) the fraction of the duration gone (a load
+   * profile; constant 1 without a duration).
+   */
+  public Result run(CameraSource source, Duration duration, DoubleUnaryOperator rate)
+      throws InterruptedException {
     long sequence = 0;
-    long intervalNanos = options.fps() > 0 ? (long) (1e9 / options.fps()) : 0;
-    long nextSlot = System.nanoTime();
+    long startNanos = System.nanoTime();
+    long endNanos = duration == null ? Long.MAX_VALUE : startNanos + duration.toNanos();
+    long nextSlot = startNanos;
     int failuresInRow = 0;
     Duration backoff = options.initialBackoff();
     boolean open = false;
     try {
-      while (!stopped && (options.maxFrames() == 0 || sequence < options.maxFrames())) {
+      boolean sentSinceOpen = false;
+      while (!stopped
+          && (options.maxFrames() == 0 || sequence < options.maxFrames())
+          && System.nanoTime() < endNanos) {
         try {
           if (!open) {
             source.open();
             open = true;
-            log.info("camera {} reading {}", options.cameraId(), source.describe());
+            sentSinceOpen = false;
+            log.debug("camera {} reading {}", options.cameraId(), source.describe());
           }
           Optional<CameraSource.Captured> next = source.grab();
           failuresInRow = 0;
@@ -168,21 +223,35 @@ public final class CameraPublisher implements AutoCloseable {
               if (source.live()) {
                 throw new IOException("stream ended");
               }
+              if (!sentSinceOpen) {
+                throw new IllegalStateException(source.describe() + " has no frames");
+              }
               continue;
             }
             break;
           }
           long now = System.nanoTime();
-          if (intervalNanos > 0) {
+          double fps =
+              duration == null
+                  ? options.fps()
+                  : options.fps()
+                      * rate.applyAsDouble(
+                          Math.min(1.0, (double) (now - startNanos) / duration.toNanos()));
+          if (fps > 0) {
             if (source.live() && now < nextSlot) {
               dropped.increment(); // a live camera is faster than asked: skip this picture
               continue;
             }
             if (!source.live() && now < nextSlot) {
-              TimeUnit.NANOSECONDS.sleep(nextSlot - now);
+              long wait = Math.min(nextSlot, endNanos) - now;
+              TimeUnit.NANOSECONDS.sleep(wait);
+              if (System.nanoTime() >= endNanos) {
+                break;
+              }
             }
-            nextSlot = Math.max(nextSlot + intervalNanos, System.nanoTime());
+            nextSlot = Math.max(nextSlot + (long) (1e9 / fps), System.nanoTime());
           }
+          sentSinceOpen = true;
           send(sequence++, next.get());
         } catch (IOException e) {
           source.close();
@@ -212,7 +281,9 @@ public final class CameraPublisher implements AutoCloseable {
       }
     } finally {
       source.close();
-      producer.flush();
+      if (ownsProducer) {
+        producer.flush();
+      }
     }
     return new Result(
         (long) published.count() - sendFailures.get(),
@@ -245,6 +316,8 @@ public final class CameraPublisher implements AutoCloseable {
             sendFailures.incrementAndGet();
             log.warn(
                 "camera {} frame {} not published: {}", options.cameraId(), sequence, e.toString());
+          } else {
+            onPublished.published(options.cameraId(), sequence, System.currentTimeMillis());
           }
         });
   }
@@ -261,6 +334,8 @@ public final class CameraPublisher implements AutoCloseable {
   @Override
   public void close() {
     stop();
-    producer.close();
+    if (ownsProducer) {
+      producer.close();
+    }
   }
 }

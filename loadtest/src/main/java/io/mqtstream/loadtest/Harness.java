@@ -2,39 +2,31 @@ package io.mqtstream.loadtest;
 
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.mqtstream.camera.CameraPublisher;
 import io.mqtstream.camera.CameraSource;
 import io.mqtstream.camera.CameraSources;
-import io.mqtstream.ingest.GroupLag;
+import io.mqtstream.ingest.LagMonitor;
 import io.mqtstream.wire.Answer;
 import io.mqtstream.wire.FrameHeaders;
 import io.mqtstream.wire.FrameRecord;
-import io.mqtstream.wire.FrameRecordSerde;
-import io.mqtstream.wire.JpegEncoder;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import java.util.function.IntFunction;
-import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
-import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
-import org.apache.kafka.common.serialization.StringSerializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -150,11 +142,20 @@ public final class Harness {
     AnswerReader reader = new AnswerReader(ledger);
     reader.start();
     reader.awaitAssigned();
-    LagSampler lag = options.engineGroup() == null ? null : new LagSampler(ledger);
+    LagMonitor lag =
+        options.engineGroup() == null
+            ? null
+            : new LagMonitor(
+                client,
+                options.framesTopic(),
+                options.engineGroup(),
+                reading -> ledger.lag(reading, System.currentTimeMillis()));
     if (lag != null) {
-      lag.start();
+      lag.start(Duration.ofSeconds(1));
     }
-    KafkaProducer<String, FrameRecord> producer = producer();
+    KafkaProducer<String, FrameRecord> producer =
+        CameraPublisher.producer(CameraPublisher.Options.of("loadtest"), client);
+    SimpleMeterRegistry meters = new SimpleMeterRegistry();
     List<Thread> cameras = new ArrayList<>();
     long endNanos = System.nanoTime() + options.duration().toNanos();
     try {
@@ -164,7 +165,7 @@ public final class Harness {
             new Thread(
                 () -> {
                   try {
-                    publish(index, producer, ledger, endNanos);
+                    publish(index, producer, meters, ledger);
                   } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                   } catch (Throwable e) {
@@ -221,68 +222,31 @@ public final class Harness {
             reader.lastM));
   }
 
-  private KafkaProducer<String, FrameRecord> producer() {
-    Map<String, Object> p = new HashMap<>(client);
-    p.put(ProducerConfig.ACKS_CONFIG, "all");
-    p.put(ProducerConfig.LINGER_MS_CONFIG, "5");
-    return new KafkaProducer<>(p, new StringSerializer(), new FrameRecordSerde());
-  }
-
+  /**
+   * One camera: {@link CameraPublisher}'s pacing (fps × the profile's rate over the run, files
+   * looped), each frame booked in the ledger when the broker acknowledges it.
+   */
   private void publish(
-      int index, KafkaProducer<String, FrameRecord> producer, Ledger ledger, long endNanos)
+      int index,
+      KafkaProducer<String, FrameRecord> producer,
+      SimpleMeterRegistry meters,
+      Ledger ledger)
       throws Exception {
-    String camera = options.cameraPrefix() + index;
-    JpegEncoder jpeg = new JpegEncoder(0.9f);
-    long startNanos = System.nanoTime();
-    long total = endNanos - startNanos;
-    long next = startNanos;
-    long seq = 0;
-    try (CameraSource source = CameraSources.open(options.source().apply(index))) {
-      source.open();
-      while (true) {
-        long now = System.nanoTime();
-        if (now >= endNanos) {
-          return;
-        }
-        if (now < next) {
-          TimeUnit.NANOSECONDS.sleep(Math.min(next - now, endNanos - now));
-          continue;
-        }
-        double u = (double) (now - startNanos) / total;
-        next += (long) (1e9 / (options.fps() * options.profile().rate(u)));
-        Optional<CameraSource.Captured> grabbed = source.grab();
-        if (grabbed.isEmpty()) { // a file ended: play it again
-          source.close();
-          source.open();
-          grabbed = source.grab();
-          if (grabbed.isEmpty()) {
-            throw new IllegalStateException(source.describe() + " has no frames");
-          }
-        }
-        CameraSource.Captured c = grabbed.get();
-        long s = seq++;
-        FrameRecord frame =
-            new FrameRecord(
-                camera,
-                s,
-                TimeUnit.MILLISECONDS.toMicros(System.currentTimeMillis()),
-                c.image().getWidth(),
-                c.image().getHeight(),
-                FrameRecord.Encoding.JPEG,
-                jpeg.encode(c.image()));
-        ProducerRecord<String, FrameRecord> record =
-            new ProducerRecord<>(options.framesTopic(), camera, frame);
-        c.headers().forEach((k, v) -> record.headers().add(k, v.getBytes(StandardCharsets.UTF_8)));
-        producer.send(
-            record,
-            (md, e) -> {
-              if (e == null) {
-                ledger.published(camera, s, System.currentTimeMillis());
-              } else {
-                log.warn("frame {}#{} not published: {}", camera, s, e.toString());
-              }
-            });
-      }
+    CameraPublisher.Options camera =
+        new CameraPublisher.Options(
+            options.framesTopic(),
+            options.cameraPrefix() + index,
+            options.fps(),
+            0.9f,
+            true,
+            0,
+            Duration.ofMillis(500),
+            Duration.ofSeconds(5),
+            -1);
+    try (CameraSource source = CameraSources.open(options.source().apply(index));
+        CameraPublisher publisher =
+            new CameraPublisher(camera, producer, meters, ledger::published)) {
+      publisher.run(source, options.duration(), options.profile()::rate);
     }
   }
 
@@ -374,52 +338,6 @@ public final class Harness {
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
-    }
-  }
-
-  /** The engine group's lag on the frames topic, once a second. */
-  private final class LagSampler extends Thread {
-    private final Ledger ledger;
-    private final Admin admin;
-    private volatile boolean closed;
-
-    LagSampler(Ledger ledger) {
-      super("mqt-loadtest-lag");
-      setDaemon(true);
-      this.ledger = ledger;
-      Map<String, Object> p = new HashMap<>(client);
-      p.keySet().removeIf(k -> k.contains("serializer"));
-      this.admin = Admin.create(p);
-    }
-
-    @Override
-    public void run() {
-      while (!closed) {
-        try {
-          long lag = lag();
-          ledger.lag(lag, System.currentTimeMillis());
-          Thread.sleep(1000);
-        } catch (InterruptedException e) {
-          return;
-        } catch (ExecutionException | TimeoutException | RuntimeException e) {
-          log.debug("lag not read: {}", e.toString());
-          try {
-            Thread.sleep(1000);
-          } catch (InterruptedException ie) {
-            return;
-          }
-        }
-      }
-    }
-
-    private long lag() throws InterruptedException, ExecutionException, TimeoutException {
-      return GroupLag.of(admin, options.framesTopic(), options.engineGroup());
-    }
-
-    void close() {
-      closed = true;
-      interrupt();
-      admin.close(Duration.ofSeconds(2));
     }
   }
 }

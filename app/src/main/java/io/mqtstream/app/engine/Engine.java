@@ -11,6 +11,7 @@ import io.mqtstream.encoder.VisualTokens;
 import io.mqtstream.ingest.DeadLetterPublisher;
 import io.mqtstream.ingest.Frame;
 import io.mqtstream.ingest.KafkaFrameSource;
+import io.mqtstream.ingest.LagMonitor;
 import io.mqtstream.nn.Engines;
 import io.mqtstream.reasoner.Completion;
 import io.mqtstream.reasoner.Prompt;

@@ -1,6 +1,5 @@
-package io.mqtstream.app.engine;
+package io.mqtstream.ingest;
 
-import io.mqtstream.ingest.GroupLag;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
@@ -8,21 +7,24 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongConsumer;
 import org.apache.kafka.clients.admin.Admin;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The consumer group's lag on the frames topic, as an autoscaler sees it: log-end offsets minus
- * committed offsets, summed over partitions. Read from the cluster every second on its own thread.
+ * A consumer group's lag on a topic, as an autoscaler sees it: log-end offsets minus committed
+ * offsets, summed over partitions ({@link GroupLag}). Read from the cluster at a fixed interval on
+ * its own thread; the engine's token budget and the load-test harness both watch it.
  */
-final class LagMonitor implements AutoCloseable {
+public final class LagMonitor implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(LagMonitor.class);
 
   private final Admin admin;
   private final String topic;
   private final String group;
   private final AtomicLong lag = new AtomicLong();
+  private final LongConsumer onReading;
   private final ScheduledExecutorService timer =
       Executors.newSingleThreadScheduledExecutor(
           r -> {
@@ -31,7 +33,17 @@ final class LagMonitor implements AutoCloseable {
             return t;
           });
 
-  LagMonitor(Map<String, Object> clientProperties, String topic, String group) {
+  /**
+   * @param clientProperties bootstrap servers and any client properties (serializers are dropped)
+   */
+  public LagMonitor(Map<String, Object> clientProperties, String topic, String group) {
+    this(clientProperties, topic, group, lag -> {});
+  }
+
+  /** As above, telling {@code onReading} each lag read (on the monitor's thread). */
+  public LagMonitor(
+      Map<String, Object> clientProperties, String topic, String group, LongConsumer onReading) {
+    this.onReading = onReading;
     Map<String, Object> p = new HashMap<>(clientProperties);
     p.keySet().removeIf(k -> k.contains("serializer") || k.contains("deserializer"));
     this.admin = Admin.create(p);
@@ -39,18 +51,21 @@ final class LagMonitor implements AutoCloseable {
     this.group = group;
   }
 
-  void start(Duration every) {
+  /** Starts reading, the first time at once. */
+  public void start(Duration every) {
     timer.scheduleWithFixedDelay(this::refresh, 0, every.toMillis(), TimeUnit.MILLISECONDS);
   }
 
   /** The last lag read, in records. */
-  long lag() {
+  public long lag() {
     return lag.get();
   }
 
   private void refresh() {
     try {
-      lag.set(GroupLag.of(admin, topic, group));
+      long now = GroupLag.of(admin, topic, group);
+      lag.set(now);
+      onReading.accept(now);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     } catch (Exception e) {
