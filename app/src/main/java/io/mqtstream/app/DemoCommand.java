@@ -26,6 +26,9 @@ import picocli.CommandLine.Spec;
         "Run the whole engine locally: embedded Kafka, synthetic cameras (or a video), the shipped"
             + " model; print answers live and a summary.")
 final class DemoCommand implements Callable<Integer> {
+  /** "Until Ctrl-C": ten years, short enough for the harness's nanosecond clock. */
+  private static final Duration OPEN_ENDED = Duration.ofDays(3650);
+
   @Spec CommandSpec spec;
 
   @Option(names = "--cameras", defaultValue = "2", description = "cameras (default 2)")
@@ -38,8 +41,13 @@ final class DemoCommand implements Callable<Integer> {
       names = "--duration",
       defaultValue = "40s",
       converter = Durations.Converter.class,
-      description = "how long the cameras publish, e.g. 40s, 5m (default 40s)")
+      description = "how long the cameras publish, e.g. 40s, 5m (default 40s); 0 = until Ctrl-C")
   Duration duration;
+
+  @Option(
+      names = "--open-ended",
+      description = "run until Ctrl-C (same as --duration 0), to watch the dashboard")
+  boolean openEnded;
 
   @Option(names = "--video", description = "a video file every camera plays (looped)")
   Path video;
@@ -55,6 +63,9 @@ final class DemoCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    if (openEnded || duration.isZero()) {
+      duration = OPEN_ENDED;
+    }
     if (cameras < 1 || !(fps > 0)) {
       throw new IllegalArgumentException("--cameras and --fps must be positive");
     }
@@ -66,12 +77,20 @@ final class DemoCommand implements Callable<Integer> {
       throw new ConfigException(
           "kafka.bootstrapServers", "demo runs its own broker; use `run` for a cluster");
     }
+    quietEngineLogs();
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
     try (LocalStack stack = LocalStack.start(engine, Math.max(2, cameras))) {
+      if (stack.engine.httpPort() > 0) {
+        err.printf("dashboard: http://localhost:%d/%n", stack.engine.httpPort());
+      }
       err.printf(
-          "demo: %d camera(s) at %s fps for %s, metrics on http://localhost:%d/metrics%n",
-          cameras, fps, duration, stack.engine.httpPort());
+          "demo: %d camera(s) at %s fps %s%n",
+          cameras,
+          fps,
+          duration == OPEN_ENDED
+              ? "until Ctrl-C"
+              : "for " + duration.toString().substring(2).toLowerCase(Locale.ROOT));
       err.flush();
       Harness.Options options =
           new Harness.Options(
@@ -143,7 +162,28 @@ final class DemoCommand implements Callable<Integer> {
         out.println(summaryJson(s));
         out.flush();
       }
+      quiet(
+          "org.apache.kafka",
+          ch.qos.logback.classic.Level
+              .ERROR); // the embedded broker's shutdown chatter, after the summary
       return s.lost() == 0 ? 0 : 1;
+    }
+  }
+
+  /**
+   * The demo prints what matters itself (the dashboard's address, answers, the summary); the
+   * engine's own INFO lines would bury it. MQT_LOG_LEVEL, when set, still decides.
+   */
+  private static void quietEngineLogs() {
+    if (System.getenv("MQT_LOG_LEVEL") == null) {
+      quiet("io.mqtstream", ch.qos.logback.classic.Level.WARN);
+    }
+  }
+
+  /** Only messages at {@code level} or above from this logger on. */
+  private static void quiet(String logger, ch.qos.logback.classic.Level level) {
+    if (org.slf4j.LoggerFactory.getLogger(logger) instanceof ch.qos.logback.classic.Logger l) {
+      l.setLevel(level);
     }
   }
 

@@ -261,14 +261,23 @@ public record EngineConfig(
   }
 
   /**
-   * @param port port of /metrics and /health; 0 = any free port; -1 = off
+   * @param port port of the dashboard ({@code /}), /metrics and /health; 0 = any free port; -1 =
+   *     off
+   * @param token what a change of standing questions from the dashboard must present ({@code
+   *     Authorization: Bearer TOKEN}); empty = no token needed
    */
-  public record Server(int port) {
+  public record Server(int port, String token) {
     public Server {
       if (port < -1 || port > 65535) {
         throw new ConfigException(
             "server.port", "must be -1 (off), 0 (any) or a port, was " + port);
       }
+      token = token == null ? "" : token.trim();
+    }
+
+    @Override
+    public String toString() {
+      return "Server[port=" + port + ", token=" + (token.isEmpty() ? "none" : "(set)") + "]";
     }
   }
 

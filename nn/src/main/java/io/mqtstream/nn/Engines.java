@@ -8,6 +8,8 @@ import ai.djl.engine.Engine;
  * applied even when the JVM was started without {@code -Dai.djl.offline=true}.
  */
 public final class Engines {
+  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(Engines.class);
+
   private Engines() {}
 
   /**
@@ -19,6 +21,7 @@ public final class Engines {
   public static ai.djl.Device device(String setting) {
     DeviceSetting wanted = setting == null ? DeviceSetting.AUTO : DeviceSetting.parse(setting);
     int gpus = pytorch().getGpuCount();
+    log.info("device {}: {} GPU(s) seen by libtorch {}", wanted, gpus, pytorch().getVersion());
     return switch (wanted) {
       case CPU -> ai.djl.Device.cpu();
       case GPU -> {

@@ -1,11 +1,14 @@
 package io.mqtstream.app.engine;
 
 import ai.djl.Device;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.mqtstream.app.ConfigException;
 import io.mqtstream.app.EngineConfig;
+import io.mqtstream.app.dashboard.Dashboard;
+import io.mqtstream.app.dashboard.DashboardHttp;
 import io.mqtstream.encoder.MqtEncoder;
 import io.mqtstream.encoder.VisualTokens;
 import io.mqtstream.ingest.DeadLetterPublisher;
@@ -20,6 +23,7 @@ import io.mqtstream.reasoner.Reasoner;
 import io.mqtstream.reasoner.Sampling;
 import io.mqtstream.wire.Answer;
 import io.mqtstream.wire.FrameHeaders;
+import io.mqtstream.wire.FrameRecord;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -40,6 +44,7 @@ import org.apache.kafka.common.serialization.StringSerializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import reactor.core.Disposable;
+import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.scheduler.Scheduler;
 import reactor.core.scheduler.Schedulers;
@@ -55,6 +60,7 @@ import reactor.core.scheduler.Schedulers;
  */
 public final class Engine implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Engine.class);
+  private static final ObjectMapper TRUTH = new ObjectMapper();
 
   private final EngineConfig config;
   private final MeterRegistry meters;
@@ -76,12 +82,15 @@ public final class Engine implements AutoCloseable {
   private final PromptBatcher batcher;
   private final Scheduler encodeScheduler;
   private final Scheduler timer;
+  private final Dashboard dashboard;
+  private final DashboardHttp dashboardHttp;
   private final Counter framesEncoded;
   private final DistributionSummary tokensPerFrame;
   private final DistributionSummary encodeBatch;
   private final CompletableFuture<Void> done = new CompletableFuture<>();
   private volatile Disposable pipeline;
   private volatile Disposable budgetLoop;
+  private volatile Disposable dashboardTicks;
   private HttpEndpoint http;
 
   /** Opens everything in order; whatever was opened is closed again if a later step fails. */
@@ -141,6 +150,14 @@ public final class Engine implements AutoCloseable {
               timer,
               meters);
       this.source = resources.add(new KafkaFrameSource(config.frameSource(), client, meters));
+      this.dashboard = new Dashboard(System::currentTimeMillis);
+      this.dashboardHttp =
+          resources.add(
+              new DashboardHttp(
+                  dashboard,
+                  resources.add(
+                      new QueriesTopicQuestions(questions, client, config.kafka().queriesTopic())),
+                  config.server().token()));
     } catch (IOException | RuntimeException e) {
       resources.close();
       throw e;
@@ -224,9 +241,14 @@ public final class Engine implements AutoCloseable {
                   done.completeExceptionally(e);
                 },
                 () -> done.complete(null));
+    dashboardTicks =
+        Flux.interval(Duration.ofSeconds(1), timer).subscribe(t -> dashboard.tick(totals()));
     if (config.server().port() >= 0) {
-      http = HttpEndpoint.start(config.server().port(), meters, this::health);
-      log.info("metrics and health on http://localhost:{}/metrics", http.port());
+      http =
+          HttpEndpoint.start(config.server().port(), meters, this::health, dashboardHttp::register);
+      log.info(
+          "dashboard on http://localhost:{}/ (metrics at /metrics, health at /health)",
+          http.port());
     }
     log.info(
         "engine started: model {} (M = {}, T = {}), policy {}, frames {} → answers {}",
@@ -275,7 +297,11 @@ public final class Engine implements AutoCloseable {
     framesEncoded.increment(batch.size());
     List<Encoded> out = new ArrayList<>(batch.size());
     for (int i = 0; i < batch.size(); i++) {
-      out.add(new Encoded(batch.get(i).frame(), tokens.get(i)));
+      Frame frame = batch.get(i).frame();
+      out.add(new Encoded(frame, tokens.get(i)));
+      if (frame.record().encoding() == FrameRecord.Encoding.JPEG) {
+        dashboard.frame(frame.cameraId(), frame.record().sequence(), frame.record().payload());
+      }
     }
     return out;
   }
@@ -319,7 +345,35 @@ public final class Engine implements AutoCloseable {
     Asked asked = (Asked) c.prompt().context();
     return answers
         .write(asked.ticket(), asked.question(), c.text())
-        .doOnNext(a -> load.answered(System.currentTimeMillis() - a.frameTs()));
+        .doOnNext(
+            a -> {
+              load.answered(System.currentTimeMillis() - a.frameTs());
+              dashboard.answer(a, truth(asked.ticket().headers(), a.question()));
+            });
+  }
+
+  /** The camera's expected answer to a question, from the frame's truth header, if it has one. */
+  private static Optional<String> truth(Map<String, byte[]> headers, String question) {
+    byte[] truth = headers.get(FrameHeaders.TRUTH);
+    if (truth == null) {
+      return Optional.empty();
+    }
+    try {
+      return Optional.ofNullable(TRUTH.readTree(truth).path(question).textValue());
+    } catch (IOException e) {
+      return Optional.empty(); // a camera's malformed truth is its own business
+    }
+  }
+
+  private Dashboard.Totals totals() {
+    PromptBatcher.Signals s = batcher.signals();
+    return new Dashboard.Totals(
+        budget.m(),
+        lag.lag(),
+        (long) framesEncoded.count(),
+        (long) meters.counter("mqt.engine.answers").count(),
+        source.stats().deadLettered() + (long) meters.counter("mqt.dlq", "stage", "decode").count(),
+        s.busyNanos());
   }
 
   // ---- budget, health, lifecycle -------------------------------------------------------------
@@ -412,9 +466,10 @@ public final class Engine implements AutoCloseable {
         p.dispose();
       }
     }
-    Disposable b = budgetLoop;
-    if (b != null) {
-      b.dispose();
+    for (Disposable d : new Disposable[] {budgetLoop, dashboardTicks}) {
+      if (d != null) {
+        d.dispose();
+      }
     }
     if (http != null) {
       http.close();

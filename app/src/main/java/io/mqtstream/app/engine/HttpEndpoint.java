@@ -11,11 +11,15 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 /**
  * {@code /metrics} (Prometheus text format) and {@code /health} (JSON, 200 when up, 503 when not)
- * on the JDK's HTTP server: two read-only endpoints need no web framework.
+ * on the JDK's HTTP server, plus whatever else registers on it (the dashboard): a few endpoints
+ * need no web framework. A small pool serves it; long-lived event streams hold one thread each (the
+ * dashboard bounds how many).
  */
 final class HttpEndpoint implements AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -29,16 +33,20 @@ final class HttpEndpoint implements AutoCloseable {
     this.server = server;
   }
 
-  static HttpEndpoint start(int port, MeterRegistry meters, Supplier<Health> health)
+  static HttpEndpoint start(
+      int port, MeterRegistry meters, Supplier<Health> health, Consumer<HttpServer> more)
       throws IOException {
-    HttpServer server = HttpServer.create(new InetSocketAddress(port), 16);
+    HttpServer server = HttpServer.create(new InetSocketAddress(port), 64);
+    AtomicInteger threads = new AtomicInteger();
     server.setExecutor(
-        Executors.newSingleThreadExecutor(
+        Executors.newFixedThreadPool(
+            12,
             r -> {
-              Thread t = new Thread(r, "mqt-http");
+              Thread t = new Thread(r, "mqt-http-" + threads.incrementAndGet());
               t.setDaemon(true);
               return t;
             }));
+    more.accept(server);
     server.createContext(
         "/metrics",
         ex -> {

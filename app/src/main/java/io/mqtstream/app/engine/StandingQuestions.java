@@ -63,6 +63,16 @@ final class StandingQuestions implements AutoCloseable {
     }
   }
 
+  /** The configured defaults. */
+  List<String> defaults() {
+    return defaults;
+  }
+
+  /** The lists read from the topic: camera id (or {@code *}) → questions, sorted by key. */
+  Map<String, List<String>> overrides() {
+    return new java.util.TreeMap<>(byCamera);
+  }
+
   /** The questions for a camera: its own list, else the {@code *} list, else the defaults. */
   List<String> forCamera(String cameraId) {
     List<String> own = byCamera.get(cameraId);

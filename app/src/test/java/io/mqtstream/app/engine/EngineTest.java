@@ -3,7 +3,6 @@ package io.mqtstream.app.engine;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import ai.djl.Device;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
@@ -13,13 +12,8 @@ import io.mqtstream.app.EngineConfig;
 import io.mqtstream.camera.CameraSource;
 import io.mqtstream.camera.CameraSources;
 import io.mqtstream.embedded.EmbeddedKafka;
-import io.mqtstream.encoder.MqtEncoder;
-import io.mqtstream.encoder.VisualTokens;
 import io.mqtstream.loadtest.Harness;
 import io.mqtstream.loadtest.Ledger;
-import io.mqtstream.reasoner.Prompt;
-import io.mqtstream.reasoner.Reasoner;
-import io.mqtstream.reasoner.Sampling;
 import io.mqtstream.wire.Answer;
 import io.mqtstream.wire.FrameHeaders;
 import io.mqtstream.wire.FrameRecord;
@@ -30,7 +24,6 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -162,40 +155,12 @@ class EngineTest {
     }
   }
 
-  /**
-   * Frames per second the reasoner answers at m = M with the default questions, measured on this
-   * machine: one full batch of prompts at M through the shipped model (after a warm-up batch). The
-   * overload test drives a multiple of it, so it overloads a fast machine as much as a slow one.
-   */
-  private static double framesPerSecondAtM(EngineConfig c) throws Exception {
-    Path dir = Engine.resolveModel(c.model().dir());
-    try (MqtEncoder encoder = MqtEncoder.load(dir.resolve("encoder"));
-        Reasoner reasoner = Reasoner.load(dir.resolve("llm"), Device.cpu())) {
-      int size = encoder.config().vision().imageSize();
-      List<byte[]> blank = new ArrayList<>();
-      for (int i = 0; i < reasoner.config().maxFrames(); i++) {
-        blank.add(new byte[size * size * 3]);
-      }
-      List<VisualTokens> window = encoder.encodeDecoded(blank);
-      Sampling sampling = Sampling.greedy(c.reasoner().maxNewTokens());
-      List<Prompt> prompts = new ArrayList<>();
-      for (int i = 0; i < c.reasoner().maxBatch(); i++) {
-        prompts.add(reasoner.prompt("p" + i, window, "how many shapes are there?", sampling, null));
-      }
-      reasoner.generate(prompts); // warm-up
-      long t0 = System.nanoTime();
-      reasoner.generate(prompts);
-      double promptsPerSecond = prompts.size() / ((System.nanoTime() - t0) / 1e9);
-      return promptsPerSecond / c.questions().defaults().size();
-    }
-  }
-
   @Test
   void underOverloadMDropsNothingIsLostAndMReturnsToMWhenTheLoadGoes() throws Exception {
     EngineConfig c = config("overload", -1, "");
     // Three times what the reasoner answers at M in one full batch (at least 4 fps a camera, the
     // rate this test used when it was written for this machine).
-    double capacity = framesPerSecondAtM(c);
+    double capacity = Capacity.framesPerSecondAtM(c);
     int cameras = 8;
     double fps = Math.max(4, 3 * capacity / cameras);
     try (Engine engine = start(c)) {
