@@ -15,9 +15,17 @@ public final class Norm extends ModelBlock {
   public final Parameter gamma;
   public final Parameter beta;
   private final int dim;
+  private final float eps;
 
+  /** LayerNorm with ε = 1e-5 (PyTorch's default). */
   public Norm(int dim) {
+    this(dim, EPS);
+  }
+
+  /** LayerNorm with the given ε (the MQT reference uses 1e-6). */
+  public Norm(int dim, float eps) {
     this.dim = dim;
+    this.eps = eps;
     gamma =
         addParameter(
             Parameter.builder()
@@ -43,7 +51,7 @@ public final class Norm extends ModelBlock {
             new Shape(dim),
             ps.getValue(gamma, x.getDevice(), training),
             ps.getValue(beta, x.getDevice(), training),
-            EPS)
+            eps)
         .singletonOrThrow();
   }
 

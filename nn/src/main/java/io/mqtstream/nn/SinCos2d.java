@@ -42,6 +42,36 @@ public final class SinCos2d {
   }
 
   /**
+   * Embeddings of a rows × cols grid in MAE's layout, as the MQT reference builds its {@code
+   * pos_embed}: the first half of the channels encodes the column ("w"), the second half the row,
+   * each half [sin(pos·ω_i) for i < D/4, cos(pos·ω_i) for i < D/4] with ω_i = 10000^(−i/(D/4));
+   * cells row-major.
+   */
+  public static float[] embedColumnFirst(int dim, int rows, int cols) {
+    if (dim % 4 != 0) {
+      throw new IllegalArgumentException("sin-cos embedding width must be a multiple of 4: " + dim);
+    }
+    int quarter = dim / 4;
+    float[] out = new float[rows * cols * dim];
+    for (int row = 0; row < rows; row++) {
+      for (int col = 0; col < cols; col++) {
+        int base = (row * cols + col) * dim;
+        for (int i = 0; i < quarter; i++) {
+          // as the reference: ω in float32, the angle an outer product in float32 (numpy einsum)
+          float omega = (float) (1.0 / Math.pow(10000.0, (float) i / quarter));
+          float colAngle = col * omega;
+          float rowAngle = row * omega;
+          out[base + i] = (float) Math.sin(colAngle);
+          out[base + quarter + i] = (float) Math.cos(colAngle);
+          out[base + 2 * quarter + i] = (float) Math.sin(rowAngle);
+          out[base + 3 * quarter + i] = (float) Math.cos(rowAngle);
+        }
+      }
+    }
+    return out;
+  }
+
+  /**
    * The most square rows × cols grid with exactly {@code n} cells (rows ≤ cols): 64 → 8×8, 576 →
    * 24×24, 6 → 2×3.
    */
