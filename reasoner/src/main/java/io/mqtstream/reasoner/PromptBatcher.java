@@ -15,7 +15,9 @@ import reactor.core.CoreSubscriber;
 import reactor.core.Disposable;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.FluxSink;
+import reactor.core.publisher.Operators;
 import reactor.core.scheduler.Scheduler;
+import reactor.util.context.Context;
 
 /**
  * Batches prompts for the LLM with iteration-level ("continuous") batching: a batch starts when
@@ -150,10 +152,7 @@ public final class PromptBatcher {
       sink.onCancel(
           () -> {
             cancelled = true;
-            Subscription s = upstream;
-            if (s != null) {
-              s.cancel();
-            }
+            cancelUpstream();
             drain();
           });
       prompts.subscribe(this);
@@ -205,6 +204,8 @@ public final class PromptBatcher {
             continue; // keep decoding; new prompts are looked at before every step
           }
         } catch (RuntimeException e) {
+          // as Reactor's operators do: stop the source, hand what waited to the discard hook
+          cancelUpstream();
           shutdown();
           sink.error(e);
           return;
@@ -299,6 +300,14 @@ public final class PromptBatcher {
       }
     }
 
+    private void cancelUpstream() {
+      Subscription s = upstream;
+      if (s != null) {
+        s.cancel();
+      }
+    }
+
+    /** Ends the loop: the batch closed, waiting prompts dropped (to the discard hook). */
     private void shutdown() {
       Disposable w = wakeUp;
       if (w != null) {
@@ -309,8 +318,12 @@ public final class PromptBatcher {
         batch = null;
       }
       signals.active.set(0);
-      signals.queueDepth.addAndGet(-queue.size());
-      queue.clear();
+      List<Prompt> dropped = new ArrayList<>();
+      for (Queued q; (q = queue.poll()) != null; ) {
+        dropped.add(q.prompt);
+      }
+      signals.queueDepth.addAndGet(-dropped.size());
+      Operators.onDiscardMultiple(dropped, Context.of(sink.contextView()));
       worker.dispose();
     }
   }

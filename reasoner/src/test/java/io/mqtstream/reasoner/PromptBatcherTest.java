@@ -96,6 +96,57 @@ class PromptBatcherTest {
   }
 
   @Test
+  void aFailingModelCancelsUpstreamPropagatesTheErrorAndDiscardsWhatWaited() throws Exception {
+    FakeModel model = new FakeModel();
+    java.util.concurrent.CountDownLatch othersQueued = new java.util.concurrent.CountDownLatch(1);
+    model.onStep =
+        () -> {
+          try {
+            othersQueued.await(); // the first step fails once b and c wait behind it
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+          throw new IllegalStateException("CUDA out of memory (simulated)");
+        };
+    TestPublisher<Prompt> upstream = TestPublisher.create();
+    Scheduler modelThread = Schedulers.newSingle("test-model");
+    try {
+      PromptBatcher b =
+          new PromptBatcher(
+              model,
+              new PromptBatcher.Config(1, Duration.ZERO, 8),
+              modelThread,
+              Schedulers.parallel(),
+              new SimpleMeterRegistry());
+      StepVerifier.create(b.process(upstream.flux()))
+          .then(() -> upstream.next(prompt("a", 3)))
+          .then(() -> waitFor(() -> model.activeAtStep.size() == 1)) // a is being decoded
+          .then(() -> upstream.next(prompt("b", 3), prompt("c", 3)))
+          .then(othersQueued::countDown)
+          .expectErrorMessage("CUDA out of memory (simulated)")
+          .verifyThenAssertThat(Duration.ofSeconds(10))
+          // a was in the failed batch; b and c were waiting: dropped, to the discard hook
+          .hasDiscardedElementsSatisfying(
+              d -> assertThat(d).extracting(p -> ((Prompt) p).id()).containsExactly("b", "c"));
+      upstream.assertCancelled();
+      assertThat(b.signals().queueDepth()).isZero();
+      assertThat(b.signals().activeBatchSize()).isZero();
+    } finally {
+      modelThread.dispose();
+    }
+  }
+
+  private static void waitFor(java.util.function.BooleanSupplier condition) {
+    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+    while (!condition.getAsBoolean()) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("condition not met in 10 s");
+      }
+      Thread.onSpinWait();
+    }
+  }
+
+  @Test
   void admissionsPerStepStayWithinMaxStepTokensWithDecodeStepsBetween() {
     FakeModel model = new FakeModel();
     List<Prompt> ten = new ArrayList<>();
