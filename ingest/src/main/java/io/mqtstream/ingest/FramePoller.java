@@ -65,6 +65,9 @@ final class FramePoller implements ConsumerRebalanceListener {
       String threadName,
       java.util.function.Consumer<FramePoller> onTerminated) {
     this.config = config;
+    Map<String, Object> settings = new HashMap<>();
+    consumerProperties.forEach((k, v) -> settings.put(k.toString(), v));
+    serde.configure(settings, false); // e.g. mqt.frame.max.payload.bytes from the client properties
     this.consumer = new KafkaConsumer<>(consumerProperties);
     this.deadLetters = deadLetters;
     this.sink = sink;

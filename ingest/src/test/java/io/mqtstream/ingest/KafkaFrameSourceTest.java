@@ -9,6 +9,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.mqtstream.embedded.EmbeddedKafka;
 import io.mqtstream.wire.FrameHeaders;
+import io.mqtstream.wire.FrameRecord;
 import io.mqtstream.wire.FrameRecordSerde;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -238,6 +239,46 @@ class KafkaFrameSourceTest {
     assertThat(new String(dlq.get(0).value(), StandardCharsets.UTF_8)).isEqualTo("not a frame");
     assertThat(dlq)
         .anySatisfy(r -> assertThat(headers(r).get(FrameHeaders.DLQ_FIELD)).isEqualTo("payload"));
+  }
+
+  @Test
+  void thePayloadLimitFromTheClientPropertiesSendsBiggerFramesToTheDeadLetterTopic() {
+    String topic = "frames-limit";
+    kafka.createTopic(topic, 1);
+    kafka.createTopic(topic + ".dlq", 1);
+    FrameRecordSerde serde = new FrameRecordSerde();
+    produceRaw(
+        kafka,
+        topic,
+        1,
+        3,
+        (c, s) ->
+            serde.write(
+                new FrameRecord(
+                    "cam-0",
+                    s,
+                    s * 1000,
+                    64,
+                    64,
+                    FrameRecord.Encoding.JPEG,
+                    new byte[s == 1 ? 5_000 : 500])));
+    Map<String, Object> client = new java.util.HashMap<>(kafka.clientProperties());
+    client.put(FrameRecordSerde.MAX_PAYLOAD_CONFIG, "1000");
+    try (KafkaFrameSource source = new KafkaFrameSource(config(topic, "g-limit", 32, 8), client)) {
+      List<Long> read =
+          source
+              .frames()
+              .doOnNext(Frame::ack)
+              .map(f -> f.record().sequence())
+              .take(2)
+              .collectList()
+              .block(Duration.ofSeconds(60));
+      assertThat(read).containsExactly(0L, 2L);
+    }
+    List<ConsumerRecord<byte[], byte[]>> dlq = readAll(kafka, topic + ".dlq", 1);
+    assertThat(dlq).hasSize(1);
+    assertThat(headers(dlq.get(0)).get(FrameHeaders.DLQ_FIELD)).isEqualTo("payloadLength");
+    assertThat(headers(dlq.get(0)).get(FrameHeaders.DLQ_REASON)).contains("1000");
   }
 
   @Test

@@ -58,7 +58,17 @@ public final class FrameRecordSerde implements Serializer<FrameRecord>, Deserial
   public void configure(Map<String, ?> configs, boolean isKey) {
     Object limit = configs.get(MAX_PAYLOAD_CONFIG);
     if (limit != null) {
-      maxPayloadBytes = Integer.parseInt(limit.toString());
+      int bytes;
+      try {
+        bytes = Integer.parseInt(limit.toString().trim());
+      } catch (NumberFormatException e) {
+        bytes = -1;
+      }
+      if (bytes < 1) {
+        throw new IllegalArgumentException(
+            MAX_PAYLOAD_CONFIG + ": must be a positive number of bytes, was " + limit);
+      }
+      maxPayloadBytes = bytes;
     }
   }
 

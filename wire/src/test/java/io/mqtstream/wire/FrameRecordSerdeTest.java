@@ -19,6 +19,27 @@ class FrameRecordSerdeTest {
   }
 
   @Test
+  void thePayloadLimitIsConfiguredByItsKeyAndABadValueNamesTheKey() {
+    FrameRecordSerde serde = new FrameRecordSerde();
+    serde.configure(java.util.Map.of(FrameRecordSerde.MAX_PAYLOAD_CONFIG, "100"), false);
+    byte[] big =
+        new FrameRecordSerde()
+            .write(new FrameRecord("c", 0, 0, 8, 8, FrameRecord.Encoding.JPEG, new byte[101]));
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> serde.read(big))
+        .isInstanceOfSatisfying(
+            FrameFormatException.class, e -> assertThat(e.field()).isEqualTo("payloadLength"));
+    for (String bad : new String[] {"abc", "0", "-5"}) {
+      org.assertj.core.api.Assertions.assertThatThrownBy(
+              () ->
+                  new FrameRecordSerde()
+                      .configure(java.util.Map.of(FrameRecordSerde.MAX_PAYLOAD_CONFIG, bad), false))
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining(FrameRecordSerde.MAX_PAYLOAD_CONFIG)
+          .hasMessageContaining(bad);
+    }
+  }
+
+  @Test
   void roundTripsJpegAndRawFrames() {
     FrameRecord j = jpeg(1234);
     assertThat(serde.deserialize("frames", serde.serialize("frames", j))).isEqualTo(j);
