@@ -46,6 +46,14 @@ public final class DeadLetterPublisher implements AutoCloseable {
   }
 
   /**
+   * Loads the topic's metadata now, so that a first dead letter does not wait for it on the thread
+   * that found the bad record.
+   */
+  public void awaitReady() {
+    producer.partitionsFor(topic);
+  }
+
+  /**
    * Publishes the raw record with the reason; completes when the broker acknowledged it.
    *
    * @param key the original key bytes (may be null)
@@ -66,15 +74,19 @@ public final class DeadLetterPublisher implements AutoCloseable {
     put(out, FrameHeaders.DLQ_SOURCE_PARTITION, Integer.toString(source.partition()));
     put(out, FrameHeaders.DLQ_SOURCE_OFFSET, Long.toString(source.offset()));
     CompletableFuture<RecordMetadata> done = new CompletableFuture<>();
-    producer.send(
-        new ProducerRecord<>(topic, null, key, value, out),
-        (metadata, e) -> {
-          if (e != null) {
-            done.completeExceptionally(e);
-          } else {
-            done.complete(metadata);
-          }
-        });
+    try {
+      producer.send(
+          new ProducerRecord<>(topic, null, key, value, out),
+          (metadata, e) -> {
+            if (e != null) {
+              done.completeExceptionally(e);
+            } else {
+              done.complete(metadata);
+            }
+          });
+    } catch (RuntimeException e) { // e.g. metadata not available in time: a failed publish, too
+      done.completeExceptionally(e);
+    }
     return done;
   }
 

@@ -77,6 +77,7 @@ public final class Engine implements AutoCloseable {
   private final StandingQuestions questions;
   private final LagMonitor lag;
   private final KafkaFrameSource source;
+  private final DeadLetterPublisher deadLetters;
   private final FrameDecoder decoder;
   private final AnswerWriter answers;
   private final PromptBatcher batcher;
@@ -126,7 +127,7 @@ public final class Engine implements AutoCloseable {
       this.lag =
           resources.add(
               new LagMonitor(client, config.kafka().framesTopic(), config.kafka().groupId()));
-      DeadLetterPublisher deadLetters =
+      this.deadLetters =
           resources.add(new DeadLetterPublisher(client, config.kafka().deadLetterTopic()));
       this.decoder =
           new FrameDecoder(encoder.preprocessor()::bgrPixels, deadLetters, decodeScheduler, meters);
@@ -213,6 +214,7 @@ public final class Engine implements AutoCloseable {
     if (config.kafka().createTopics()) {
       TopicAdmin.ensureTopics(client, config.kafka());
     }
+    deadLetters.awaitReady();
     questions.start(Duration.ofSeconds(15));
     warmUp();
     lag.start(Duration.ofSeconds(1));

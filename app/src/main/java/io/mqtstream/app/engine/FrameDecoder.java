@@ -49,9 +49,26 @@ final class FrameDecoder {
   }
 
   Mono<Decoded> decode(Frame frame) {
-    return Mono.fromCallable(() -> new Decoded(frame, pixels.apply(frame.record())))
+    // A bad picture is a value here, not an error signal: the dead letter is then sent by a
+    // subscriber of this task's result, never from the task's own error path (where a cancel of
+    // the task could interrupt the producer's send).
+    return Mono.fromCallable(() -> attempt(frame))
         .subscribeOn(scheduler)
-        .onErrorResume(FrameDecodeException.class, e -> deadLetter(frame, e));
+        .flatMap(
+            attempt ->
+                attempt.failure() == null
+                    ? Mono.just(new Decoded(frame, attempt.pixels()))
+                    : deadLetter(frame, attempt.failure()));
+  }
+
+  private record Attempt(byte[] pixels, FrameDecodeException failure) {}
+
+  private Attempt attempt(Frame frame) {
+    try {
+      return new Attempt(pixels.apply(frame.record()), null);
+    } catch (FrameDecodeException e) {
+      return new Attempt(null, e);
+    }
   }
 
   private Mono<Decoded> deadLetter(Frame frame, FrameDecodeException error) {
