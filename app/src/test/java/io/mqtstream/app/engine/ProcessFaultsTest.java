@@ -1,0 +1,302 @@
+package io.mqtstream.app.engine;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.mqtstream.app.EngineConfig;
+import io.mqtstream.camera.CameraPublisher;
+import io.mqtstream.camera.CameraSource;
+import io.mqtstream.camera.CameraSources;
+import io.mqtstream.embedded.EmbeddedKafka;
+import io.mqtstream.wire.Answer;
+import io.mqtstream.wire.FrameRecord;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.BooleanSupplier;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Engines as real processes meeting real faults, against a real broker: {@code kill -9} mid-stream
+ * and a restart; two processes in one consumer group, one killed. Every published frame must be
+ * answered; duplicates (at-least-once) and recovery times are counted and printed.
+ */
+@Tag("process")
+class ProcessFaultsTest {
+  private static final int CAMERAS = 4;
+  private static final double FPS = 2;
+
+  /** Fast failover for the group test: the broker's minimum session timeout. */
+  private static final Map<String, String> FAST_FAILOVER =
+      Map.of(
+          ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, "6000",
+          ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, "1000");
+
+  private static EmbeddedKafka kafka;
+
+  @BeforeAll
+  static void startBroker() {
+    kafka = EmbeddedKafka.start();
+  }
+
+  @AfterAll
+  static void stopBroker() {
+    kafka.close();
+  }
+
+  private static EngineConfig config(String name) {
+    kafka.createTopic(name + "-frames", CAMERAS);
+    kafka.createTopic(name + "-answers", 1);
+    return EngineConfig.parse(
+        """
+        kafka:
+          bootstrapServers: embedded
+          framesTopic: %1$s-frames
+          answersTopic: %1$s-answers
+          queriesTopic: %1$s-queries
+          deadLetterTopic: %1$s-dlq
+          groupId: %1$s-engine
+        """
+            .formatted(name),
+        name);
+  }
+
+  @Test
+  void anEngineKilledWithSigkillAndRestartedAnswersEveryFrame(@TempDir Path dir) throws Exception {
+    EngineConfig c = config("kill9");
+    try (Books books = new Books(c);
+        Cameras cameras = new Cameras(c, books);
+        EngineProcess first =
+            EngineProcess.start(dir, "first", c, kafka.bootstrapServers(), Map.of())) {
+      await(() -> books.answers() >= 20, 120, "the first engine answers");
+      first.kill(); // kill -9: no drain, no commit
+      assertThat(first.waitFor(30)).isTrue();
+      long killedAt = System.nanoTime();
+      Set<String> beforeKill = books.published();
+      try (EngineProcess second =
+          EngineProcess.start(dir, "second", c, kafka.bootstrapServers(), Map.of())) {
+        await(() -> books.answered(beforeKill), 120, "every frame published before the kill");
+        double recovered = (System.nanoTime() - killedAt) / 1e9;
+        long answersNow = books.answers();
+        await(() -> books.answers() > answersNow + 10, 60, "the restarted engine goes on");
+        cameras.close();
+        await(() -> books.answered(books.published()), 120, "every frame published");
+        second.terminate();
+        assertThat(second.waitFor(60)).isTrue();
+        System.out.printf(
+            "kill -9 + restart: %d frames, all answered; %d duplicate answers;"
+                + " frames published before the kill all answered %.1f s after it%n",
+            books.published().size(), books.duplicates(), recovered);
+        assertThat(books.duplicates()).isGreaterThanOrEqualTo(0);
+      }
+    }
+  }
+
+  @Test
+  void twoEnginesShareTheGroupAndTheSurvivorTakesOverAKilledOnesPartitions(@TempDir Path dir)
+      throws Exception {
+    EngineConfig c = config("group");
+    try (Books books = new Books(c);
+        Cameras cameras = new Cameras(c, books);
+        EngineProcess a =
+            EngineProcess.start(dir, "a", c, kafka.bootstrapServers(), FAST_FAILOVER);
+        EngineProcess b =
+            EngineProcess.start(dir, "b", c, kafka.bootstrapServers(), FAST_FAILOVER)) {
+      await(() -> assigned(a) && assigned(b) && books.answers() >= 20, 120, "both engines work");
+      a.kill();
+      long killedAt = System.nanoTime();
+      Set<String> beforeKill = books.published();
+      await(() -> books.answered(beforeKill), 120, "every frame published before the kill");
+      double recovered = (System.nanoTime() - killedAt) / 1e9;
+      cameras.close();
+      await(() -> books.answered(books.published()), 120, "every frame published");
+      // the survivor's last assignment holds every partition
+      String log = b.log();
+      String last = log.substring(log.lastIndexOf("assigned ["));
+      for (int p = 0; p < CAMERAS; p++) {
+        assertThat(last.substring(0, last.indexOf(']')))
+            .contains(c.kafka().framesTopic() + "-" + p);
+      }
+      b.terminate();
+      assertThat(b.waitFor(60)).isTrue();
+      System.out.printf(
+          "two engines, one killed: %d frames, all answered; %d duplicate answers;"
+              + " frames published before the kill all answered %.1f s after it%n",
+          books.published().size(), books.duplicates(), recovered);
+    }
+  }
+
+  private static boolean assigned(EngineProcess p) {
+    try {
+      return p.log().contains("assigned [");
+    } catch (java.io.IOException e) {
+      return false;
+    }
+  }
+
+  private static void await(BooleanSupplier condition, long seconds, String what)
+      throws InterruptedException {
+    long deadline = System.nanoTime() + Duration.ofSeconds(seconds).toNanos();
+    while (!condition.getAsBoolean()) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError(what + ": not within " + seconds + " s");
+      }
+      Thread.sleep(100);
+    }
+  }
+
+  /** What was published (on the broker's ack) and every answer read back. */
+  private static final class Books implements AutoCloseable {
+    private final Set<String> published = ConcurrentHashMap.newKeySet();
+    private final Map<String, Integer> answerCounts = new ConcurrentHashMap<>();
+    private final List<String> questions;
+    private final Thread reader;
+    private volatile boolean closed;
+
+    Books(EngineConfig c) {
+      this.questions = c.questions().defaults();
+      Map<String, Object> p = new HashMap<>(kafka.clientProperties());
+      p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+      KafkaConsumer<String, byte[]> consumer =
+          new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer());
+      TopicPartition tp = new TopicPartition(c.kafka().answersTopic(), 0);
+      consumer.assign(List.of(tp));
+      consumer.seekToBeginning(List.of(tp));
+      reader =
+          new Thread(
+              () -> {
+                try (consumer) {
+                  while (!closed) {
+                    for (var r : consumer.poll(Duration.ofMillis(100))) {
+                      Answer a = Answer.fromJson(r.value());
+                      answerCounts.merge(
+                          a.cameraId() + "#" + a.frameSeq() + "#" + a.question(), 1, Integer::sum);
+                    }
+                  }
+                }
+              },
+              "answers-reader");
+      reader.start();
+    }
+
+    void published(String camera, long seq) {
+      published.add(camera + "#" + seq);
+    }
+
+    Set<String> published() {
+      return Set.copyOf(published);
+    }
+
+    long answers() {
+      return answerCounts.values().stream().mapToLong(Integer::longValue).sum();
+    }
+
+    /** Every frame of {@code frames} has an answer to every standing question. */
+    boolean answered(Set<String> frames) {
+      for (String f : frames) {
+        for (String q : questions) {
+          if (!answerCounts.containsKey(f + "#" + q)) {
+            return false;
+          }
+        }
+      }
+      return true;
+    }
+
+    long duplicates() {
+      return answerCounts.values().stream().mapToLong(n -> n - 1).sum();
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+      closed = true;
+      reader.join(5_000);
+    }
+  }
+
+  /** Synthetic cameras publishing until closed, each frame booked on the broker's ack. */
+  private static final class Cameras implements AutoCloseable {
+    private final KafkaProducer<String, FrameRecord> producer;
+    private final List<CameraPublisher> publishers = new ArrayList<>();
+    private final List<Thread> threads = new ArrayList<>();
+
+    Cameras(EngineConfig c, Books books) {
+      CameraPublisher.Options first =
+          new CameraPublisher.Options(
+              c.kafka().framesTopic(),
+              "cam-0",
+              FPS,
+              0.9f,
+              true,
+              0,
+              Duration.ofMillis(100),
+              Duration.ofSeconds(1),
+              -1);
+      producer = CameraPublisher.producer(first, kafka.clientProperties());
+      for (int i = 0; i < CAMERAS; i++) {
+        CameraPublisher.Options o =
+            new CameraPublisher.Options(
+                c.kafka().framesTopic(),
+                "cam-" + i,
+                FPS,
+                0.9f,
+                true,
+                0,
+                Duration.ofMillis(100),
+                Duration.ofSeconds(1),
+                -1);
+        CameraPublisher publisher =
+            new CameraPublisher(
+                o,
+                producer,
+                new SimpleMeterRegistry(),
+                (cam, seq, at) -> books.published(cam, seq));
+        String source = "synthetic:split=test,start=" + (i * 1000);
+        Thread t =
+            new Thread(
+                () -> {
+                  try (CameraSource s = CameraSources.open(source)) {
+                    publisher.run(s);
+                  } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                  }
+                },
+                "camera-" + i);
+        publishers.add(publisher);
+        threads.add(t);
+        t.start();
+      }
+    }
+
+    private boolean closed;
+
+    @Override
+    public void close() throws InterruptedException {
+      if (closed) {
+        return;
+      }
+      closed = true;
+      publishers.forEach(CameraPublisher::stop);
+      for (Thread t : threads) {
+        t.join(10_000);
+      }
+      producer.flush();
+      producer.close();
+    }
+  }
+}
