@@ -8,6 +8,7 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import com.marcnuri.helm.Helm;
 import com.marcnuri.helm.LintResult;
+import io.mqtstream.encoder.MqtConfig;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -207,6 +208,7 @@ class DeployTest {
     int side = llava.at("/vision/imageSize").asInt() / llava.at("/vision/patchSize").asInt();
     assertThat(side * side).as("CLIP ViT-L/14-336 patches").isEqualTo(576);
     assertThat(llava.at("/mqt/maxTokens").asInt()).isEqualTo(256);
+    assertThat(llava.at("/mqt/block").asText()).isEqualTo(MqtConfig.Block.REFERENCE.name());
     assertThat(llava.at("/mqt/heads").asInt()).isEqualTo(16);
     assertThat(llava.at("/mqt/outputDim")).isEqualTo(llava.at("/llm/dim"));
   }

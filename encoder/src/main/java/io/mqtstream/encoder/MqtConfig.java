@@ -14,6 +14,9 @@ package io.mqtstream.encoder;
  *     (added after the projection): with positional keys a token's attention map is fixed, so its
  *     index is all that says where its content lies, and an LLM that finds the token by content
  *     needs that index in the token itself to answer "where". Checkpoints without the key: false.
+ * @param block which block computes the tokens: {@link Block#REFERENCE}, MQT-LLaVA's exactly, or
+ *     {@link Block#LEGACY}, the block mqt-tiny v2 was trained with. Checkpoints without the key:
+ *     legacy.
  */
 public record MqtConfig(
     int maxTokens,
@@ -23,7 +26,44 @@ public record MqtConfig(
     int patches,
     int outputDim,
     KeyMode keyMode,
-    boolean tokenPositions) {
+    boolean tokenPositions,
+    Block block) {
+
+  /** Which query-transformer block the encoder runs. */
+  public enum Block {
+    /**
+     * {@link MqtResampler}: the reference block exactly (no value projection, so {@code dim} is the
+     * feature width; positional keys; no token positions; M a square).
+     */
+    REFERENCE,
+    /**
+     * {@link MatryoshkaQueryTransformer}: the block of mqt-tiny v2, with the departures README
+     * lists.
+     */
+    LEGACY
+  }
+
+  /** A legacy-block configuration (the shape every checkpoint before the reference block had). */
+  public MqtConfig(
+      int maxTokens,
+      int dim,
+      int heads,
+      int featureDim,
+      int patches,
+      int outputDim,
+      KeyMode keyMode,
+      boolean tokenPositions) {
+    this(
+        maxTokens,
+        dim,
+        heads,
+        featureDim,
+        patches,
+        outputDim,
+        keyMode,
+        tokenPositions,
+        Block.LEGACY);
+  }
 
   /** What the cross-attention keys are made of. */
   public enum KeyMode {
@@ -52,6 +92,31 @@ public record MqtConfig(
     }
     if (keyMode == null) {
       throw new IllegalArgumentException("mqt.keyMode: must be positional or content");
+    }
+    if (block == null) {
+      block = Block.LEGACY;
+    }
+    if (block == Block.REFERENCE) {
+      int side = (int) Math.round(Math.sqrt(maxTokens));
+      if (side * side != maxTokens) {
+        throw new IllegalArgumentException(
+            "mqt.maxTokens: the reference block's queries sit on a square grid, got " + maxTokens);
+      }
+      if (dim != featureDim) {
+        throw new IllegalArgumentException(
+            "mqt.dim: the reference block attends at the feature width "
+                + featureDim
+                + ", got "
+                + dim);
+      }
+      if (keyMode != KeyMode.POSITIONAL || tokenPositions) {
+        throw new IllegalArgumentException(
+            "mqt.block: reference has positional keys and no token positions (keyMode "
+                + keyMode
+                + ", tokenPositions "
+                + tokenPositions
+                + ")");
+      }
     }
   }
 }

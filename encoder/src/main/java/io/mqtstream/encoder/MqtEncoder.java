@@ -39,7 +39,7 @@ public final class MqtEncoder implements AutoCloseable {
   private final EncoderConfig config;
   private final NDManager manager;
   private final TinyViT backbone;
-  private final MatryoshkaQueryTransformer mqt;
+  private final QueryTransformer mqt;
   private final FramePreprocessor preprocessor;
   private final Map<String, Parameter> parameters;
 
@@ -47,16 +47,62 @@ public final class MqtEncoder implements AutoCloseable {
     this.config = config;
     this.manager = NDManager.newBaseManager(device, Engines.pytorch().getEngineName());
     this.backbone = new TinyViT(config.vision());
-    this.mqt = new MatryoshkaQueryTransformer(config.mqt());
+    this.mqt = queryTransformer(config.mqt());
     this.preprocessor = new FramePreprocessor(config);
     int s = config.vision().imageSize();
     backbone.initialize(manager, DataType.FLOAT32, new Shape(1, 3, s, s));
-    mqt.initialize(
-        manager, DataType.FLOAT32, new Shape(1, config.mqt().patches(), config.mqt().featureDim()));
+    mqt.block()
+        .initialize(
+            manager,
+            DataType.FLOAT32,
+            new Shape(1, config.mqt().patches(), config.mqt().featureDim()));
     Map<String, Parameter> named = new LinkedHashMap<>();
     backbone.collect("vision", named);
     mqt.collect("mqt", named);
     this.parameters = Collections.unmodifiableMap(named);
+  }
+
+  /** The configured block: the reference one, or the legacy one of mqt-tiny v2. */
+  private static QueryTransformer queryTransformer(MqtConfig c) {
+    if (c.block() == MqtConfig.Block.LEGACY) {
+      MatryoshkaQueryTransformer legacy = new MatryoshkaQueryTransformer(c);
+      return new QueryTransformer() {
+        @Override
+        public NDArray forward(ParameterStore ps, NDArray features, int m, boolean training) {
+          return legacy.forward(ps, features, m, training);
+        }
+
+        @Override
+        public void collect(String prefix, Map<String, Parameter> out) {
+          legacy.collect(prefix, out);
+        }
+
+        @Override
+        public ai.djl.nn.Block block() {
+          return legacy;
+        }
+      };
+    }
+    MqtResampler reference =
+        new MqtResampler(
+            new MqtResampler.Config(c.maxTokens(), c.featureDim(), c.outputDim(), c.heads()));
+    int[] grid = io.mqtstream.nn.SinCos2d.grid(c.patches());
+    return new QueryTransformer() {
+      @Override
+      public NDArray forward(ParameterStore ps, NDArray features, int m, boolean training) {
+        return reference.forward(ps, features, m, grid[0], grid[1], training);
+      }
+
+      @Override
+      public void collect(String prefix, Map<String, Parameter> out) {
+        reference.collect(prefix, out);
+      }
+
+      @Override
+      public ai.djl.nn.Block block() {
+        return reference;
+      }
+    };
   }
 
   /** A new encoder with random weights drawn from {@code seed}. */
@@ -146,10 +192,6 @@ public final class MqtEncoder implements AutoCloseable {
 
   public VisionBackbone backbone() {
     return backbone;
-  }
-
-  public MatryoshkaQueryTransformer mqt() {
-    return mqt;
   }
 
   /** Every parameter by its checkpoint name, in a stable order. */

@@ -78,6 +78,102 @@ class MqtEncoderTest {
         .isEqualTo(EncoderConfig.tiny(MqtConfig.KeyMode.POSITIONAL, false));
   }
 
+  /** A tiny encoder on the reference MQT block: M = 16 on a 4 × 4 grid, 16 heads at width 64. */
+  private static EncoderConfig referenceTiny() {
+    VitConfig vit = new VitConfig(64, 8, 64, 1, 4, 2);
+    return new EncoderConfig(
+        "ref-tiny",
+        vit,
+        new MqtConfig(
+            16,
+            vit.dim(),
+            16,
+            vit.dim(),
+            vit.patches(),
+            48,
+            MqtConfig.KeyMode.POSITIONAL,
+            false,
+            MqtConfig.Block.REFERENCE),
+        new float[] {0.5f, 0.5f, 0.5f},
+        new float[] {0.25f, 0.25f, 0.25f});
+  }
+
+  @Test
+  void anEncoderOnTheReferenceBlockUsesItsNamesSlicesAndRoundTrips(@TempDir Path dir)
+      throws Exception {
+    List<FrameRecord> frames = MqtTestSupport.frames(2, 64, 9);
+    float[] before;
+    try (MqtEncoder encoder = MqtEncoder.create(referenceTiny(), 5)) {
+      assertThat(encoder.parameters().keySet())
+          .contains(
+              "mqt.query",
+              "mqt.pos_embed",
+              "mqt.attn.in_proj_weight",
+              "mqt.attn.out_proj.bias",
+              "mqt.ln_k.weight",
+              "mqt.proj")
+          .noneMatch(n -> n.startsWith("mqt.kv_proj") || n.startsWith("mqt.ln_post"));
+      List<VisualTokens> tokens = encoder.encode(frames);
+      assertThat(tokens.get(0).count()).isEqualTo(16);
+      assertThat(tokens.get(0).dim()).isEqualTo(48);
+      try (NDManager m = encoder.manager().newSubManager()) {
+        NDArray images = encoder.preprocessor().batch(m, frames);
+        NDArray atThree = encoder.forward(new ParameterStore(m, false), images, 3, false);
+        for (int i = 0; i < 2; i++) {
+          assertThat(
+                  MatryoshkaQueryTransformerTest.maxAbsDiff(
+                      tokens.get(i).tokens(3).toNDArray(m), atThree.get(i)))
+              .isLessThan(1e-5f);
+        }
+      }
+      before = tokens.get(1).toFloatArray();
+      encoder.save(dir);
+    }
+    assertThat(java.nio.file.Files.readString(dir.resolve(MqtEncoder.CONFIG_FILE)))
+        .contains("\"block\" : \"REFERENCE\"");
+    try (MqtEncoder loaded = MqtEncoder.load(dir)) {
+      assertThat(loaded.config()).isEqualTo(referenceTiny());
+      assertThat(loaded.encode(frames).get(1).toFloatArray()).isEqualTo(before);
+    }
+  }
+
+  @Test
+  void aConfigWithoutABlockIsTheLegacyBlockAndTheReferenceBlockRefusesLegacySwitches(
+      @TempDir Path dir) throws Exception {
+    Path file = dir.resolve("config.json");
+    TINY.write(file);
+    String json = java.nio.file.Files.readString(file);
+    java.nio.file.Files.writeString(file, json.replaceAll(",\\s*\"block\" : \"LEGACY\"", ""));
+    assertThat(java.nio.file.Files.readString(file)).doesNotContain("block");
+    assertThat(EncoderConfig.read(file).mqt().block()).isEqualTo(MqtConfig.Block.LEGACY);
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () ->
+                new MqtConfig(
+                    16,
+                    64,
+                    16,
+                    64,
+                    64,
+                    48,
+                    MqtConfig.KeyMode.CONTENT,
+                    false,
+                    MqtConfig.Block.REFERENCE))
+        .hasMessageContaining("mqt.block");
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () ->
+                new MqtConfig(
+                    12,
+                    64,
+                    16,
+                    64,
+                    64,
+                    48,
+                    MqtConfig.KeyMode.POSITIONAL,
+                    false,
+                    MqtConfig.Block.REFERENCE))
+        .hasMessageContaining("square");
+  }
+
   @Test
   void checkpointNamesAreStable() {
     try (MqtEncoder encoder = MqtEncoder.create(TINY, 1)) {

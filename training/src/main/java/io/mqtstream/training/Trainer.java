@@ -69,8 +69,9 @@ public final class Trainer implements AutoCloseable {
     this.world = new SyntheticWorld(config.world());
     this.encoder = encoder;
     this.reasoner = reasoner;
-    parameters.putAll(encoder.parameters());
-    parameters.putAll(reasoner.parameters());
+    // what the model trains: fixed parameters (the reference MQT's pos_embed) stay as they are
+    encoder.parameters().forEach((n, p) -> trainable(n, p));
+    reasoner.parameters().forEach((n, p) -> trainable(n, p));
     parameters.values().forEach(p -> p.getArray().setRequiresGradient(true));
     this.optimizer =
         new AdamW(parameters, encoder.manager(), 0.9f, 0.98f, 1e-8f, config.weightDecay());
@@ -355,6 +356,12 @@ public final class Trainer implements AutoCloseable {
    * the loss or the gradient norm is not finite (one such step once turned every weight of a
    * baseline run into NaN: a NaN norm also slips past the clip).
    */
+  private void trainable(String name, Parameter p) {
+    if (p.requiresGradient()) {
+      parameters.put(name, p);
+    }
+  }
+
   private boolean update(float lr, boolean finiteLoss) {
     try (NDManager scratch = encoder.manager().newSubManager()) {
       Map<String, NDArray> grads = new LinkedHashMap<>();

@@ -51,6 +51,63 @@ class TrainerTest {
   }
 
   @Test
+  void theReferenceMqtBlockTrainsToo(@TempDir Path dir) throws Exception {
+    TrainConfig base = tiny(40);
+    VitConfig vit = base.encoder().vision();
+    EncoderConfig reference =
+        new EncoderConfig(
+            "test-reference",
+            vit,
+            new MqtConfig(
+                16,
+                vit.dim(),
+                2,
+                vit.dim(),
+                vit.patches(),
+                32,
+                MqtConfig.KeyMode.POSITIONAL,
+                false,
+                MqtConfig.Block.REFERENCE),
+            new float[] {0.5f, 0.5f, 0.5f},
+            new float[] {0.25f, 0.25f, 0.25f});
+    List<Float> losses = new ArrayList<>();
+    TrainConfig c =
+        new TrainConfig(
+            5,
+            40,
+            2,
+            8,
+            3e-3f,
+            3,
+            0.01f,
+            1.0f,
+            0,
+            2,
+            reference,
+            LmConfig.Norm.RMS,
+            1,
+            2,
+            64,
+            base.world());
+    try (Trainer t = Trainer.create(c, dir)) {
+      float[] positions = t.encoder().parameters().get("mqt.pos_embed").getArray().toFloatArray();
+      for (int i = 0; i < 40; i++) {
+        Trainer.StepResult r = t.step();
+        losses.add(r.loss());
+        assertThat(r.m()).isBetween(2, 16);
+      }
+      assertThat(t.encoder().parameters().get("mqt.pos_embed").getArray().toFloatArray())
+          .as("pos_embed is fixed, as in the reference")
+          .isEqualTo(positions);
+    }
+    double first =
+        losses.subList(2, 8).stream().mapToDouble(Float::doubleValue).average().orElseThrow();
+    double last =
+        losses.subList(34, 40).stream().mapToDouble(Float::doubleValue).average().orElseThrow();
+    assertThat(last).isLessThan(first * 0.8);
+  }
+
+  @Test
   void theMatryoshkaDrawCoversEveryEvenMAlikeFromStepToStep() {
     TokenBudgetDraw draw = TokenBudgetDraw.matryoshka(64);
     int[] hits = new int[65];
