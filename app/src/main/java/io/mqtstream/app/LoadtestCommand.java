@@ -145,9 +145,7 @@ final class LoadtestCommand implements Callable<Integer> {
     }
     String table = Report.markdown(runs);
     Report.charts(dir, runs);
-    String command =
-        "bin/mqt-stream loadtest "
-            + String.join(" ", spec.commandLine().getParseResult().originalArgs());
+    String command = commandLine();
     Files.writeString(
         dir.resolve("report.md"),
         "# Load test\n\n```bash\n"
@@ -299,5 +297,13 @@ final class LoadtestCommand implements Callable<Integer> {
     }
     stdout.flush();
     return 0;
+  }
+
+  /** The command as typed (the arguments may or may not start with the subcommand's name). */
+  private String commandLine() {
+    List<String> args = spec.commandLine().getParseResult().originalArgs();
+    String joined = String.join(" ", args);
+    return "bin/mqt-stream "
+        + (!args.isEmpty() && args.get(0).equals("loadtest") ? joined : "loadtest " + joined);
   }
 }
