@@ -347,6 +347,9 @@ public record EngineConfig(
 
   /** YAML text over the defaults, like {@link #load}; {@code origin} names it in errors. */
   public static EngineConfig parse(String yaml, String origin) {
+    if (yaml == null) {
+      throw new ConfigException(origin, "no configuration text");
+    }
     JsonNode user;
     try {
       user = mapper().readTree(yaml);
@@ -417,10 +420,19 @@ public record EngineConfig(
     return config;
   }
 
+  /** The dotted path of the offending key; an empty or blank key shows as {@code ""}. */
   private static String path(JsonMappingException e) {
-    return e.getPath().stream()
-        .map(r -> r.getFieldName() != null ? r.getFieldName() : "[" + r.getIndex() + "]")
-        .collect(Collectors.joining("."));
+    String path =
+        e.getPath().stream()
+            .map(
+                r ->
+                    r.getFieldName() == null
+                        ? "[" + r.getIndex() + "]"
+                        : r.getFieldName().isBlank()
+                            ? "\"" + r.getFieldName() + "\""
+                            : r.getFieldName())
+            .collect(Collectors.joining("."));
+    return path.isBlank() ? "(top level)" : path;
   }
 
   static ObjectMapper mapper() {

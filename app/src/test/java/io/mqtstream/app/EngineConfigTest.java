@@ -94,6 +94,8 @@ class EngineConfigTest {
         "ingest:\\n  maxInFlight: 0\\n | ingest.maxInFlight",
         "ingest:\\n  drainTimeout: 0s\\n | ingest.drainTimeout",
         "engine:\\n  x: 1\\n | engine",
+        "'': 1\\n | \"\"",
+        "kafka:\\n  '': 1\\n | kafka.\"\"",
       })
   void everyEngineSectionRejectsBadValuesNamingTheKey(String yaml, String key) {
     assertThatThrownBy(() -> EngineConfig.parse(yaml.replace("\\n", "\n"), "test.yaml"))

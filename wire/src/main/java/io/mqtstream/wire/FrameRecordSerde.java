@@ -2,6 +2,8 @@ package io.mqtstream.wire;
 
 import java.nio.BufferUnderflowException;
 import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import org.apache.kafka.common.serialization.Deserializer;
@@ -137,6 +139,7 @@ public final class FrameRecordSerde implements Serializer<FrameRecord>, Deserial
       }
       byte[] id = new byte[idLength];
       in.get(id);
+      String cameraId = utf8(id); // malformed UTF-8 is an error, not a replacement character
       field = "sequence";
       long sequence = in.getLong();
       field = "captureMicros";
@@ -165,16 +168,22 @@ public final class FrameRecordSerde implements Serializer<FrameRecord>, Deserial
       }
       byte[] payload = new byte[payloadLength];
       in.get(payload);
-      return new FrameRecord(
-          new String(id, StandardCharsets.UTF_8),
-          sequence,
-          captureMicros,
-          width,
-          height,
-          encoding,
-          payload);
+      return new FrameRecord(cameraId, sequence, captureMicros, width, height, encoding, payload);
     } catch (BufferUnderflowException e) {
       throw new FrameFormatException(field, "truncated record of " + data.length + " bytes");
+    }
+  }
+
+  private static String utf8(byte[] bytes) {
+    try {
+      return StandardCharsets.UTF_8
+          .newDecoder()
+          .onMalformedInput(CodingErrorAction.REPORT)
+          .onUnmappableCharacter(CodingErrorAction.REPORT)
+          .decode(ByteBuffer.wrap(bytes))
+          .toString();
+    } catch (CharacterCodingException e) {
+      throw new FrameFormatException("cameraId", "not valid UTF-8");
     }
   }
 }
