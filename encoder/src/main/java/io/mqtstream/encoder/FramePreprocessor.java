@@ -14,6 +14,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.List;
 import javax.imageio.ImageIO;
+import javax.imageio.ImageReadParam;
 import javax.imageio.ImageReader;
 import javax.imageio.stream.ImageInputStream;
 import javax.imageio.stream.MemoryCacheImageInputStream;
@@ -83,7 +84,7 @@ public final class FramePreprocessor {
    * @throws FrameDecodeException naming the frame that cannot be decoded
    */
   public byte[] bgrPixels(FrameRecord frame) {
-    BufferedImage image = decode(frame);
+    BufferedImage image = decode(frame, size);
     if (image.getType() != BufferedImage.TYPE_3BYTE_BGR
         || image.getWidth() != size
         || image.getHeight() != size) {
@@ -98,9 +99,9 @@ public final class FramePreprocessor {
     return ((DataBufferByte) image.getRaster().getDataBuffer()).getData();
   }
 
-  private static BufferedImage decode(FrameRecord frame) {
+  private static BufferedImage decode(FrameRecord frame, int size) {
     return switch (frame.encoding()) {
-      case JPEG -> decodeJpeg(frame);
+      case JPEG -> decodeJpeg(frame, size);
       case RAW_RGB -> fromRgb(frame);
     };
   }
@@ -109,12 +110,34 @@ public final class FramePreprocessor {
   private static final ThreadLocal<ImageReader> JPEG =
       ThreadLocal.withInitial(() -> ImageIO.getImageReadersByFormatName("jpeg").next());
 
-  private static BufferedImage decodeJpeg(FrameRecord frame) {
+  /**
+   * Decodes a JPEG without ever holding more than about (2 × model size)² pixels: the header's size
+   * must be the frame's declared size (a small payload may claim any size), and a big picture is
+   * subsampled while it is decoded instead of decoded whole and then shrunk.
+   */
+  private static BufferedImage decodeJpeg(FrameRecord frame, int size) {
     ImageReader reader = JPEG.get();
     try (ImageInputStream in =
         new MemoryCacheImageInputStream(new ByteArrayInputStream(frame.payload()))) {
       reader.setInput(in, true, true);
-      BufferedImage image = reader.read(0);
+      int width = reader.getWidth(0);
+      int height = reader.getHeight(0);
+      if (width != frame.width() || height != frame.height()) {
+        throw new FrameDecodeException(
+            name(frame)
+                + ": JPEG is "
+                + width
+                + "×"
+                + height
+                + ", the frame says "
+                + frame.width()
+                + "×"
+                + frame.height());
+      }
+      ImageReadParam param = reader.getDefaultReadParam();
+      int step = Math.max(1, Math.min(width, height) / (2 * size));
+      param.setSourceSubsampling(step, step, 0, 0);
+      BufferedImage image = reader.read(0, param);
       if (image == null) {
         throw new FrameDecodeException(name(frame) + ": payload is not a readable JPEG");
       }

@@ -71,6 +71,58 @@ class FramePreprocessorTest {
     }
   }
 
+  /** A real 64×64 JPEG whose header (SOF0) is rewritten to claim {@code side}×{@code side}. */
+  private static byte[] jpegClaiming(int side) {
+    java.awt.image.BufferedImage img =
+        new java.awt.image.BufferedImage(64, 64, java.awt.image.BufferedImage.TYPE_3BYTE_BGR);
+    byte[] jpeg = new io.mqtstream.wire.JpegEncoder(0.9f).encode(img);
+    for (int i = 0; i + 8 < jpeg.length; i++) {
+      if ((jpeg[i] & 0xFF) == 0xFF && (jpeg[i + 1] & 0xFF) == 0xC0) { // SOF0: len, precision, h, w
+        jpeg[i + 5] = (byte) (side >> 8);
+        jpeg[i + 6] = (byte) side;
+        jpeg[i + 7] = (byte) (side >> 8);
+        jpeg[i + 8] = (byte) side;
+        return jpeg;
+      }
+    }
+    throw new AssertionError("no SOF0 marker");
+  }
+
+  @Test
+  void aJpegWhoseSizeIsNotTheFramesFailsBeforeDecoding() {
+    FrameRecord liar =
+        new FrameRecord("cam-2", 5, 0, 64, 64, FrameRecord.Encoding.JPEG, jpegClaiming(16_000));
+    assertThatThrownBy(() -> pre.bgrPixels(liar))
+        .isInstanceOf(FrameDecodeException.class)
+        .hasMessageContaining("cam-2#5")
+        .hasMessageContaining("16000×16000")
+        .hasMessageContaining("64×64");
+  }
+
+  @Test
+  void aHugeFrameIsDecodedSubsampledNotWhole() {
+    FrameRecord huge =
+        new FrameRecord(
+            "cam-3", 1, 0, 16_384, 16_384, FrameRecord.Encoding.JPEG, jpegClaiming(16_384));
+    var threads =
+        (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+    long before = threads.getCurrentThreadAllocatedBytes();
+    byte[] pixels;
+    try {
+      pixels = pre.bgrPixels(huge);
+    } catch (FrameDecodeException e) {
+      pixels = null; // its data ends early: a dead letter, also fine
+    }
+    long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+    // decoded whole, the raster alone would be 16,384² × 3 bytes = 805 MB
+    assertThat(allocated).as("bytes allocated decoding it").isLessThan(64L << 20);
+    if (pixels != null) { // at the model's size, like any frame
+      FrameRecord small =
+          new FrameRecord("cam-3", 2, 0, 64, 64, FrameRecord.Encoding.JPEG, jpegClaiming(64));
+      assertThat(pixels).hasSameSizeAs(pre.bgrPixels(small));
+    }
+  }
+
   @Test
   void corruptJpegFailsNamingTheFrame() {
     try (NDManager m = NDManager.newBaseManager(Engines.pytorch().defaultDevice(), "PyTorch")) {
