@@ -242,6 +242,48 @@ class KafkaFrameSourceTest {
   }
 
   @Test
+  void aBurstOfTenThousandGarbageRecordsGoesToTheDeadLetterTopicWithinTheInFlightBound()
+      throws Exception {
+    String topic = "frames-burst";
+    kafka.createTopic(topic, 1);
+    kafka.createTopic(topic + ".dlq", 1);
+    FrameRecordSerde serde = new FrameRecordSerde();
+    java.util.Random random = new java.util.Random(42);
+    // 10,000 records of random bytes, then 20 frames: the garbage must not hold the frames up
+    produceRaw(
+        kafka,
+        topic,
+        1,
+        10_020,
+        (c, s) -> {
+          if (s >= 10_000) {
+            return serde.write(KafkaTestSupport.frame("cam-0", s));
+          }
+          byte[] junk = new byte[1 + random.nextInt(200)];
+          random.nextBytes(junk);
+          return junk;
+        });
+    int maxInFlight = 64;
+    try (KafkaFrameSource source =
+        new KafkaFrameSource(config(topic, "g-burst", maxInFlight, 32), kafka.clientProperties())) {
+      List<Long> frames =
+          source
+              .frames()
+              .doOnNext(Frame::ack)
+              .map(f -> f.record().sequence())
+              .take(20)
+              .collectList()
+              .block(Duration.ofSeconds(120));
+      assertThat(frames).hasSize(20).allMatch(s -> s >= 10_000);
+      assertThat(source.stats().deadLettered()).isEqualTo(10_000);
+      assertThat(source.stats().maxInFlightSeen()).isLessThanOrEqualTo(maxInFlight);
+    }
+    List<ConsumerRecord<byte[], byte[]>> dlq = readAll(kafka, topic + ".dlq", 10_000);
+    assertThat(dlq).hasSize(10_000);
+    assertThat(dlq).allSatisfy(r -> assertThat(headers(r)).containsKey(FrameHeaders.DLQ_REASON));
+  }
+
+  @Test
   void thePayloadLimitFromTheClientPropertiesSendsBiggerFramesToTheDeadLetterTopic() {
     String topic = "frames-limit";
     kafka.createTopic(topic, 1);
