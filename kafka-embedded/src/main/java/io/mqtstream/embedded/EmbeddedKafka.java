@@ -48,12 +48,24 @@ public final class EmbeddedKafka implements AutoCloseable {
   private final KafkaRaftServer server;
   private final Path dataDir;
   private final String bootstrapServers;
+  private final String securedBootstrapServers;
 
-  private EmbeddedKafka(KafkaRaftServer server, Path dataDir, String bootstrapServers) {
+  private EmbeddedKafka(
+      KafkaRaftServer server, Path dataDir, String bootstrapServers, String secured) {
     this.server = server;
     this.dataDir = dataDir;
     this.bootstrapServers = bootstrapServers;
+    this.securedBootstrapServers = secured;
   }
+
+  /**
+   * A second client listener, {@code SASL_SSL} with SCRAM-SHA-256, beside the plaintext one (which
+   * stays for administration, e.g. creating SCRAM users with {@link #admin()}).
+   *
+   * @param keyStore PKCS12 key store with the broker's key and certificate
+   * @param password the key store's (and key's) password
+   */
+  public record SaslSsl(Path keyStore, String password) {}
 
   /** Formats a fresh log directory and starts the broker; returns once it accepts clients. */
   public static EmbeddedKafka start() {
@@ -66,6 +78,15 @@ public final class EmbeddedKafka implements AutoCloseable {
    * @throws IllegalStateException if the broker could not start
    */
   public static EmbeddedKafka start(Map<String, String> overrides) {
+    return start(overrides, null);
+  }
+
+  /** Starts a broker with a {@code SASL_SSL} listener too ({@link #securedBootstrapServers()}). */
+  public static EmbeddedKafka startSecured(SaslSsl secured) {
+    return start(Map.of(), secured);
+  }
+
+  private static EmbeddedKafka start(Map<String, String> overrides, SaslSsl secured) {
     long t0 = System.nanoTime();
     RuntimeException last = null;
     for (int attempt = 1; attempt <= PORT_ATTEMPTS; attempt++) {
@@ -75,11 +96,18 @@ public final class EmbeddedKafka implements AutoCloseable {
         int brokerPort = freePort();
         int controllerPort = freePort();
         Map<String, String> props = brokerProperties(dir, brokerPort, controllerPort);
+        String securedAddress = null;
+        if (secured != null) {
+          int securedPort = freePort();
+          securedAddress = "127.0.0.1:" + securedPort;
+          addSaslSsl(props, secured, brokerPort, controllerPort, securedPort);
+        }
         props.putAll(overrides);
         format(props, dir);
         KafkaRaftServer server = new KafkaRaftServer(new KafkaConfig(props, false), Time.SYSTEM);
         server.startup();
-        EmbeddedKafka kafka = new EmbeddedKafka(server, dir, "127.0.0.1:" + brokerPort);
+        EmbeddedKafka kafka =
+            new EmbeddedKafka(server, dir, "127.0.0.1:" + brokerPort, securedAddress);
         kafka.awaitReady();
         log.info(
             "Embedded Kafka (KRaft) at {} started in {} ms, data in {}",
@@ -128,6 +156,32 @@ public final class EmbeddedKafka implements AutoCloseable {
     return p;
   }
 
+  private static void addSaslSsl(
+      Map<String, String> p, SaslSsl s, int brokerPort, int controllerPort, int securedPort) {
+    p.put(
+        "listeners",
+        "PLAINTEXT://127.0.0.1:"
+            + brokerPort
+            + ",SASL_SSL://127.0.0.1:"
+            + securedPort
+            + ",CONTROLLER://127.0.0.1:"
+            + controllerPort);
+    p.put(
+        "advertised.listeners",
+        "PLAINTEXT://127.0.0.1:" + brokerPort + ",SASL_SSL://127.0.0.1:" + securedPort);
+    p.put(
+        "listener.security.protocol.map",
+        "PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT");
+    p.put("sasl.enabled.mechanisms", "SCRAM-SHA-256");
+    p.put(
+        "listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config",
+        "org.apache.kafka.common.security.scram.ScramLoginModule required;");
+    p.put("ssl.keystore.type", "PKCS12");
+    p.put("ssl.keystore.location", s.keyStore().toString());
+    p.put("ssl.keystore.password", s.password());
+    p.put("ssl.key.password", s.password());
+  }
+
   private static void format(Map<String, String> props, Path dir) throws Exception {
     String data = props.get("log.dirs");
     new Formatter()
@@ -151,6 +205,14 @@ public final class EmbeddedKafka implements AutoCloseable {
   /** {@code host:port} of the broker's client listener. */
   public String bootstrapServers() {
     return bootstrapServers;
+  }
+
+  /** {@code host:port} of the {@code SASL_SSL} listener of a broker started secured. */
+  public String securedBootstrapServers() {
+    if (securedBootstrapServers == null) {
+      throw new IllegalStateException("this broker was not started with a SASL_SSL listener");
+    }
+    return securedBootstrapServers;
   }
 
   /** Client properties that reach this broker; add your own on top. */

@@ -200,6 +200,8 @@ public final class Engine implements AutoCloseable {
    */
   public static Engine start(EngineConfig config, String bootstrap, MeterRegistry meters)
       throws IOException, InterruptedException {
+    // the cluster first: wrong credentials fail in seconds, before the models load
+    TopicAdmin.checkReachable(config.kafka().clientProperties(bootstrap), Duration.ofSeconds(30));
     Engine engine = new Engine(config, bootstrap, meters);
     try {
       engine.begin();
