@@ -7,6 +7,7 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
@@ -45,14 +46,20 @@ public final class EmbeddedKafka implements AutoCloseable {
   private static final int NODE_ID = 1;
   private static final int PORT_ATTEMPTS = 5;
 
-  private final KafkaRaftServer server;
+  private volatile KafkaRaftServer server;
+  private final Map<String, String> properties;
   private final Path dataDir;
   private final String bootstrapServers;
   private final String securedBootstrapServers;
 
   private EmbeddedKafka(
-      KafkaRaftServer server, Path dataDir, String bootstrapServers, String secured) {
+      KafkaRaftServer server,
+      Map<String, String> properties,
+      Path dataDir,
+      String bootstrapServers,
+      String secured) {
     this.server = server;
+    this.properties = Map.copyOf(properties);
     this.dataDir = dataDir;
     this.bootstrapServers = bootstrapServers;
     this.securedBootstrapServers = secured;
@@ -107,7 +114,7 @@ public final class EmbeddedKafka implements AutoCloseable {
         KafkaRaftServer server = new KafkaRaftServer(new KafkaConfig(props, false), Time.SYSTEM);
         server.startup();
         EmbeddedKafka kafka =
-            new EmbeddedKafka(server, dir, "127.0.0.1:" + brokerPort, securedAddress);
+            new EmbeddedKafka(server, props, dir, "127.0.0.1:" + brokerPort, securedAddress);
         kafka.awaitReady();
         log.info(
             "Embedded Kafka (KRaft) at {} started in {} ms, data in {}",
@@ -269,6 +276,26 @@ public final class EmbeddedKafka implements AutoCloseable {
     } finally {
       deleteQuietly(dataDir);
     }
+  }
+
+  /**
+   * Stops the broker as a crash or a rolling restart would (clients see it gone), keeps it down for
+   * {@code down}, then starts it again on the same ports with the same data: committed offsets,
+   * topics and records survive.
+   */
+  public void restart(Duration down) throws InterruptedException {
+    server.shutdown();
+    server.awaitShutdown();
+    Thread.sleep(down.toMillis()); // the outage itself is what is being simulated
+    KafkaRaftServer again = new KafkaRaftServer(new KafkaConfig(properties, false), Time.SYSTEM);
+    again.startup();
+    server = again;
+    try {
+      awaitReady();
+    } catch (ExecutionException e) {
+      throw new IllegalStateException("embedded Kafka did not come back: " + e.getMessage(), e);
+    }
+    log.info("Embedded Kafka at {} restarted after {} ms down", bootstrapServers, down.toMillis());
   }
 
   private static int freePort() throws IOException {
