@@ -297,41 +297,8 @@ class EngineTest {
       @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
     EngineConfig c = config("sigterm", -1, "");
     kafka.createTopic(c.kafka().answersTopic(), 1);
-    java.nio.file.Path yaml = dir.resolve("engine.yaml");
-    java.nio.file.Files.writeString(
-        yaml,
-        """
-        kafka:
-          bootstrapServers: %s
-          framesTopic: %s
-          answersTopic: %s
-          queriesTopic: %s
-          deadLetterTopic: %s
-          groupId: %s
-        server:
-          port: -1
-        """
-            .formatted(
-                kafka.bootstrapServers(),
-                c.kafka().framesTopic(),
-                c.kafka().answersTopic(),
-                c.kafka().queriesTopic(),
-                c.kafka().deadLetterTopic(),
-                c.kafka().groupId()));
-    List<String> cmd =
-        List.of(
-            java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-            "-Xmx2g",
-            "-Dai.djl.offline=true",
-            "-cp",
-            System.getProperty("java.class.path"),
-            "io.mqtstream.app.Main",
-            "run",
-            "--config",
-            yaml.toString());
-    java.nio.file.Path log = dir.resolve("run.log");
-    Process engine =
-        new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    EngineProcess engine =
+        EngineProcess.start(dir, "sigterm", c, kafka.bootstrapServers(), Map.of());
     // One camera publishes from now until after the engine has exited, however long the child JVM
     // takes to start: SIGTERM comes mid-stream, and frames keep coming that it never sees.
     java.util.concurrent.atomic.AtomicLong published = new java.util.concurrent.atomic.AtomicLong();
@@ -365,14 +332,14 @@ class EngineTest {
     publishing.start();
     // the child JVM started, loaded the model and answers frames: mid-stream
     awaitRecords(c.kafka().answersTopic(), 12, Duration.ofSeconds(90));
-    engine.destroy(); // SIGTERM
-    assertThat(engine.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    engine.terminate(); // SIGTERM
+    assertThat(engine.waitFor(60)).isTrue();
     long atExit = published.get();
     await(() -> published.get() > atExit + 3, Duration.ofSeconds(30)); // frames it never saw
     camera.close();
     publishing.join();
     producer.close();
-    String out = java.nio.file.Files.readString(log);
+    String out = engine.log();
     assertThat(out).contains("stopping (draining in-flight frames)");
     assertThat(out).doesNotContain("did not drain in time");
 
