@@ -235,7 +235,7 @@ class SecuredKafkaTest {
         Ledger.Summary s = new Harness(client, o, r -> {}, p -> {}).run().summary();
         assertThat(s.framesSent()).isPositive();
         assertThat(s.lost()).isZero();
-        assertThat(s.answers()).isEqualTo(2 * s.framesSent());
+        assertThat(s.answers()).isGreaterThanOrEqualTo(s.framesSent());
         String health =
             HttpClient.newHttpClient()
                 .send(
