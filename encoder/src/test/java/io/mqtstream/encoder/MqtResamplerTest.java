@@ -12,6 +12,7 @@ import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import io.mqtstream.nn.Checkpoints;
 import io.mqtstream.nn.Engines;
+import io.mqtstream.nn.SafetensorsFolder;
 import io.mqtstream.nn.Tensors;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -19,6 +20,7 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The reference MQT block against the reference code's own numbers: {@code
@@ -79,6 +81,48 @@ class MqtResamplerTest {
               .isLessThan(TOLERANCE);
         }
       }
+    }
+  }
+
+  @Test
+  void theBlockLoadsFromAShardedHuggingFaceFolderAmongOtherTensors(@TempDir Path dir)
+      throws Exception {
+    // shard 1: the block's tensors (as the reference wrote them); shard 2: a stranger's tensor
+    Files.copy(
+        FIXTURES.resolve("query_abstractor.safetensors"),
+        dir.resolve("model-00001-of-00002.safetensors"));
+    try (NDManager m = NDManager.newBaseManager(Engines.pytorch().defaultDevice(), "PyTorch")) {
+      NDArray other = m.randomNormal(new Shape(8, 4));
+      Checkpoints.saveArrays(
+          dir.resolve("model-00002-of-00002.safetensors"),
+          Map.of("model.layers.0.mlp.up_proj.weight", other),
+          m);
+    }
+    StringBuilder index = new StringBuilder("{\"weight_map\": {");
+    try (NDManager m = NDManager.newBaseManager(Engines.pytorch().defaultDevice(), "PyTorch")) {
+      MqtResampler probe = block(m);
+      Map<String, Parameter> params = new LinkedHashMap<>();
+      probe.collect(PREFIX, params);
+      for (String name : params.keySet()) {
+        index.append('"').append(name).append("\": \"model-00001-of-00002.safetensors\", ");
+      }
+    }
+    index.append("\"model.layers.0.mlp.up_proj.weight\": \"model-00002-of-00002.safetensors\"}}");
+    Files.writeString(dir.resolve(SafetensorsFolder.INDEX), index);
+
+    try (NDManager manager =
+        NDManager.newBaseManager(Engines.pytorch().defaultDevice(), "PyTorch")) {
+      MqtResampler block = block(manager);
+      Map<String, Parameter> params = new LinkedHashMap<>();
+      block.collect(PREFIX, params);
+      SafetensorsFolder folder = SafetensorsFolder.open(dir);
+      assertThat(folder.names()).contains("model.layers.0.mlp.up_proj.weight");
+      Checkpoints.loadFrom(folder, params);
+      Map<String, NDArray> cases = cases(manager);
+      NDArray tokens =
+          block.forward(
+              new ParameterStore(manager, false), cases.get("features"), 16, 24, 24, false);
+      assertThat(maxAbsDiff(tokens, cases.get("tokens.m16"))).isLessThan(TOLERANCE);
     }
   }
 
