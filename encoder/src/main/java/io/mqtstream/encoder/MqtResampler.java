@@ -18,6 +18,7 @@ import io.mqtstream.nn.ModelBlock;
 import io.mqtstream.nn.Norm;
 import io.mqtstream.nn.SinCos2d;
 import io.mqtstream.nn.Tensors;
+import java.util.Arrays;
 import java.util.Map;
 
 /**
@@ -81,6 +82,10 @@ public final class MqtResampler extends ModelBlock {
   private final Norm lnK;
   private final Norm lnV;
   private final Parameter proj; // (Dv, E), used as x @ proj
+  private volatile KeyCache keyCache; // the last resize; pos_embed is fixed, so it rarely changes
+
+  /** A resize of {@code source} (pos_embed's values) to a rows × cols patch grid. */
+  private record KeyCache(int rows, int cols, float[] source, float[] keys) {}
 
   public MqtResampler(Config config) {
     this.config = config;
@@ -196,9 +201,16 @@ public final class MqtResampler extends ModelBlock {
 
   /** The query grid's positions resized bicubically to the patch grid: (rows·cols, Dv). */
   NDArray keyPositions(NDManager scope, NDArray pos, int rows, int cols) {
-    int side = config.gridSide();
-    float[] resized = Bicubic.resize(Tensors.toFloats(pos), side, side, config.kvDim(), rows, cols);
-    return Tensors.create(scope, resized, 0, new Shape((long) rows * cols, config.kvDim()));
+    float[] source = Tensors.toFloats(pos);
+    KeyCache c = keyCache;
+    if (c == null || c.rows() != rows || c.cols() != cols || !Arrays.equals(c.source(), source)) {
+      // resized once per grid and per pos_embed (a checkpoint load changes it), not per batch
+      int side = config.gridSide();
+      float[] keys = Bicubic.resize(source, side, side, config.kvDim(), rows, cols);
+      c = new KeyCache(rows, cols, source, keys);
+      keyCache = c;
+    }
+    return Tensors.create(scope, c.keys(), 0, new Shape((long) rows * cols, config.kvDim()));
   }
 
   @Override

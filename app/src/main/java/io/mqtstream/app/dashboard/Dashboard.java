@@ -64,7 +64,7 @@ public final class Dashboard {
 
   /** A frame the engine took; JPEG bytes are kept (the latest per camera) for the page. */
   public void frame(String camera, long seq, byte[] jpeg) {
-    CameraState c = cameras.computeIfAbsent(camera, CameraState::new);
+    CameraState c = cameras.computeIfAbsent(camera, k -> new CameraState());
     long now = clockMillis.getAsLong();
     boolean announce;
     synchronized (c) {
@@ -85,7 +85,7 @@ public final class Dashboard {
   /** An answer written; {@code expected} is the camera's truth for its question, when known. */
   public void answer(Answer a, Optional<String> expected) {
     ObjectNode e = answerJson(a, expected);
-    CameraState c = cameras.computeIfAbsent(a.cameraId(), CameraState::new);
+    CameraState c = cameras.computeIfAbsent(a.cameraId(), k -> new CameraState());
     synchronized (c) {
       c.answers.put(a.question(), e);
     }
@@ -199,7 +199,5 @@ public final class Dashboard {
     long seq = -1;
     byte[] jpeg;
     long announcedAt = Long.MIN_VALUE / 2;
-
-    CameraState(String id) {}
   }
 }

@@ -86,10 +86,6 @@ final class EngineProcess implements AutoCloseable {
     return process.waitFor(seconds, TimeUnit.SECONDS);
   }
 
-  int exitValue() {
-    return process.exitValue();
-  }
-
   boolean alive() {
     return process.isAlive();
   }

@@ -53,52 +53,10 @@ class SecuredKafkaTest {
   @BeforeAll
   static void startSecuredBroker() throws Exception {
     Path keyStore = certs.resolve("broker.p12");
-    keytool(
-        "-genkeypair",
-        "-alias",
-        "broker",
-        "-keyalg",
-        "RSA",
-        "-keysize",
-        "2048",
-        "-validity",
-        "2",
-        "-dname",
-        "CN=localhost",
-        "-ext",
-        "SAN=ip:127.0.0.1,dns:localhost",
-        "-keystore",
-        keyStore.toString(),
-        "-storetype",
-        "PKCS12",
-        "-storepass",
-        STORE_PASSWORD,
-        "-keypass",
-        STORE_PASSWORD);
+    keyPair(keyStore, "broker");
     trustStore = trustStoreOf(keyStore, "trust.p12");
     Path stranger = certs.resolve("stranger.p12");
-    keytool(
-        "-genkeypair",
-        "-alias",
-        "stranger",
-        "-keyalg",
-        "RSA",
-        "-keysize",
-        "2048",
-        "-validity",
-        "2",
-        "-dname",
-        "CN=localhost",
-        "-ext",
-        "SAN=ip:127.0.0.1,dns:localhost",
-        "-keystore",
-        stranger.toString(),
-        "-storetype",
-        "PKCS12",
-        "-storepass",
-        STORE_PASSWORD,
-        "-keypass",
-        STORE_PASSWORD);
+    keyPair(stranger, "stranger");
     strangerTrustStore = trustStoreOf(stranger, "stranger-trust.p12");
     kafka = EmbeddedKafka.startSecured(new EmbeddedKafka.SaslSsl(keyStore, STORE_PASSWORD));
     try (var admin = kafka.admin()) { // over the plaintext admin listener
@@ -146,6 +104,32 @@ class SecuredKafkaTest {
         "-storepass",
         STORE_PASSWORD);
     return trust;
+  }
+
+  /** A self-signed RSA key pair for 127.0.0.1 / localhost in a new PKCS12 store. */
+  private static void keyPair(Path store, String alias) throws Exception {
+    keytool(
+        "-genkeypair",
+        "-alias",
+        alias,
+        "-keyalg",
+        "RSA",
+        "-keysize",
+        "2048",
+        "-validity",
+        "2",
+        "-dname",
+        "CN=localhost",
+        "-ext",
+        "SAN=ip:127.0.0.1,dns:localhost",
+        "-keystore",
+        store.toString(),
+        "-storetype",
+        "PKCS12",
+        "-storepass",
+        STORE_PASSWORD,
+        "-keypass",
+        STORE_PASSWORD);
   }
 
   private static void keytool(String... args) throws Exception {
