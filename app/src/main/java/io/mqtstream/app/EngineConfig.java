@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.mqtstream.app.engine.TokenBudget;
+import io.mqtstream.ingest.Delivery;
 import io.mqtstream.ingest.FrameSourceConfig;
 import io.mqtstream.ingest.InvalidSettingException;
 import io.mqtstream.nn.Engines;
@@ -300,13 +301,15 @@ public record EngineConfig(
    * @param pollTimeout e.g. {@code 100ms}
    * @param commitInterval e.g. {@code 200ms}
    * @param drainTimeout how long a graceful stop waits for in-flight frames
+   * @param delivery {@code at-least-once} or {@code exactly-once} (see {@link Delivery})
    */
   public record Ingest(
       int maxInFlight,
       int maxPollRecords,
       Duration pollTimeout,
       Duration commitInterval,
-      Duration drainTimeout) {}
+      Duration drainTimeout,
+      String delivery) {}
 
   /** The frame source configuration these settings describe; fails naming the key. */
   public FrameSourceConfig frameSource() {
@@ -319,7 +322,8 @@ public record EngineConfig(
           ingest.maxPollRecords(),
           ingest.pollTimeout(),
           ingest.commitInterval(),
-          ingest.drainTimeout());
+          ingest.drainTimeout(),
+          Delivery.parse(ingest.delivery()));
     } catch (InvalidSettingException e) {
       String key =
           switch (e.key()) {

@@ -93,6 +93,14 @@ final class LoadtestCommand implements Callable<Integer> {
       description = "latency bound of --find-max (default 1s)")
   Duration p95Target;
 
+  @Option(
+      names = "--deadline",
+      converter = Durations.Converter.class,
+      description =
+          "an answer read back later than this after its frame's capture is late: timely accuracy"
+              + " counts right answers within it (default: --p95-target)")
+  Duration deadline;
+
   @Option(names = "--out", description = "report folder (default target/loadtest/<time>)")
   Path out;
 
@@ -199,7 +207,8 @@ final class LoadtestCommand implements Callable<Integer> {
             engine.kafka().answersTopic(),
             engine.kafka().groupId(),
             drain,
-            warmup.compareTo(duration) < 0 ? warmup : Duration.ZERO);
+            warmup.compareTo(duration) < 0 ? warmup : Duration.ZERO,
+            deadline == null ? p95Target : deadline);
     if (bootstrap != null) {
       Map<String, Object> client = engine.kafka().clientProperties(bootstrap);
       return harness(client, options);

@@ -93,6 +93,7 @@ class EngineConfigTest {
         "kafka:\\n  groupId: ''\\n | kafka.groupId",
         "ingest:\\n  maxInFlight: 0\\n | ingest.maxInFlight",
         "ingest:\\n  drainTimeout: 0s\\n | ingest.drainTimeout",
+        "ingest:\\n  delivery: exactly-twice\\n | ingest.delivery",
         "engine:\\n  x: 1\\n | engine",
         "'': 1\\n | \"\"",
         "kafka:\\n  '': 1\\n | kafka.\"\"",

@@ -64,19 +64,10 @@ public final class DeadLetterPublisher implements AutoCloseable {
    */
   public CompletableFuture<RecordMetadata> publish(
       byte[] key, byte[] value, Iterable<Header> headers, SourcePosition source, Throwable error) {
-    RecordHeaders out = new RecordHeaders(headers);
-    put(out, FrameHeaders.DLQ_REASON, reason(error));
-    put(out, FrameHeaders.DLQ_ERROR, error.getClass().getName());
-    if (error instanceof FrameFormatException f) {
-      put(out, FrameHeaders.DLQ_FIELD, f.field());
-    }
-    put(out, FrameHeaders.DLQ_SOURCE_TOPIC, source.topic());
-    put(out, FrameHeaders.DLQ_SOURCE_PARTITION, Integer.toString(source.partition()));
-    put(out, FrameHeaders.DLQ_SOURCE_OFFSET, Long.toString(source.offset()));
     CompletableFuture<RecordMetadata> done = new CompletableFuture<>();
     try {
       producer.send(
-          new ProducerRecord<>(topic, null, key, value, out),
+          record(key, value, headers, source, error),
           (metadata, e) -> {
             if (e != null) {
               done.completeExceptionally(e);
@@ -88,6 +79,24 @@ public final class DeadLetterPublisher implements AutoCloseable {
       done.completeExceptionally(e);
     }
     return done;
+  }
+
+  /**
+   * The dead letter {@link #publish} sends, for a caller that writes it itself (exactly-once: in
+   * the transaction that commits the bad record's offset, see {@link Frame#ackWith}).
+   */
+  public ProducerRecord<byte[], byte[]> record(
+      byte[] key, byte[] value, Iterable<Header> headers, SourcePosition source, Throwable error) {
+    RecordHeaders out = new RecordHeaders(headers);
+    put(out, FrameHeaders.DLQ_REASON, reason(error));
+    put(out, FrameHeaders.DLQ_ERROR, error.getClass().getName());
+    if (error instanceof FrameFormatException f) {
+      put(out, FrameHeaders.DLQ_FIELD, f.field());
+    }
+    put(out, FrameHeaders.DLQ_SOURCE_TOPIC, source.topic());
+    put(out, FrameHeaders.DLQ_SOURCE_PARTITION, Integer.toString(source.partition()));
+    put(out, FrameHeaders.DLQ_SOURCE_OFFSET, Long.toString(source.offset()));
+    return new ProducerRecord<>(topic, null, key, value, out);
   }
 
   private static String reason(Throwable error) {

@@ -1,14 +1,21 @@
 package io.mqtstream.ingest;
 
 import io.mqtstream.wire.FrameRecord;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Function;
+import org.apache.kafka.clients.producer.ProducerRecord;
 
 /**
  * A frame delivered by {@link KafkaFrameSource}: the decoded record, where it was read from, its
  * Kafka headers, and the handle that acknowledges it. The source commits a frame's offset only
  * after {@link #ack()} was called for it and for every earlier frame of its partition.
+ *
+ * <p>Under {@link Delivery#EXACTLY_ONCE} a stage hands the frame's outputs to {@link #ackWith}
+ * instead of writing them itself: they are written in the transaction that commits the offset.
  */
 public final class Frame {
   private final FrameRecord record;
@@ -17,6 +24,7 @@ public final class Frame {
   private final long offset;
   private final Map<String, byte[]> headers;
   private final Runnable onAck;
+  private final Function<List<ProducerRecord<byte[], byte[]>>, CompletableFuture<Void>> onAckWith;
   private final AtomicBoolean acked = new AtomicBoolean();
 
   Frame(
@@ -25,13 +33,15 @@ public final class Frame {
       int partition,
       long offset,
       Map<String, byte[]> headers,
-      Runnable onAck) {
+      Runnable onAck,
+      Function<List<ProducerRecord<byte[], byte[]>>, CompletableFuture<Void>> onAckWith) {
     this.record = record;
     this.topic = topic;
     this.partition = partition;
     this.offset = offset;
     this.headers = Map.copyOf(headers);
     this.onAck = onAck;
+    this.onAckWith = onAckWith;
   }
 
   public FrameRecord record() {
@@ -72,6 +82,31 @@ public final class Frame {
     if (acked.compareAndSet(false, true)) {
       onAck.run();
     }
+  }
+
+  /** True when the source delivers exactly-once: outputs then go through {@link #ackWith}. */
+  public boolean exactlyOnce() {
+    return onAckWith != null;
+  }
+
+  /**
+   * Exactly-once delivery: marks the frame as fully processed and hands over the records it
+   * produced (answers, a dead letter), written in the Kafka transaction that commits its offset.
+   *
+   * @return completes when that transaction committed; fails when it was aborted or the partition
+   *     was revoked first: the frame is then read again (here or by the partition's next owner) and
+   *     these records are never visible to {@code read_committed} readers
+   * @throws IllegalStateException when the source delivers at-least-once
+   */
+  public CompletableFuture<Void> ackWith(List<ProducerRecord<byte[], byte[]>> outputs) {
+    if (onAckWith == null) {
+      throw new IllegalStateException("ackWith needs exactly-once delivery; write, then ack()");
+    }
+    if (!acked.compareAndSet(false, true)) {
+      return CompletableFuture.failedFuture(
+          new IllegalStateException(this + " acknowledged twice"));
+    }
+    return onAckWith.apply(List.copyOf(outputs));
   }
 
   @Override

@@ -6,10 +6,13 @@ import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Collection;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
@@ -19,7 +22,14 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.AuthorizationException;
+import org.apache.kafka.common.errors.OutOfOrderSequenceException;
+import org.apache.kafka.common.errors.ProducerFencedException;
+import org.apache.kafka.common.errors.UnsupportedVersionException;
 import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.header.Header;
 import org.slf4j.Logger;
@@ -29,6 +39,11 @@ import reactor.core.publisher.FluxSink;
 /**
  * One subscription of {@link KafkaFrameSource}: a consumer and the single thread that owns it.
  * Everything but {@link #request}, {@link #acked} and {@link #stop} runs on that thread.
+ *
+ * <p>Under exactly-once delivery the thread also owns a transactional producer: every commit is a
+ * transaction holding the released frames' outputs and their offsets ({@code
+ * sendOffsetsToTransaction} with the consumer's group metadata, so a member fenced by a rebalance
+ * cannot commit). An aborted transaction rewinds its partitions to their committed offsets.
  */
 final class FramePoller implements ConsumerRebalanceListener {
   private static final Logger log = LoggerFactory.getLogger(FramePoller.class);
@@ -39,12 +54,13 @@ final class FramePoller implements ConsumerRebalanceListener {
   private final FluxSink<Frame> sink;
   private final KafkaFrameSource.Stats stats;
   private final FrameRecordSerde serde = new FrameRecordSerde();
+  private final KafkaProducer<byte[], byte[]> transactions; // null: at-least-once
   private final Thread thread;
   private final java.util.function.Consumer<FramePoller> onTerminated;
 
   // Signals from other threads.
   private final AtomicLong demand = new AtomicLong();
-  private final ConcurrentLinkedQueue<OffsetTracker.Position> acks = new ConcurrentLinkedQueue<>();
+  private final ConcurrentLinkedQueue<Ack> acks = new ConcurrentLinkedQueue<>();
   private final Semaphore wake = new Semaphore(0);
   private volatile boolean stopping;
   private volatile boolean cancelled;
@@ -59,6 +75,7 @@ final class FramePoller implements ConsumerRebalanceListener {
   FramePoller(
       FrameSourceConfig config,
       Properties consumerProperties,
+      Properties transactionalProducerProperties,
       DeadLetterPublisher deadLetters,
       FluxSink<Frame> sink,
       KafkaFrameSource.Stats stats,
@@ -69,6 +86,10 @@ final class FramePoller implements ConsumerRebalanceListener {
     consumerProperties.forEach((k, v) -> settings.put(k.toString(), v));
     serde.configure(settings, false); // e.g. mqt.frame.max.payload.bytes from the client properties
     this.consumer = new KafkaConsumer<>(consumerProperties);
+    this.transactions =
+        transactionalProducerProperties == null
+            ? null
+            : new KafkaProducer<>(transactionalProducerProperties);
     this.deadLetters = deadLetters;
     this.sink = sink;
     this.stats = stats;
@@ -109,7 +130,10 @@ final class FramePoller implements ConsumerRebalanceListener {
   private void run() {
     Throwable failure = null;
     try {
-      consumer.subscribe(java.util.List.of(config.topic()), this);
+      if (transactions != null) {
+        transactions.initTransactions(); // fences an earlier producer with the same id
+      }
+      consumer.subscribe(List.of(config.topic()), this);
       long drainDeadline = Long.MAX_VALUE;
       while (!cancelled) {
         drainAcks();
@@ -155,7 +179,7 @@ final class FramePoller implements ConsumerRebalanceListener {
     } catch (RuntimeException e) {
       log.warn("final commit failed: {}", e.toString());
     }
-    stats.inFlight(-offsets.pending());
+    stats.inFlight(-offsets.forgetAll()); // outputs never committed learn it here
     // Completion means "everything acknowledged is committed"; closing the consumer is cleanup
     // (it may wait out a pending fetch) and need not delay downstream.
     if (failure != null) {
@@ -168,6 +192,13 @@ final class FramePoller implements ConsumerRebalanceListener {
     } catch (RuntimeException e) {
       log.warn("consumer close failed: {}", e.toString());
     } finally {
+      if (transactions != null) {
+        try {
+          transactions.close(Duration.ofSeconds(5)); // aborts an open transaction
+        } catch (RuntimeException e) {
+          log.warn("transactional producer close failed: {}", e.toString());
+        }
+      }
       onTerminated.accept(this);
     }
   }
@@ -228,7 +259,13 @@ final class FramePoller implements ConsumerRebalanceListener {
       }
       buffered.addLast(
           new Frame(
-              frame, r.topic(), r.partition(), r.offset(), headers(r), () -> acked(position)));
+              frame,
+              r.topic(),
+              r.partition(),
+              r.offset(),
+              headers(r),
+              () -> acked(position),
+              transactions == null ? null : outputs -> ackedWith(position, outputs)));
     }
   }
 
@@ -254,6 +291,23 @@ final class FramePoller implements ConsumerRebalanceListener {
         deadLetters.topic(),
         e.getMessage());
     long offset = r.offset();
+    if (transactions != null) {
+      ProducerRecord<byte[], byte[]> letter =
+          deadLetters.record(
+              r.key(),
+              r.value(),
+              r.headers(),
+              new DeadLetterPublisher.SourcePosition(r.topic(), r.partition(), offset),
+              e);
+      ackedWith(position, List.of(letter))
+          .whenComplete(
+              (ok, err) -> {
+                if (err == null) {
+                  stats.onDeadLettered();
+                }
+              });
+      return;
+    }
     deadLetters
         .publish(
             r.key(),
@@ -274,9 +328,20 @@ final class FramePoller implements ConsumerRebalanceListener {
             });
   }
 
+  /** An acknowledgement on its way to the poll thread; outputs only under exactly-once. */
+  private record Ack(OffsetTracker.Position position, OffsetTracker.Outputs outputs) {}
+
   private void acked(OffsetTracker.Position position) {
-    acks.add(position);
+    acks.add(new Ack(position, null));
     signal();
+  }
+
+  private CompletableFuture<Void> ackedWith(
+      OffsetTracker.Position position, List<ProducerRecord<byte[], byte[]>> records) {
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    acks.add(new Ack(position, new OffsetTracker.Outputs(records, done)));
+    signal();
+    return done;
   }
 
   private void emitBuffered() {
@@ -305,9 +370,12 @@ final class FramePoller implements ConsumerRebalanceListener {
 
   private void drainAcks() {
     int released = 0;
-    OffsetTracker.Position ack;
+    Ack ack;
     while ((ack = acks.poll()) != null) {
-      released += offsets.ack(ack);
+      released +=
+          ack.outputs() == null
+              ? offsets.ack(ack.position())
+              : offsets.ack(ack.position(), ack.outputs());
     }
     if (released > 0) {
       stats.inFlight(-released);
@@ -331,7 +399,9 @@ final class FramePoller implements ConsumerRebalanceListener {
     if (committable.isEmpty()) {
       return;
     }
-    if (sync) {
+    if (transactions != null) {
+      commitTransaction(committable, offsets.takeReady(tps));
+    } else if (sync) {
       consumer.commitSync(committable);
       stats.onCommitted();
     } else {
@@ -345,6 +415,63 @@ final class FramePoller implements ConsumerRebalanceListener {
               stats.onCommitted();
             }
           });
+    }
+  }
+
+  /**
+   * One transaction: the released frames' outputs, then their offsets. Fatal producer errors end
+   * the stream; any other failure aborts, fails the outputs' futures and rewinds the partitions, so
+   * their frames are read and answered again.
+   */
+  private void commitTransaction(
+      Map<TopicPartition, OffsetAndMetadata> committable, List<OffsetTracker.Outputs> outputs) {
+    try {
+      transactions.beginTransaction();
+      for (OffsetTracker.Outputs o : outputs) {
+        for (ProducerRecord<byte[], byte[]> r : o.records()) {
+          transactions.send(r); // a failed send fails commitTransaction
+        }
+      }
+      transactions.sendOffsetsToTransaction(committable, consumer.groupMetadata());
+      transactions.commitTransaction();
+    } catch (ProducerFencedException
+        | OutOfOrderSequenceException
+        | AuthorizationException
+        | UnsupportedVersionException e) {
+      outputs.forEach(o -> o.done().completeExceptionally(e));
+      throw e; // this producer can do no more: the stream fails, the frames are read again
+    } catch (KafkaException e) {
+      log.warn("transaction over {} aborted, rewinding: {}", committable.keySet(), e.toString());
+      try {
+        transactions.abortTransaction();
+      } catch (KafkaException abortFailed) {
+        outputs.forEach(o -> o.done().completeExceptionally(e));
+        throw abortFailed;
+      }
+      outputs.forEach(o -> o.done().completeExceptionally(e));
+      rewind(committable.keySet());
+      return;
+    }
+    outputs.forEach(o -> o.done().complete(null));
+    stats.onCommitted();
+  }
+
+  /** Forgets the partitions' frames in flight and reads them again from the committed offsets. */
+  private void rewind(Set<TopicPartition> tps) {
+    forget(tps);
+    Set<TopicPartition> owned = new HashSet<>(tps);
+    owned.retainAll(consumer.assignment());
+    if (owned.isEmpty()) {
+      return;
+    }
+    Map<TopicPartition, OffsetAndMetadata> committed = consumer.committed(owned);
+    for (TopicPartition tp : owned) {
+      OffsetAndMetadata at = committed.get(tp);
+      if (at == null) {
+        consumer.seekToBeginning(List.of(tp));
+      } else {
+        consumer.seek(tp, at.offset());
+      }
     }
   }
 

@@ -15,6 +15,8 @@ import java.time.Duration;
  * @param pollTimeout how long one poll waits for data
  * @param commitInterval how often acknowledged offsets are committed while running
  * @param drainTimeout on a graceful stop, how long to wait for in-flight frames to be acknowledged
+ * @param delivery at-least-once (outputs written by their stage, offsets committed after) or
+ *     exactly-once (outputs and offsets in one transaction, see {@link Frame#ackWith})
  */
 public record FrameSourceConfig(
     String topic,
@@ -24,7 +26,8 @@ public record FrameSourceConfig(
     int maxPollRecords,
     Duration pollTimeout,
     Duration commitInterval,
-    Duration drainTimeout) {
+    Duration drainTimeout,
+    Delivery delivery) {
 
   public FrameSourceConfig {
     requireText("topic", topic);
@@ -41,6 +44,9 @@ public record FrameSourceConfig(
     requirePositive("pollTimeout", pollTimeout);
     requirePositive("commitInterval", commitInterval);
     requirePositive("drainTimeout", drainTimeout);
+    if (delivery == null) {
+      throw new InvalidSettingException("delivery", "must be set");
+    }
   }
 
   /** Defaults for a topic and group: 256 in flight, polls of 64, commits every 200 ms. */
@@ -53,7 +59,8 @@ public record FrameSourceConfig(
         64,
         Duration.ofMillis(100),
         Duration.ofMillis(200),
-        Duration.ofSeconds(10));
+        Duration.ofSeconds(10),
+        Delivery.AT_LEAST_ONCE);
   }
 
   public FrameSourceConfig withMaxInFlight(int maxInFlight, int maxPollRecords) {
@@ -65,7 +72,21 @@ public record FrameSourceConfig(
         maxPollRecords,
         pollTimeout,
         commitInterval,
-        drainTimeout);
+        drainTimeout,
+        delivery);
+  }
+
+  public FrameSourceConfig withDelivery(Delivery delivery) {
+    return new FrameSourceConfig(
+        topic,
+        groupId,
+        deadLetterTopic,
+        maxInFlight,
+        maxPollRecords,
+        pollTimeout,
+        commitInterval,
+        drainTimeout,
+        delivery);
   }
 
   private static void requireText(String key, String value) {

@@ -6,10 +6,13 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
+import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.FluxSink;
 
@@ -31,7 +34,13 @@ import reactor.core.publisher.FluxSink;
  *       source position, and counts as handled once the broker has it; the stream goes on.
  * </ul>
  *
- * {@link #stop()} is the graceful shutdown: stop polling, wait for in-flight frames to be
+ * Under {@link Delivery#EXACTLY_ONCE} each subscription also owns a transactional producer: a
+ * frame's outputs handed to {@link Frame#ackWith} and its offset are committed in one transaction
+ * (the consumer reads {@code read_committed}). A process killed mid-transaction leaves it open
+ * until {@code transaction.timeout.ms} (10 s unless the client properties say otherwise); the
+ * partitions' next owner waits for that before it reads on.
+ *
+ * <p>{@link #stop()} is the graceful shutdown: stop polling, wait for in-flight frames to be
  * acknowledged (up to the drain timeout), commit, complete. Cancelling the subscription closes at
  * once, committing only what was acknowledged.
  */
@@ -42,6 +51,7 @@ public final class KafkaFrameSource implements AutoCloseable {
   private final Set<FramePoller> pollers = ConcurrentHashMap.newKeySet();
   private final Stats stats;
   private final AtomicInteger subscriptions = new AtomicInteger();
+  private final String instance = UUID.randomUUID().toString();
 
   /**
    * @param config source settings
@@ -65,14 +75,18 @@ public final class KafkaFrameSource implements AutoCloseable {
   public Flux<Frame> frames() {
     return Flux.create(
         sink -> {
+          int subscription = subscriptions.incrementAndGet();
           FramePoller poller =
               new FramePoller(
                   config,
                   consumerProperties(),
+                  config.delivery() == Delivery.EXACTLY_ONCE
+                      ? transactionalProducerProperties(subscription)
+                      : null,
                   deadLetters,
                   sink,
                   stats,
-                  "mqt-poll-" + config.groupId() + "-" + subscriptions.incrementAndGet(),
+                  "mqt-poll-" + config.groupId() + "-" + subscription,
                   pollers::remove);
           pollers.add(poller);
           poller.start();
@@ -101,6 +115,33 @@ public final class KafkaFrameSource implements AutoCloseable {
     props.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
     props.put(
         ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+    if (config.delivery() == Delivery.EXACTLY_ONCE) {
+      props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+    }
+    return props;
+  }
+
+  /**
+   * One producer per consumer, its transactional id unique to this source: fencing a member that a
+   * rebalance left behind is the group generation's job ({@code sendOffsetsToTransaction} with the
+   * consumer's group metadata), not the id's.
+   */
+  private Properties transactionalProducerProperties(int subscription) {
+    Properties props = new Properties();
+    props.put(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, "10000");
+    clientProperties.forEach(
+        (k, v) -> {
+          if (ProducerConfig.configNames().contains(k)) {
+            props.put(k, v);
+          }
+        });
+    props.put(
+        ProducerConfig.TRANSACTIONAL_ID_CONFIG,
+        "mqt-" + config.groupId() + "-" + instance + "-" + subscription);
+    props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
+    props.put(ProducerConfig.ACKS_CONFIG, "all");
+    props.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+    props.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
     return props;
   }
 

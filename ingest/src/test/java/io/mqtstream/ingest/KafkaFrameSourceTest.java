@@ -342,7 +342,8 @@ class KafkaFrameSourceTest {
             8,
             Duration.ofMillis(100),
             Duration.ofMillis(200),
-            Duration.ofMillis(500));
+            Duration.ofMillis(500),
+            Delivery.AT_LEAST_ONCE);
     List<Frame> frames = new java.util.concurrent.CopyOnWriteArrayList<>();
     CountDownLatch completed = new CountDownLatch(1);
     try (KafkaFrameSource source = new KafkaFrameSource(cfg, kafka.clientProperties())) {

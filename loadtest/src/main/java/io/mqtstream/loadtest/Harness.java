@@ -73,6 +73,8 @@ public final class Harness {
    * @param drainTimeout after publishing ends, how long to wait for the last answers
    * @param warmup the first part of the run whose frames must be answered but are left out of the
    *     latency, m and accuracy figures (engine and JVM warm-up)
+   * @param deadline an answer read back later than this after its frame's capture is late: not
+   *     counted in timely accuracy (see {@link Ledger})
    */
   public record Options(
       int cameras,
@@ -85,8 +87,40 @@ public final class Harness {
       String answersTopic,
       String engineGroup,
       Duration drainTimeout,
-      Duration warmup) {
+      Duration warmup,
+      Duration deadline) {
+    /** Options with a deadline of one second. */
+    public Options(
+        int cameras,
+        double fps,
+        Duration duration,
+        Profile profile,
+        String cameraPrefix,
+        IntFunction<String> source,
+        String framesTopic,
+        String answersTopic,
+        String engineGroup,
+        Duration drainTimeout,
+        Duration warmup) {
+      this(
+          cameras,
+          fps,
+          duration,
+          profile,
+          cameraPrefix,
+          source,
+          framesTopic,
+          answersTopic,
+          engineGroup,
+          drainTimeout,
+          warmup,
+          Duration.ofSeconds(1));
+    }
+
     public Options {
+      if (deadline == null || deadline.isNegative() || deadline.isZero()) {
+        throw new IllegalArgumentException("deadline: must be positive");
+      }
       if (warmup == null || warmup.isNegative() || warmup.compareTo(duration) >= 0) {
         throw new IllegalArgumentException("warmup: must be at least 0 and shorter than the run");
       }
@@ -137,7 +171,8 @@ public final class Harness {
    */
   public Ledger run() throws InterruptedException {
     long start = System.currentTimeMillis();
-    Ledger ledger = new Ledger(start, start + options.warmup().toMillis());
+    Ledger ledger =
+        new Ledger(start, start + options.warmup().toMillis(), options.deadline().toMillis());
     AtomicReference<Throwable> failure = new AtomicReference<>();
     AnswerReader reader = new AnswerReader(ledger);
     reader.start();
@@ -267,6 +302,9 @@ public final class Harness {
       Map<String, Object> p = new HashMap<>(client);
       p.remove(ConsumerConfig.GROUP_ID_CONFIG);
       p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+      // What a user's reader of an exactly-once engine sees: answers once their transaction
+      // committed (the same as read_uncommitted for an at-least-once engine).
+      p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
       this.consumer = new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer());
     }
 

@@ -13,12 +13,20 @@ import java.util.concurrent.ConcurrentHashMap;
  * and what follows from the two — frames never answered (lost), end-to-end latency (capture
  * timestamp to the answer read back), m, accuracy against the synthetic ground truth, and a
  * per-second timeline. Thread-safe.
+ *
+ * <p>Scored as a camera operator scores it: an answer counts as <em>timely</em> when it is right
+ * and read back within the deadline; timely accuracy is the share of all measured (frame, question)
+ * pairs answered timely (a frame never answered counts its questions as missed), next to the
+ * accuracy of the answers that came in time and accuracy by m.
  */
 public final class Ledger {
   private final long startMs;
   private final long measureFromMs;
-  private final java.util.Set<String> published = ConcurrentHashMap.newKeySet(); // camera#seq
+  private final long deadlineMs;
+  private final Map<String, Long> published = new ConcurrentHashMap<>(); // camera#seq → ms
   private final java.util.Set<String> answered = ConcurrentHashMap.newKeySet();
+  private final java.util.Set<String> scoredFrames = ConcurrentHashMap.newKeySet();
+  private final Map<Integer, long[]> byM = new TreeMap<>(); // m → {scored, correct}
   private final List<Long> latencies = new ArrayList<>();
   private final List<Integer> ms = new ArrayList<>();
   private final TreeMap<Long, Bucket> timeline = new TreeMap<>();
@@ -26,6 +34,8 @@ public final class Ledger {
   private long answers;
   private long scored;
   private long correct;
+  private long inTime; // scored answers read back within the deadline
+  private long timely; // of those, right
   private long maxLag;
   private volatile long lastLag = -1;
 
@@ -40,8 +50,14 @@ public final class Ledger {
    * do not weigh on the steady-state figures.
    */
   public Ledger(long startMs, long measureFromMs) {
+    this(startMs, measureFromMs, 1000);
+  }
+
+  /** As {@link #Ledger(long, long)}, an answer counting as timely within {@code deadlineMs}. */
+  public Ledger(long startMs, long measureFromMs, long deadlineMs) {
     this.startMs = startMs;
     this.measureFromMs = measureFromMs;
+    this.deadlineMs = deadlineMs;
   }
 
   /** One second of the run. */
@@ -81,7 +97,7 @@ public final class Ledger {
 
   /** A frame the broker acknowledged. */
   public void published(String camera, long seq, long atMs) {
-    published.add(key(camera, seq));
+    published.put(key(camera, seq), atMs);
     synchronized (this) {
       bucket(atMs).published++;
     }
@@ -103,9 +119,20 @@ public final class Ledger {
       latencies.add(latency);
       ms.add(a.m());
       if (expected != null) {
+        boolean right = expected.equals(a.answer());
         scored++;
-        if (expected.equals(a.answer())) {
+        scoredFrames.add(key(a.cameraId(), a.frameSeq()));
+        long[] m = byM.computeIfAbsent(a.m(), k -> new long[2]);
+        m[0]++;
+        if (right) {
           correct++;
+          m[1]++;
+        }
+        if (latency <= deadlineMs) {
+          inTime++;
+          if (right) {
+            timely++;
+          }
         }
       }
       Bucket b = bucket(atMs);
@@ -134,7 +161,7 @@ public final class Ledger {
 
   /** Frames published and not (yet) answered. */
   public long unanswered() {
-    return published.stream().filter(k -> !answered.contains(k)).count();
+    return published.keySet().stream().filter(k -> !answered.contains(k)).count();
   }
 
   public long published() {
@@ -145,7 +172,15 @@ public final class Ledger {
   public synchronized Summary summary() {
     long sent = published.size();
     long lost = unanswered();
-    long unexpected = answered.stream().filter(k -> !published.contains(k)).count();
+    long unexpected = answered.stream().filter(k -> !published.containsKey(k)).count();
+    long lostMeasured =
+        published.entrySet().stream()
+            .filter(e -> e.getValue() >= measureFromMs && !answered.contains(e.getKey()))
+            .count();
+    double questionsPerFrame = scoredFrames.isEmpty() ? 0 : (double) scored / scoredFrames.size();
+    double pairs = scored + lostMeasured * questionsPerFrame;
+    Map<Integer, Score> accuracyByM = new TreeMap<>();
+    byM.forEach((m, c) -> accuracyByM.put(m, new Score(c[0], c[1])));
     Map<Integer, Long> hist = new TreeMap<>();
     for (int m : ms) {
       hist.merge(m, 1L, Long::sum);
@@ -164,7 +199,19 @@ public final class Ledger {
         ms.stream().mapToInt(Integer::intValue).max().orElse(0),
         hist,
         scored == 0 ? Double.NaN : (double) correct / scored,
-        scored);
+        scored,
+        deadlineMs,
+        pairs == 0 ? Double.NaN : timely / pairs,
+        inTime == 0 ? Double.NaN : (double) timely / inTime,
+        scored == 0 ? Double.NaN : (double) inTime / scored,
+        accuracyByM);
+  }
+
+  /** Scored answers and how many were right. */
+  public record Score(long scored, long correct) {
+    public double accuracy() {
+      return scored == 0 ? Double.NaN : (double) correct / scored;
+    }
   }
 
   /** How many distinct frames of a camera have at least one answer. */
@@ -194,6 +241,12 @@ public final class Ledger {
    * @param mHist answers per m
    * @param accuracy correct / scored answers (NaN when nothing had ground truth)
    * @param scored answers that had ground truth
+   * @param deadlineMs the latency within which an answer counts as timely
+   * @param timelyAccuracy right and within the deadline, over every measured (frame, question)
+   *     pair, unanswered frames included (NaN when nothing had ground truth)
+   * @param accuracyInTime right among the scored answers read back within the deadline
+   * @param inTimeShare scored answers within the deadline, over all scored answers
+   * @param accuracyByM m → the scored answers at that m and how many were right
    */
   public record Summary(
       long framesSent,
@@ -209,7 +262,12 @@ public final class Ledger {
       int mMax,
       Map<Integer, Long> mHist,
       double accuracy,
-      long scored) {}
+      long scored,
+      long deadlineMs,
+      double timelyAccuracy,
+      double accuracyInTime,
+      double inTimeShare,
+      Map<Integer, Score> accuracyByM) {}
 
   static double percentile(List<Long> values, double p) {
     if (values.isEmpty()) {

@@ -36,6 +36,15 @@ public final class Report {
         runs,
         "accuracy",
         s -> Double.isNaN(s.accuracy()) ? "–" : fmt(100 * s.accuracy(), 1) + " %");
+    row(
+        b,
+        runs,
+        "timely accuracy (right and within the deadline, of all pairs)",
+        s -> pct(s.timelyAccuracy()) + " (≤ " + s.deadlineMs() + " ms)");
+    row(b, runs, "answers within the deadline", s -> pct(s.inTimeShare()));
+    row(b, runs, "accuracy of the answers within the deadline", s -> pct(s.accuracyInTime()));
+    row(b, runs, "m histogram (answers)", s -> histogram(s));
+    row(b, runs, "accuracy by m", s -> byM(s));
     return b.toString();
   }
 
@@ -49,6 +58,31 @@ public final class Report {
       b.append(' ').append(cell.apply(r.ledger().summary())).append(" |");
     }
     b.append('\n');
+  }
+
+  private static String pct(double v) {
+    return Double.isNaN(v) ? "–" : fmt(100 * v, 1) + " %";
+  }
+
+  private static String histogram(Ledger.Summary s) {
+    StringBuilder b = new StringBuilder();
+    s.mHist().forEach((m, n) -> b.append(b.length() == 0 ? "" : " · ").append(m + ": " + n));
+    return b.length() == 0 ? "–" : b.toString();
+  }
+
+  private static String byM(Ledger.Summary s) {
+    StringBuilder b = new StringBuilder();
+    s.accuracyByM()
+        .forEach(
+            (m, score) ->
+                b.append(b.length() == 0 ? "" : " · ")
+                    .append(m)
+                    .append(": ")
+                    .append(pct(score.accuracy()))
+                    .append(" (")
+                    .append(score.scored())
+                    .append(')'));
+    return b.length() == 0 ? "–" : b.toString();
   }
 
   static String fmt(double v, int decimals) {
@@ -101,6 +135,20 @@ public final class Report {
     m.put("hist", hist);
     o.put("m", m);
     o.put("accuracy", num(s.accuracy()));
+    o.put("deadline_ms", s.deadlineMs());
+    o.put("timely_accuracy", num(s.timelyAccuracy()));
+    o.put("in_time", num(s.inTimeShare()));
+    o.put("accuracy_in_time", num(s.accuracyInTime()));
+    Map<String, Object> byM = new LinkedHashMap<>();
+    s.accuracyByM()
+        .forEach(
+            (k, v) -> {
+              Map<String, Object> score = new LinkedHashMap<>();
+              score.put("scored", v.scored());
+              score.put("accuracy", num(v.accuracy()));
+              byM.put(Integer.toString(k), score);
+            });
+    o.put("accuracy_by_m", byM);
     try {
       return new ObjectMapper().writeValueAsString(o);
     } catch (IOException e) {

@@ -72,4 +72,31 @@ class LedgerTest {
     assertThat(Ledger.percentile(v, 1)).isEqualTo(1);
     assertThat(Ledger.percentile(java.util.List.of(), 50)).isNaN();
   }
+
+  @Test
+  void timelyAccuracyCountsRightAnswersWithinTheDeadlineOverEveryPairUnansweredIncluded() {
+    Ledger ledger = new Ledger(0, 0, 500);
+    for (long seq = 0; seq < 6; seq++) {
+      ledger.published("a", seq, 1_000 * seq);
+    }
+    // seq 0: right, 200 ms (timely); seq 1: right, 800 ms (late); seq 2: wrong, 100 ms;
+    // seq 3: right, 500 ms (on the deadline: timely); seq 4: right, 300 ms; seq 5: never answered
+    long[] latency = {200, 800, 100, 500, 300};
+    String[] text = {"two", "two", "one", "two", "two"};
+    int[] m = {64, 64, 2, 16, 2};
+    for (int seq = 0; seq < 5; seq++) {
+      ledger.answered(
+          answer("a", seq, 1_000L * seq, text[seq], m[seq]), "two", 1_000L * seq + latency[seq]);
+    }
+    Ledger.Summary s = ledger.summary();
+    assertThat(s.deadlineMs()).isEqualTo(500);
+    assertThat(s.accuracy()).isEqualTo(4 / 5.0);
+    // timely: seq 0, 3, 4 → 3 of 6 pairs (5 answered + the unanswered frame's one question)
+    assertThat(s.timelyAccuracy()).isEqualTo(3 / 6.0);
+    assertThat(s.inTimeShare()).isEqualTo(4 / 5.0); // all but seq 1
+    assertThat(s.accuracyInTime()).isEqualTo(3 / 4.0); // seq 2 came in time, wrong
+    assertThat(s.accuracyByM()).containsOnlyKeys(2, 16, 64);
+    assertThat(s.accuracyByM().get(2)).isEqualTo(new Ledger.Score(2, 1));
+    assertThat(s.accuracyByM().get(64)).isEqualTo(new Ledger.Score(2, 2));
+  }
 }

@@ -4,13 +4,20 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.mqtstream.wire.Answer;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
 import java.util.function.LongSupplier;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import reactor.core.publisher.Mono;
 
 /**
@@ -19,13 +26,22 @@ import reactor.core.publisher.Mono;
  * broker has every answer asked of it: a frame's offset becomes committable only then, so a crash
  * loses no answer (at-least-once). A failed send fails the returned {@code Mono} and leaves the
  * frame unacknowledged.
+ *
+ * <p>Exactly-once (a ticket with {@code ackWith}): a frame's answers are gathered and handed to the
+ * frame source with the frame's acknowledgement, which writes them in the transaction that commits
+ * the frame's offset; each answer's {@code Mono} emits when that transaction committed. An aborted
+ * transaction is not an error here: the frame is read again and answered again, so the answers of
+ * this time complete empty and are counted in {@code mqt.engine.answers.aborted}.
  */
 final class AnswerWriter implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(AnswerWriter.class);
+
   private final Producer<String, byte[]> producer;
   private final String topic;
   private final String model;
   private final LongSupplier clockMillis;
   private final Counter written;
+  private final Counter aborted;
   private final Timer latency;
 
   /**
@@ -43,6 +59,7 @@ final class AnswerWriter implements AutoCloseable {
     this.model = model;
     this.clockMillis = clockMillis;
     this.written = meters.counter("mqt.engine.answers");
+    this.aborted = meters.counter("mqt.engine.answers.aborted");
     this.latency =
         Timer.builder("mqt.engine.latency")
             .description("capture of a frame to its answer written")
@@ -62,6 +79,8 @@ final class AnswerWriter implements AutoCloseable {
    * @param frames frames in its prompts' window
    * @param answers answers asked of it
    * @param ack acknowledges the frame; run once, after the last answer is on the broker
+   * @param ackWith exactly-once: acknowledges the frame with its answers, completing when they are
+   *     committed ({@code Frame::ackWith}); null under at-least-once
    */
   record Ticket(
       String cameraId,
@@ -71,7 +90,10 @@ final class AnswerWriter implements AutoCloseable {
       int m,
       int frames,
       AtomicInteger pending,
-      Runnable ack) {
+      Runnable ack,
+      Function<List<ProducerRecord<byte[], byte[]>>, CompletableFuture<Void>> ackWith,
+      List<ProducerRecord<byte[], byte[]>> gathered,
+      CompletableFuture<Void> committed) {
     static Ticket of(
         String cameraId,
         long sequence,
@@ -80,9 +102,20 @@ final class AnswerWriter implements AutoCloseable {
         int m,
         int frames,
         int answers,
-        Runnable ack) {
+        Runnable ack,
+        Function<List<ProducerRecord<byte[], byte[]>>, CompletableFuture<Void>> ackWith) {
       return new Ticket(
-          cameraId, sequence, captureMillis, headers, m, frames, new AtomicInteger(answers), ack);
+          cameraId,
+          sequence,
+          captureMillis,
+          headers,
+          m,
+          frames,
+          new AtomicInteger(answers),
+          ack,
+          ackWith,
+          new ArrayList<>(answers),
+          new CompletableFuture<>());
     }
   }
 
@@ -100,6 +133,9 @@ final class AnswerWriter implements AutoCloseable {
             t.frames(),
             latencyMs,
             model);
+    if (t.ackWith() != null) {
+      return writeInTransaction(t, answer);
+    }
     ProducerRecord<String, byte[]> record =
         new ProducerRecord<>(topic, null, t.cameraId(), answer.toJson());
     t.headers().forEach((k, v) -> record.headers().add(k, v));
@@ -122,6 +158,49 @@ final class AnswerWriter implements AutoCloseable {
               if (t.pending().decrementAndGet() == 0) {
                 t.ack().run();
               }
+            });
+  }
+
+  private Mono<Answer> writeInTransaction(Ticket t, Answer answer) {
+    ProducerRecord<byte[], byte[]> record =
+        new ProducerRecord<>(
+            topic, null, t.cameraId().getBytes(StandardCharsets.UTF_8), answer.toJson());
+    t.headers().forEach((k, v) -> record.headers().add(k, v));
+    boolean last;
+    synchronized (t.gathered()) {
+      t.gathered().add(record);
+      last = t.pending().decrementAndGet() == 0;
+    }
+    if (last) {
+      List<ProducerRecord<byte[], byte[]>> all;
+      synchronized (t.gathered()) {
+        all = List.copyOf(t.gathered());
+      }
+      t.ackWith()
+          .apply(all)
+          .whenComplete(
+              (ok, e) -> {
+                if (e == null) {
+                  t.committed().complete(null);
+                } else {
+                  t.committed().completeExceptionally(e);
+                }
+              });
+    }
+    return Mono.fromFuture(t.committed(), true)
+        .thenReturn(answer)
+        .doOnNext(
+            a -> {
+              written.increment();
+              latency.record(
+                  Math.max(0, clockMillis.getAsLong() - t.captureMillis()), TimeUnit.MILLISECONDS);
+            })
+        .onErrorResume(
+            e -> {
+              aborted.increment();
+              log.debug(
+                  "answer of {}#{} not committed: {}", t.cameraId(), t.sequence(), e.toString());
+              return Mono.empty(); // the frame is read and answered again
             });
   }
 

@@ -335,7 +335,8 @@ public final class Engine implements AutoCloseable {
             m,
             cut.size(),
             asked.size(),
-            frame::ack);
+            frame::ack,
+            frame.exactlyOnce() ? frame::ackWith : null);
     List<Prompt> out = new ArrayList<>(asked.size());
     for (String q : asked) {
       out.add(

@@ -11,6 +11,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Function;
+import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.header.internals.RecordHeader;
 import org.slf4j.Logger;
@@ -76,6 +77,20 @@ final class FrameDecoder {
     List<Header> headers = new ArrayList<>();
     frame.headers().forEach((k, v) -> headers.add(new RecordHeader(k, v)));
     byte[] value = new FrameRecordSerde().write(frame.record());
+    if (frame.exactlyOnce()) { // in the transaction that commits the frame's offset
+      ProducerRecord<byte[], byte[]> letter =
+          deadLetters.record(
+              frame.cameraId().getBytes(StandardCharsets.UTF_8),
+              value,
+              headers,
+              new DeadLetterPublisher.SourcePosition(
+                  frame.topic(), frame.partition(), frame.offset()),
+              error);
+      return Mono.fromFuture(() -> frame.ackWith(List.of(letter)), true)
+          .doOnSuccess(ok -> deadLettered.increment())
+          .onErrorResume(e -> Mono.empty()) // aborted: the frame is read again
+          .then(Mono.empty());
+    }
     return Mono.fromFuture(
             () ->
                 deadLetters.publish(

@@ -6,7 +6,10 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.mqtstream.wire.Answer;
 import io.mqtstream.wire.FrameHeaders;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.kafka.clients.producer.MockProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -34,7 +37,29 @@ class AnswerWriterTest {
         16,
         4,
         answers,
-        acks::incrementAndGet);
+        acks::incrementAndGet,
+        null);
+  }
+
+  /** An exactly-once ticket whose frame source is played by hand: the transaction's outcome. */
+  private final List<List<ProducerRecord<byte[], byte[]>>> handedOver = new ArrayList<>();
+
+  private final CompletableFuture<Void> transaction = new CompletableFuture<>();
+
+  private AnswerWriter.Ticket transactionalTicket(int answers) {
+    return AnswerWriter.Ticket.of(
+        "cam-1",
+        7,
+        10_000L,
+        Map.of(),
+        16,
+        4,
+        answers,
+        acks::incrementAndGet,
+        records -> {
+          handedOver.add(records);
+          return transaction;
+        });
   }
 
   @Test
@@ -83,5 +108,36 @@ class AnswerWriterTest {
         .verify();
     assertThat(acks).hasValue(0);
     assertThat(meters.counter("mqt.engine.answers").count()).isZero();
+  }
+
+  @Test
+  void exactlyOnceHandsAFramesAnswersOverTogetherAndEmitsThemWhenTheTransactionCommits() {
+    AnswerWriter.Ticket t = transactionalTicket(2);
+    List<Answer> emitted = new ArrayList<>();
+    writer.write(t, "how many?", "2").subscribe(emitted::add);
+    assertThat(handedOver).as("not before the frame's last answer").isEmpty();
+    writer.write(t, "what colour?", "red").subscribe(emitted::add);
+    assertThat(handedOver).hasSize(1);
+    assertThat(handedOver.get(0))
+        .extracting(r -> Answer.fromJson(r.value()).question())
+        .containsExactly("how many?", "what colour?");
+    assertThat(new String(handedOver.get(0).get(0).key(), StandardCharsets.UTF_8))
+        .isEqualTo("cam-1");
+    assertThat(producer.history()).as("the writer's own producer is not used").isEmpty();
+    assertThat(emitted).as("nothing is visible before the commit").isEmpty();
+    transaction.complete(null);
+    assertThat(emitted).extracting(Answer::answer).containsExactlyInAnyOrder("2", "red");
+    assertThat(meters.counter("mqt.engine.answers").count()).isEqualTo(2);
+    assertThat(acks).as("ackWith, not ack").hasValue(0);
+  }
+
+  @Test
+  void anAbortedTransactionCompletesTheAnswersEmptyAndCountsThem() {
+    AnswerWriter.Ticket t = transactionalTicket(1);
+    StepVerifier.create(writer.write(t, "how many?", "2"))
+        .then(() -> transaction.completeExceptionally(new IllegalStateException("aborted")))
+        .verifyComplete();
+    assertThat(meters.counter("mqt.engine.answers").count()).isZero();
+    assertThat(meters.counter("mqt.engine.answers.aborted").count()).isEqualTo(1);
   }
 }

@@ -44,6 +44,8 @@ final class EngineProcess implements AutoCloseable {
           groupId: %s
           properties:
         %s
+        ingest:
+          delivery: %s
         server:
           port: -1
         """
@@ -54,7 +56,8 @@ final class EngineProcess implements AutoCloseable {
                 c.kafka().queriesTopic(),
                 c.kafka().deadLetterTopic(),
                 c.kafka().groupId(),
-                props.length() == 0 ? "    {}" : props.toString().stripTrailing()));
+                props.length() == 0 ? "    {}" : props.toString().stripTrailing(),
+                c.ingest().delivery()));
     List<String> cmd =
         List.of(
             Path.of(System.getProperty("java.home"), "bin", "java").toString(),

@@ -28,14 +28,16 @@ import org.apache.kafka.common.serialization.StringDeserializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Engines as real processes meeting real faults, against a real broker: {@code kill -9} mid-stream
  * and a restart; two processes in one consumer group, one killed; the broker restarted under a
- * running engine. Every published frame must be answered; duplicates (at-least-once) and recovery
- * times are counted and printed.
+ * running engine; each under at-least-once and exactly-once delivery. Every published frame must be
+ * answered; duplicates and recovery times are counted and printed, and under exactly-once the
+ * answers' {@code read_committed} reader must see none twice.
  */
 @Tag("process")
 class ProcessFaultsTest {
@@ -60,7 +62,8 @@ class ProcessFaultsTest {
     kafka.close();
   }
 
-  private static EngineConfig config(String name) {
+  private static EngineConfig config(String fault, String delivery) {
+    String name = fault + "-" + delivery;
     kafka.createTopic(name + "-frames", CAMERAS);
     kafka.createTopic(name + "-answers", 1);
     return EngineConfig.parse(
@@ -72,14 +75,25 @@ class ProcessFaultsTest {
           queriesTopic: %1$s-queries
           deadLetterTopic: %1$s-dlq
           groupId: %1$s-engine
+        ingest:
+          delivery: %2$s
         """
-            .formatted(name),
+            .formatted(name, delivery),
         name);
   }
 
-  @Test
-  void anEngineKilledWithSigkillAndRestartedAnswersEveryFrame(@TempDir Path dir) throws Exception {
-    EngineConfig c = config("kill9");
+  /** Under exactly-once a read_committed reader must see no answer twice. */
+  private static void checkDuplicates(EngineConfig c, Books books) {
+    if (c.ingest().delivery().equals("exactly-once")) {
+      assertThat(books.duplicates()).as("duplicates seen by a read_committed reader").isZero();
+    }
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"at-least-once", "exactly-once"})
+  void anEngineKilledWithSigkillAndRestartedAnswersEveryFrame(String delivery, @TempDir Path dir)
+      throws Exception {
+    EngineConfig c = config("kill9", delivery);
     try (Books books = new Books(c);
         Cameras cameras = new Cameras(c, books);
         EngineProcess first =
@@ -95,17 +109,19 @@ class ProcessFaultsTest {
         second.terminate();
         assertThat(second.waitFor(60)).isTrue();
         System.out.printf(
-            "kill -9 + restart: %d frames, all answered; %d duplicate answers;"
+            "%s, kill -9 + restart: %d frames, all answered; %d duplicate answers;"
                 + " frames published before the kill all answered %.1f s after it%n",
-            books.published().size(), books.duplicates(), recovered);
+            delivery, books.published().size(), books.duplicates(), recovered);
+        checkDuplicates(c, books);
       }
     }
   }
 
-  @Test
-  void twoEnginesShareTheGroupAndTheSurvivorTakesOverAKilledOnesPartitions(@TempDir Path dir)
-      throws Exception {
-    EngineConfig c = config("group");
+  @ParameterizedTest
+  @ValueSource(strings = {"at-least-once", "exactly-once"})
+  void twoEnginesShareTheGroupAndTheSurvivorTakesOverAKilledOnesPartitions(
+      String delivery, @TempDir Path dir) throws Exception {
+    EngineConfig c = config("group", delivery);
     try (Books books = new Books(c);
         Cameras cameras = new Cameras(c, books);
         EngineProcess a =
@@ -127,15 +143,18 @@ class ProcessFaultsTest {
       b.terminate();
       assertThat(b.waitFor(60)).isTrue();
       System.out.printf(
-          "two engines, one killed: %d frames, all answered; %d duplicate answers;"
+          "%s, two engines, one killed: %d frames, all answered; %d duplicate answers;"
               + " frames published before the kill all answered %.1f s after it%n",
-          books.published().size(), books.duplicates(), recovered);
+          delivery, books.published().size(), books.duplicates(), recovered);
+      checkDuplicates(c, books);
     }
   }
 
-  @Test
-  void theBrokerRestartedUnderARunningEngineLosesNoFrame(@TempDir Path dir) throws Exception {
-    EngineConfig c = config("restart");
+  @ParameterizedTest
+  @ValueSource(strings = {"at-least-once", "exactly-once"})
+  void theBrokerRestartedUnderARunningEngineLosesNoFrame(String delivery, @TempDir Path dir)
+      throws Exception {
+    EngineConfig c = config("restart", delivery);
     try (Books books = new Books(c);
         Cameras cameras = new Cameras(c, books);
         EngineProcess engine =
@@ -149,9 +168,10 @@ class ProcessFaultsTest {
       engine.terminate();
       assertThat(engine.waitFor(60)).isTrue();
       System.out.printf(
-          "broker restarted (3 s down): %d frames, all answered; %d duplicate answers;"
+          "%s, broker restarted (3 s down): %d frames, all answered; %d duplicate answers;"
               + " frames published before it all answered %.1f s after it went down%n",
-          books.published().size(), books.duplicates(), recovered);
+          delivery, books.published().size(), books.duplicates(), recovered);
+      checkDuplicates(c, books);
     }
   }
 
@@ -203,6 +223,7 @@ class ProcessFaultsTest {
       this.questions = c.questions().defaults();
       Map<String, Object> p = new HashMap<>(kafka.clientProperties());
       p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+      p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
       KafkaConsumer<String, byte[]> consumer =
           new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer());
       TopicPartition tp = new TopicPartition(c.kafka().answersTopic(), 0);
