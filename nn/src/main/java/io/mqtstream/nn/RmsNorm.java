@@ -13,8 +13,16 @@ import java.util.Map;
 public final class RmsNorm extends ModelBlock {
   private static final float EPS = 1e-6f;
   private final Parameter gamma;
+  private final float eps;
 
+  /** RMSNorm with ε = 1e-6. */
   public RmsNorm(int dim) {
+    this(dim, EPS);
+  }
+
+  /** RMSNorm with the given ε (LLaMA's {@code rms_norm_eps}). */
+  public RmsNorm(int dim, float eps) {
+    this.eps = eps;
     gamma =
         addParameter(
             Parameter.builder()
@@ -27,7 +35,7 @@ public final class RmsNorm extends ModelBlock {
 
   /** (..., D) → (..., D). */
   public NDArray apply(ParameterStore ps, NDArray x, boolean training) {
-    NDArray rms = x.square().mean(new int[] {-1}, true).add(EPS).sqrt();
+    NDArray rms = x.square().mean(new int[] {-1}, true).add(eps).sqrt();
     return x.div(rms).mul(ps.getValue(gamma, x.getDevice(), training));
   }
 

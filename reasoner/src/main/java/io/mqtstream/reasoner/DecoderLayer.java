@@ -31,13 +31,14 @@ final class DecoderLayer extends ModelBlock {
   DecoderLayer(LmConfig config) {
     this.config = config;
     int d = config.dim();
-    attnNorm = NormLayer.of(config.norm(), d);
+    int kv = config.kvHeads() * config.headDim(); // grouped-query attention: fewer K/V heads
+    attnNorm = NormLayer.of(config.norm(), d, config.normEps());
     addChildBlock("attnNorm", attnNorm.block());
     q = addChildBlock("q", new Dense(d, d, false));
-    k = addChildBlock("k", new Dense(d, d, false));
-    v = addChildBlock("v", new Dense(d, d, false));
+    k = addChildBlock("k", new Dense(d, kv, false));
+    v = addChildBlock("v", new Dense(d, kv, false));
     o = addChildBlock("o", new Dense(d, d, false));
-    mlpNorm = NormLayer.of(config.norm(), d);
+    mlpNorm = NormLayer.of(config.norm(), d, config.normEps());
     addChildBlock("mlpNorm", mlpNorm.block());
     up = addChildBlock("up", new Dense(d, config.ffnDim(), false));
     gate =
@@ -47,15 +48,15 @@ final class DecoderLayer extends ModelBlock {
     down = addChildBlock("down", new Dense(config.ffnDim(), d, false));
   }
 
-  /** What a layer returns: its output and its keys and values including the cache. */
+  /** What a layer returns: its output and its keys and values (K/V heads) including the cache. */
   record Out(NDArray hidden, NDArray keys, NDArray values) {}
 
   /**
    * @param x (B, L, D) hidden states of the new positions
    * @param rope rotations of the new positions
    * @param mask additive, broadcastable to (B, H, L, S + L)
-   * @param pastKeys null or (B, H, S, dh)
-   * @param pastValues null or (B, H, S, dh)
+   * @param pastKeys null or (B, Hkv, S, dh)
+   * @param pastValues null or (B, Hkv, S, dh)
    */
   Out apply(
       ParameterStore ps,
@@ -66,15 +67,19 @@ final class DecoderLayer extends ModelBlock {
       NDArray pastValues,
       boolean training) {
     int heads = config.heads();
+    int kvHeads = config.kvHeads();
     NDArray h = attnNorm.apply(ps, x, training); // (B, L, D)
     NDArray qh = rope.apply(Attention.splitHeads(q.apply(ps, h, training), heads)); // (B, H, L, dh)
-    NDArray kh = rope.apply(Attention.splitHeads(k.apply(ps, h, training), heads)); // (B, H, L, dh)
-    NDArray vh = Attention.splitHeads(v.apply(ps, h, training), heads); // (B, H, L, dh)
+    NDArray kh = rope.apply(Attention.splitHeads(k.apply(ps, h, training), kvHeads)); // Hkv heads
+    NDArray vh = Attention.splitHeads(v.apply(ps, h, training), kvHeads); // (B, Hkv, L, dh)
     if (pastKeys != null) {
-      kh = NDArrays.concat(new NDList(pastKeys, kh), 2); // (B, H, S + L, dh)
+      kh = NDArrays.concat(new NDList(pastKeys, kh), 2); // (B, Hkv, S + L, dh)
       vh = NDArrays.concat(new NDList(pastValues, vh), 2);
     }
-    NDArray attended = Attention.mergeHeads(Attention.attend(qh, kh, vh, mask)); // (B, L, D)
+    NDArray attended =
+        Attention.mergeHeads(
+            Attention.attend(
+                qh, repeatKv(kh, heads / kvHeads), repeatKv(vh, heads / kvHeads), mask)); // (B,L,D)
     x = x.add(o.apply(ps, attended, training));
     NDArray m = mlpNorm.apply(ps, x, training);
     NDArray hidden =
@@ -82,6 +87,17 @@ final class DecoderLayer extends ModelBlock {
             ? Activation.gelu(up.apply(ps, m, training))
             : silu(gate.apply(ps, m, training)).mul(up.apply(ps, m, training)); // (B, L, F)
     return new Out(x.add(down.apply(ps, hidden, training)), kh, vh); // (B, L, D)
+  }
+
+  /**
+   * (B, Hkv, S, dh) → (B, Hkv·n, S, dh): query head h uses K/V head h / n, as LLaMA's repeat_kv.
+   */
+  private static NDArray repeatKv(NDArray x, int n) {
+    if (n == 1) {
+      return x;
+    }
+    Shape s = x.getShape();
+    return x.expandDims(2).repeat(2, n).reshape(s.get(0), s.get(1) * n, s.get(2), s.get(3));
   }
 
   private static NDArray silu(NDArray x) {
@@ -96,6 +112,21 @@ final class DecoderLayer extends ModelBlock {
     v.collect(prefix + ".attn.v_proj", out);
     o.collect(prefix + ".attn.o_proj", out);
     mlpNorm.collect(prefix + ".mlp_norm", out);
+    up.collect(prefix + ".mlp.up_proj", out);
+    if (gate != null) {
+      gate.collect(prefix + ".mlp.gate_proj", out);
+    }
+    down.collect(prefix + ".mlp.down_proj", out);
+  }
+
+  /** The same parameters under Hugging Face {@code LlamaDecoderLayer}'s names. */
+  void collectHuggingFace(String prefix, Map<String, Parameter> out) {
+    attnNorm.collect(prefix + ".input_layernorm", out);
+    q.collect(prefix + ".self_attn.q_proj", out);
+    k.collect(prefix + ".self_attn.k_proj", out);
+    v.collect(prefix + ".self_attn.v_proj", out);
+    o.collect(prefix + ".self_attn.o_proj", out);
+    mlpNorm.collect(prefix + ".post_attention_layernorm", out);
     up.collect(prefix + ".mlp.up_proj", out);
     if (gate != null) {
       gate.collect(prefix + ".mlp.gate_proj", out);

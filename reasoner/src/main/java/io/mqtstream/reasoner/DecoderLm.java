@@ -50,7 +50,7 @@ public final class DecoderLm extends ModelBlock {
     for (int i = 0; i < config.layers(); i++) {
       layers.add(addChildBlock("layer" + i, new DecoderLayer(config)));
     }
-    finalNorm = NormLayer.of(config.norm(), config.dim());
+    finalNorm = NormLayer.of(config.norm(), config.dim(), config.normEps());
     addChildBlock("finalNorm", finalNorm.block());
     head =
         config.tiedEmbeddings()
@@ -201,6 +201,26 @@ public final class DecoderLm extends ModelBlock {
     finalNorm.collect(prefix + ".norm", out);
     if (head != null) {
       head.collect(prefix + ".lm_head", out);
+    }
+  }
+
+  /**
+   * The parameters under Hugging Face {@code LlamaForCausalLM}'s names ({@code
+   * model.embed_tokens.weight}, {@code model.layers.N.self_attn.q_proj.weight}, …, {@code
+   * model.norm.weight}, {@code lm_head.weight} when untied), so a LLaMA / Vicuna checkpoint loads
+   * unchanged. The frame-index embedding, which LLaVA has not, is left out.
+   */
+  public void collectHuggingFace(Map<String, Parameter> out) {
+    if (positionEmbedding != null) {
+      throw new IllegalStateException("LLaMA has rotary positions, not learned ones");
+    }
+    out.put("model.embed_tokens.weight", tokenEmbedding);
+    for (int i = 0; i < layers.size(); i++) {
+      layers.get(i).collectHuggingFace("model.layers." + i, out);
+    }
+    finalNorm.collect("model.norm", out);
+    if (head != null) {
+      out.put("lm_head.weight", head.weight);
     }
   }
 

@@ -4,10 +4,11 @@ import ai.djl.ndarray.NDArray;
 import java.util.List;
 
 /**
- * Keys and values of every layer for the positions seen so far, (B, H, S, dh) each, and which of
- * the S slots are padding in each row (rows are left-padded to a common length).
+ * Keys and values of every layer for the positions seen so far, (B, Hkv, S, dh) each, and which of
+ * the S slots are padding in each row (rows are left-padded to a common length). Handed back to
+ * {@link DecoderLm#forward} to extend a sequence.
  */
-record KvCache(List<NDArray> keys, List<NDArray> values, float[][] padMask) {
+public record KvCache(List<NDArray> keys, List<NDArray> values, float[][] padMask) {
 
   /** Slots per row, S. */
   int slots() {

@@ -16,6 +16,9 @@ package io.mqtstream.reasoner;
  * @param positions rotary or learned absolute positions
  * @param ropeTheta RoPE base
  * @param tiedEmbeddings whether the output head is the token embedding
+ * @param kvHeads key/value heads (grouped-query attention: {@code num_key_value_heads}); 0 = heads
+ * @param normEps the norms' ε ({@code rms_norm_eps}); 0 = the norm's default (RMSNorm 1e-6,
+ *     LayerNorm 1e-5)
  */
 public record LmConfig(
     int vocab,
@@ -29,7 +32,9 @@ public record LmConfig(
     Mlp mlp,
     Positions positions,
     float ropeTheta,
-    boolean tiedEmbeddings) {
+    boolean tiedEmbeddings,
+    int kvHeads,
+    float normEps) {
 
   public enum Norm {
     LAYER,
@@ -58,6 +63,11 @@ public record LmConfig(
       throw new IllegalArgumentException(
           "llm.heads: must divide dim " + dim + " into even head widths");
     }
+    kvHeads = kvHeads == 0 ? heads : kvHeads;
+    if (kvHeads < 1 || heads % kvHeads != 0) {
+      throw new IllegalArgumentException(
+          "llm.kvHeads: must divide heads " + heads + ", got " + kvHeads);
+    }
     if (norm == null || mlp == null || positions == null) {
       throw new IllegalArgumentException("llm.norm, llm.mlp and llm.positions must be set");
     }
@@ -66,7 +76,7 @@ public record LmConfig(
   /** The {@code mqt-tiny} LM: 4 layers, width 256, 4 heads, RMSNorm, SwiGLU, RoPE, tied head. */
   public static LmConfig tiny(int vocab) {
     return new LmConfig(
-        vocab, 256, 4, 4, 512, 8, 1024, Norm.RMS, Mlp.SWIGLU, Positions.ROPE, 10_000f, true);
+        vocab, 256, 4, 4, 512, 8, 1024, Norm.RMS, Mlp.SWIGLU, Positions.ROPE, 10_000f, true, 0, 0);
   }
 
   public int headDim() {

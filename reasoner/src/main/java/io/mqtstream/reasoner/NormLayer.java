@@ -18,10 +18,11 @@ final class NormLayer {
     this.rmsNorm = rmsNorm;
   }
 
-  static NormLayer of(LmConfig.Norm kind, int dim) {
-    return kind == LmConfig.Norm.RMS
-        ? new NormLayer(null, new RmsNorm(dim))
-        : new NormLayer(new Norm(dim), null);
+  static NormLayer of(LmConfig.Norm kind, int dim, float eps) {
+    if (kind == LmConfig.Norm.RMS) {
+      return new NormLayer(null, eps == 0 ? new RmsNorm(dim) : new RmsNorm(dim, eps));
+    }
+    return new NormLayer(eps == 0 ? new Norm(dim) : new Norm(dim, eps), null);
   }
 
   ModelBlock block() {

@@ -57,7 +57,9 @@ final class ReasonerTestSupport {
         LmConfig.Mlp.SWIGLU,
         LmConfig.Positions.ROPE,
         10_000f,
-        true);
+        true,
+        0,
+        0);
   }
 
   static Reasoner reasoner(Path dir, LmConfig.Norm norm, LmConfig.Mlp mlp, LmConfig.Positions pos)
@@ -76,7 +78,9 @@ final class ReasonerTestSupport {
             mlp,
             pos,
             10_000f,
-            pos == LmConfig.Positions.ROPE);
+            pos == LmConfig.Positions.ROPE,
+            0,
+            0);
     return Reasoner.create(c, t, 7, Device.cpu());
   }
 

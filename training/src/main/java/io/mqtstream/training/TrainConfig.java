@@ -69,7 +69,9 @@ public record TrainConfig(
         LmConfig.Mlp.SWIGLU,
         LmConfig.Positions.ROPE,
         10_000f,
-        true);
+        true,
+        0,
+        0);
   }
 
   /** The same run as a fixed-m baseline. */

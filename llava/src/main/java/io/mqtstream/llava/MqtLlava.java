@@ -1,0 +1,313 @@
+package io.mqtstream.llava;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Parameter;
+import ai.djl.training.ParameterStore;
+import io.mqtstream.encoder.ClipImageProcessor;
+import io.mqtstream.encoder.ClipVisionConfig;
+import io.mqtstream.encoder.ClipVisionTower;
+import io.mqtstream.encoder.MqtResampler;
+import io.mqtstream.nn.Checkpoints;
+import io.mqtstream.nn.Engines;
+import io.mqtstream.nn.SafetensorsFolder;
+import io.mqtstream.nn.Tensors;
+import io.mqtstream.reasoner.DecoderLm;
+import io.mqtstream.reasoner.KvCache;
+import io.mqtstream.reasoner.LmConfig;
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A real MQT-LLaVA checkpoint, assembled as the reference assembles it: the CLIP tower's selected
+ * hidden state ({@link ClipVisionTower}) → the reference MQT block ({@link MqtResampler}, {@code
+ * model.query_abstractor.*}), whose first m tokens replace {@code <image>} in the prompt → LLaMA
+ * ({@link DecoderLm} under Hugging Face's names), greedy decoding with a KV cache.
+ *
+ * <p>Folders: the LLaVA folder ({@code config.json}, {@code *.safetensors} single or sharded,
+ * {@code tokenizer.json}) and the vision tower's ({@code config.json}, {@code model.safetensors},
+ * {@code preprocessor_config.json}). Weights are held in fp32. M comes from the {@code query}
+ * tensor's rows; the MQT's head count is the reference's 16.
+ */
+public final class MqtLlava implements AutoCloseable {
+  /** The reference hard-codes 16 heads; no checkpoint records it. */
+  public static final int MQT_HEADS = 16;
+
+  private static final String MQT_PREFIX = "model.query_abstractor";
+
+  private final LlavaConfig config;
+  private final ClipVisionConfig visionConfig;
+  private final ClipImageProcessor processor;
+  private final NDManager manager;
+  private final ClipVisionTower vision;
+  private final MqtResampler mqt;
+  private final DecoderLm lm;
+  private final PromptTokenizer tokenizer;
+
+  private MqtLlava(
+      LlavaConfig config,
+      ClipVisionConfig visionConfig,
+      ClipImageProcessor processor,
+      int maxTokens,
+      PromptTokenizer tokenizer,
+      Device device) {
+    this.config = config;
+    this.visionConfig = visionConfig;
+    this.processor = processor;
+    this.tokenizer = tokenizer;
+    this.manager = NDManager.newBaseManager(device, Engines.pytorch().getEngineName());
+    int side = visionConfig.imageSize();
+    vision = new ClipVisionTower(visionConfig);
+    vision.initialize(manager, DataType.FLOAT32, new Shape(1, 3, side, side));
+    mqt =
+        new MqtResampler(
+            new MqtResampler.Config(
+                maxTokens, visionConfig.hiddenSize(), config.lm().dim(), MQT_HEADS));
+    mqt.initialize(
+        manager,
+        DataType.FLOAT32,
+        new Shape(1, (long) visionConfig.grid() * visionConfig.grid(), visionConfig.hiddenSize()));
+    lm = new DecoderLm(config.lm());
+    lm.initialize(manager, DataType.FLOAT32, new Shape(1, 1, config.lm().dim()));
+  }
+
+  /**
+   * Loads a checkpoint.
+   *
+   * @param llmDir the LLaVA folder
+   * @param visionDir the vision tower's folder; null: {@code mm_vision_tower} as a path (absolute,
+   *     or relative to the LLaVA folder)
+   * @throws IOException naming what is missing, of the wrong shape, or does not fit in memory
+   */
+  public static MqtLlava load(Path llmDir, Path visionDir, Device device) throws IOException {
+    LlavaConfig config = LlavaConfig.read(llmDir.resolve("config.json"));
+    Path tower = visionDir != null ? visionDir : towerFolder(llmDir, config.visionTower());
+    ClipVisionConfig vc =
+        ClipVisionConfig.read(
+            tower.resolve("config.json"), config.selectLayer(), config.selectFeature());
+    if (vc.hiddenSize() != config.visionHidden()) {
+      throw new IOException(
+          "mm_hidden_size "
+              + config.visionHidden()
+              + " does not match the tower's hidden_size "
+              + vc.hiddenSize());
+    }
+    if (!vc.selectFeature().equals("patch")) {
+      throw new IOException("mm_vision_select_feature: the MQT takes patch features only");
+    }
+    ClipImageProcessor processor =
+        ClipImageProcessor.read(tower.resolve("preprocessor_config.json"), config.pad());
+    SafetensorsFolder llmWeights = SafetensorsFolder.open(llmDir);
+    SafetensorsFolder towerWeights = SafetensorsFolder.open(tower);
+    int maxTokens = (int) llmWeights.shape(MQT_PREFIX + ".query")[0];
+    requireMemory(config.lm(), vc, maxTokens);
+    PromptTokenizer tokenizer =
+        PromptTokenizer.load(llmDir.resolve("tokenizer.json"), config.bosId());
+    MqtLlava model = new MqtLlava(config, vc, processor, maxTokens, tokenizer, device);
+    try {
+      Map<String, Parameter> towerParams = new LinkedHashMap<>();
+      model.vision.collect("vision_model", towerParams);
+      Checkpoints.loadFrom(towerWeights, towerParams);
+      Map<String, Parameter> llmParams = new LinkedHashMap<>();
+      model.mqt.collect(MQT_PREFIX, llmParams);
+      model.lm.collectHuggingFace(llmParams);
+      Checkpoints.loadFrom(llmWeights, llmParams);
+      return model;
+    } catch (IOException | RuntimeException e) {
+      model.close();
+      throw e;
+    }
+  }
+
+  private static Path towerFolder(Path llmDir, String tower) throws IOException {
+    for (Path candidate : List.of(llmDir.resolve(tower), Path.of(tower))) {
+      if (Files.isRegularFile(candidate.resolve("config.json"))) {
+        return candidate;
+      }
+    }
+    throw new IOException(
+        "mm_vision_tower '"
+            + tower
+            + "' is not a folder here (a hub name?): give the tower's local folder"
+            + " (--vision, or model.vision in the engine's config)");
+  }
+
+  /** Fails before allocating when the fp32 weights cannot fit in the memory the machine has. */
+  static void requireMemory(LmConfig lm, ClipVisionConfig vc, int maxTokens) throws IOException {
+    long d = lm.dim();
+    long kv = (long) lm.kvHeads() * lm.headDim();
+    long perLayer = d * d * 2 + d * kv * 2 + 3L * d * lm.ffnDim() + 2 * d;
+    long lmParams = lm.layers() * perLayer + lm.vocab() * d * (lm.tiedEmbeddings() ? 1 : 2) + d;
+    long vd = vc.hiddenSize();
+    long visionParams = vc.layersRun() * (4 * vd * vd + 2 * vd * vc.intermediateSize());
+    long mqtParams = (long) maxTokens * d + 4L * d * d + vd * d;
+    long bytes = 4 * (lmParams + visionParams + mqtParams);
+    long available = availableMemory();
+    if (available > 0 && bytes > available) {
+      throw new IOException(
+          String.format(
+              "the model needs %.1f GiB for its fp32 weights; this machine has %.1f GiB available"
+                  + " (run it on a GPU with the cuda profile, or on a machine with more memory)",
+              bytes / (double) (1L << 30), available / (double) (1L << 30)));
+    }
+  }
+
+  /** MemAvailable from /proc/meminfo, or -1 where there is none. */
+  private static long availableMemory() {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/meminfo"))) {
+        if (line.startsWith("MemAvailable:")) {
+          return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+        }
+      }
+    } catch (IOException | NumberFormatException e) {
+      return -1;
+    }
+    return -1;
+  }
+
+  public LlavaConfig config() {
+    return config;
+  }
+
+  /** M, the most visual tokens per image. */
+  public int maxTokens() {
+    return mqt.config().maxTokens();
+  }
+
+  public PromptTokenizer tokenizer() {
+    return tokenizer;
+  }
+
+  /** The picture as the tower takes it, (3, S, S) floats ({@link ClipImageProcessor}). */
+  public float[] pixels(BufferedImage image) {
+    return processor.pixels(image);
+  }
+
+  /**
+   * The selected hidden state of the tower.
+   *
+   * @param pixels (B, 3, S, S)
+   * @return (B, P, Dv)
+   */
+  public NDArray features(NDArray pixels) {
+    ParameterStore ps = new ParameterStore(pixels.getManager(), false);
+    return vision.features(ps, pixels, false);
+  }
+
+  /** The first m visual tokens of each image, (B, P, Dv) → (B, m, D): encode once, slice. */
+  public NDArray visualTokens(NDArray features, int m) {
+    ParameterStore ps = new ParameterStore(features.getManager(), false);
+    int g = visionConfig.grid();
+    return mqt.forward(ps, features, m, g, g, false);
+  }
+
+  /**
+   * The prompt's input embeddings: its text tokens' embeddings with the frames' visual tokens at
+   * {@link PromptTokenizer#IMAGE}. A window of T frames puts their tokens there one frame after the
+   * other, in time order (T·m positions).
+   *
+   * @param ids the prompt's ids, exactly one {@link PromptTokenizer#IMAGE}
+   * @param frames T × (m, D) visual tokens
+   * @return (1, L, D)
+   */
+  public NDArray embed(NDManager scope, long[] ids, List<NDArray> frames) {
+    int at = -1;
+    for (int i = 0; i < ids.length; i++) {
+      if (ids[i] == PromptTokenizer.IMAGE) {
+        if (at >= 0) {
+          throw new IllegalArgumentException("the prompt has more than one <image>");
+        }
+        at = i;
+      }
+    }
+    if (at < 0) {
+      throw new IllegalArgumentException("the prompt has no <image>");
+    }
+    ParameterStore ps = new ParameterStore(scope, false);
+    List<NDArray> parts = new ArrayList<>();
+    if (at > 0) {
+      parts.add(
+          lm.embedTokens(
+              ps,
+              scope,
+              new long[][] {java.util.Arrays.copyOfRange(ids, 0, at)},
+              false)); // (1, a, D)
+    }
+    for (NDArray f : frames) {
+      parts.add(f.reshape(1, f.getShape().get(f.getShape().dimension() - 2), lm.config().dim()));
+    }
+    if (at + 1 < ids.length) {
+      parts.add(
+          lm.embedTokens(
+              ps,
+              scope,
+              new long[][] {java.util.Arrays.copyOfRange(ids, at + 1, ids.length)},
+              false));
+    }
+    return NDArrays.concat(new NDList(parts), 1); // (1, L, D)
+  }
+
+  /** Logits over every position of the input embeddings, (1, L, D) → (1, L, V). */
+  public NDArray logits(NDArray embeds) {
+    ParameterStore ps = new ParameterStore(embeds.getManager(), false);
+    int l = Math.toIntExact(embeds.getShape().get(1));
+    return lm.forward(ps, embeds, positions(0, l), new float[1][l], null, false, false).logits();
+  }
+
+  /**
+   * Greedy decoding from the input embeddings: at most {@code maxNew} ids, the end-of-sequence id
+   * included when it comes (as Hugging Face's {@code generate} returns them).
+   */
+  public long[] generate(NDArray embeds, int maxNew) {
+    NDManager scope = embeds.getManager();
+    ParameterStore ps = new ParameterStore(scope, false);
+    int l = Math.toIntExact(embeds.getShape().get(1));
+    DecoderLm.Forward f =
+        lm.forward(ps, embeds, positions(0, l), new float[1][l], null, true, false);
+    List<Long> out = new ArrayList<>();
+    for (int step = 0; step < maxNew; step++) {
+      long next = f.logits().get(new NDIndex("0, -1, :")).argMax().getLong();
+      out.add(next);
+      if (next == config.eosId() || step == maxNew - 1) {
+        break;
+      }
+      KvCache cache = f.cache();
+      NDArray x = lm.embedTokens(ps, scope, new long[][] {{next}}, false); // (1, 1, D)
+      f = lm.forward(ps, x, positions(l + step, 1), new float[1][1], cache, true, false);
+    }
+    return out.stream().mapToLong(Long::longValue).toArray();
+  }
+
+  private static long[][] positions(int from, int count) {
+    long[][] p = new long[1][count];
+    for (int i = 0; i < count; i++) {
+      p[0][i] = from + i;
+    }
+    return p;
+  }
+
+  /** Pixels of one picture as a (1, 3, S, S) array owned by {@code scope}. */
+  public NDArray pixelArray(NDManager scope, float[] pixels) {
+    int s = visionConfig.imageSize();
+    return Tensors.create(scope, pixels, 0, new Shape(1, 3, s, s));
+  }
+
+  @Override
+  public void close() {
+    manager.close();
+    tokenizer.close();
+  }
+}
