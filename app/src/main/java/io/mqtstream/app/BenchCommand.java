@@ -2,18 +2,23 @@ package io.mqtstream.app;
 
 import io.mqtstream.app.bench.EncoderBench;
 import io.mqtstream.app.bench.IngestBench;
+import io.mqtstream.app.bench.LlavaBench;
 import io.mqtstream.app.bench.ReasonerBench;
+import io.mqtstream.encoder.ClipVisionConfig;
+import io.mqtstream.llava.LlavaConfig;
+import io.mqtstream.llava.MqtLlava;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** {@code mqt-stream bench}: microbenchmarks; results belong in docs/benchmarks.md. */
-@Command(name = "bench", description = "Benchmarks: ingest, encoder, reasoner.")
+@Command(name = "bench", description = "Benchmarks: ingest, encoder, reasoner, llava.")
 final class BenchCommand implements Callable<Integer> {
-  @Parameters(index = "0", description = "what to measure: ingest | encoder | reasoner")
+  @Parameters(index = "0", description = "what to measure: ingest | encoder | reasoner | llava")
   String target;
 
   @Option(names = "--json", description = "print one JSON line")
@@ -67,6 +72,23 @@ final class BenchCommand implements Callable<Integer> {
       description = "reasoner: padded positions per prefill chunk (default 2048)")
   int prefillChunk;
 
+  @Option(names = "--model", description = "llava: an MQT-LLaVA folder (with --vision)")
+  Path model;
+
+  @Option(names = "--vision", description = "llava: the CLIP tower's folder")
+  Path vision;
+
+  @Option(
+      names = "--random-weights",
+      description = "llava: the --preset's shapes with random weights (no checkpoint needed)")
+  boolean randomWeights;
+
+  @Option(
+      names = "--preset",
+      description =
+          "llava: preset YAML for --random-weights (default configs/models/mqt-llava-7b.yaml)")
+  Path preset;
+
   @Override
   public Integer call() throws Exception {
     switch (target) {
@@ -90,11 +112,48 @@ final class BenchCommand implements Callable<Integer> {
                     prefillChunk)
                 .run());
       }
+      case "llava" -> {
+        try (MqtLlava llava = llava()) {
+          System.out.println(
+              new LlavaBench(
+                      llava, ints(batch), ints(m.equals("2,4,16,64") ? "2,16,64,256" : m), seconds)
+                  .run());
+        }
+      }
       default ->
           throw new IllegalArgumentException(
-              "bench: unknown target '" + target + "' (ingest, encoder, reasoner)");
+              "bench: unknown target '" + target + "' (ingest, encoder, reasoner, llava)");
     }
     return 0;
+  }
+
+  private MqtLlava llava() throws java.io.IOException {
+    ai.djl.Device d = io.mqtstream.nn.Engines.device(device);
+    if (randomWeights == (model != null)) {
+      throw new IllegalArgumentException(
+          "bench llava: give --random-weights or --model (and --vision)");
+    }
+    if (model != null) {
+      return MqtLlava.load(model, vision, d);
+    }
+    Path file =
+        preset != null
+            ? preset
+            : Path.of(
+                System.getProperty("mqt.home", "."), "configs", "models", "mqt-llava-7b.yaml");
+    com.fasterxml.jackson.databind.JsonNode tree =
+        new com.fasterxml.jackson.dataformat.yaml.YAMLMapper().readTree(file.toFile());
+    LlavaConfig config = LlavaConfig.of(tree.path("llm"), file + " llm");
+    ClipVisionConfig tower =
+        ClipVisionConfig.of(
+            tree.path("vision"), file + " vision", config.selectLayer(), config.selectFeature());
+    int queries = tree.at("/mqt/num_queries").asInt(256);
+    System.err.printf(
+        Locale.ROOT,
+        "bench llava: %s with random weights, %.2f B parameters (fp32)%n",
+        file.getFileName(),
+        MqtLlava.parameters(config, tower, queries) / 1e9);
+    return MqtLlava.random(config, tower, queries, d);
   }
 
   private Path checkpointOrDefault() {

@@ -20,6 +20,7 @@ import picocli.CommandLine.Command;
       EvalCommand.class,
       LoadtestCommand.class,
       BenchCommand.class,
+      AskCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Main implements Runnable {

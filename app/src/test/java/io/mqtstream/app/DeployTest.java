@@ -8,7 +8,6 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import com.marcnuri.helm.Helm;
 import com.marcnuri.helm.LintResult;
-import io.mqtstream.encoder.MqtConfig;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -205,12 +204,11 @@ class DeployTest {
       assertThat(tiny.at("/llm/" + k)).as("llm." + k).isEqualTo(llm.at("/" + k));
     }
     JsonNode llava = YAML.readTree(ROOT.resolve("configs/models/mqt-llava-7b.yaml").toFile());
-    int side = llava.at("/vision/imageSize").asInt() / llava.at("/vision/patchSize").asInt();
+    int side = llava.at("/vision/image_size").asInt() / llava.at("/vision/patch_size").asInt();
     assertThat(side * side).as("CLIP ViT-L/14-336 patches").isEqualTo(576);
-    assertThat(llava.at("/mqt/maxTokens").asInt()).isEqualTo(256);
-    assertThat(llava.at("/mqt/block").asText()).isEqualTo(MqtConfig.Block.REFERENCE.name());
+    assertThat(llava.at("/mqt/num_queries").asInt()).isEqualTo(256);
     assertThat(llava.at("/mqt/heads").asInt()).isEqualTo(16);
-    assertThat(llava.at("/mqt/outputDim")).isEqualTo(llava.at("/llm/dim"));
+    assertThat(llava.at("/llm/mm_hidden_size")).isEqualTo(llava.at("/vision/hidden_size"));
   }
 
   private static List<JsonNode> documents(String yaml) throws IOException {

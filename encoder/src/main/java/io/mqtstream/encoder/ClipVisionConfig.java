@@ -82,7 +82,17 @@ public record ClipVisionConfig(
    */
   public static ClipVisionConfig read(Path configJson, int selectLayer, String selectFeature)
       throws IOException {
-    JsonNode root = new ObjectMapper().readTree(Files.readAllBytes(configJson));
+    return of(
+        new ObjectMapper().readTree(Files.readAllBytes(configJson)),
+        configJson.toString(),
+        selectLayer,
+        selectFeature);
+  }
+
+  /** The same from a tree already read; {@code origin} names the source in errors. */
+  public static ClipVisionConfig of(
+      JsonNode root, String origin, int selectLayer, String selectFeature) throws IOException {
+    String configJson = origin;
     JsonNode v = root.has("vision_config") ? root.get("vision_config") : root;
     try {
       return new ClipVisionConfig(
@@ -101,7 +111,13 @@ public record ClipVisionConfig(
     }
   }
 
-  private static int required(JsonNode v, String key, Path file) throws IOException {
+  /** Parameters of the layers that run (the embeddings and the skipped layers not counted). */
+  public long parametersRun() {
+    long d = hiddenSize;
+    return layersRun() * (4 * d * d + 2 * d * intermediateSize + 9 * d + intermediateSize);
+  }
+
+  private static int required(JsonNode v, String key, String file) throws IOException {
     if (!v.hasNonNull(key)) {
       throw new IOException(file + ": vision config has no " + key);
     }

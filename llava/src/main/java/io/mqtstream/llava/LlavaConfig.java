@@ -32,7 +32,16 @@ public record LlavaConfig(
 
   /** Reads and checks {@code config.json}; an unsupported choice fails naming its key. */
   public static LlavaConfig read(Path configJson) throws IOException {
-    JsonNode c = new ObjectMapper().readTree(Files.readAllBytes(configJson));
+    return of(new ObjectMapper().readTree(Files.readAllBytes(configJson)), configJson.toString());
+  }
+
+  /**
+   * The same from a tree already read (e.g. the {@code llm:} section of a preset YAML).
+   *
+   * @param origin names the source in errors
+   */
+  public static LlavaConfig of(JsonNode c, String origin) throws IOException {
+    String configJson = origin;
     String act = c.path("hidden_act").asText("silu");
     if (!act.equals("silu")) {
       throw bad(configJson, "hidden_act", "is " + act + "; LLaMA's MLP is SwiGLU (silu)");
@@ -87,14 +96,22 @@ public record LlavaConfig(
         c.path("eos_token_id").asLong(2));
   }
 
-  private static int required(JsonNode c, String key, Path file) throws IOException {
+  /** The parameters of the language model (embeddings, layers, norms, head). */
+  public long lmParameters() {
+    long d = lm.dim();
+    long kv = (long) lm.kvHeads() * lm.headDim();
+    long perLayer = d * d * 2 + d * kv * 2 + 3L * d * lm.ffnDim() + 2 * d;
+    return lm.layers() * perLayer + lm.vocab() * d * (lm.tiedEmbeddings() ? 1 : 2) + d;
+  }
+
+  private static int required(JsonNode c, String key, String file) throws IOException {
     if (!c.hasNonNull(key)) {
       throw bad(file, key, "is missing");
     }
     return c.get(key).asInt();
   }
 
-  private static IOException bad(Path file, String key, String why) {
+  private static IOException bad(String file, String key, String why) {
     return new IOException(file + ": " + key + " " + why);
   }
 }

@@ -20,7 +20,6 @@ import io.mqtstream.nn.SafetensorsFolder;
 import io.mqtstream.nn.Tensors;
 import io.mqtstream.reasoner.DecoderLm;
 import io.mqtstream.reasoner.KvCache;
-import io.mqtstream.reasoner.LmConfig;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -112,7 +111,9 @@ public final class MqtLlava implements AutoCloseable {
     SafetensorsFolder llmWeights = SafetensorsFolder.open(llmDir);
     SafetensorsFolder towerWeights = SafetensorsFolder.open(tower);
     int maxTokens = (int) llmWeights.shape(MQT_PREFIX + ".query")[0];
-    requireMemory(config.lm(), vc, maxTokens);
+    if (!device.isGpu()) {
+      requireMemory(config, vc, maxTokens);
+    }
     PromptTokenizer tokenizer =
         PromptTokenizer.load(llmDir.resolve("tokenizer.json"), config.bosId());
     MqtLlava model = new MqtLlava(config, vc, processor, maxTokens, tokenizer, device);
@@ -131,6 +132,31 @@ public final class MqtLlava implements AutoCloseable {
     }
   }
 
+  /**
+   * The shapes of a configuration with random weights and no tokenizer: for measuring speed without
+   * the checkpoint ({@code bench llava --random-weights}).
+   *
+   * @throws IOException when the fp32 weights cannot fit in this machine's memory
+   */
+  public static MqtLlava random(
+      LlavaConfig config, ClipVisionConfig vision, int maxTokens, Device device)
+      throws IOException {
+    if (!device.isGpu()) { // a GPU's own memory is its limit: libtorch reports an OOM clearly
+      requireMemory(config, vision, maxTokens);
+    }
+    int s = vision.imageSize();
+    ClipImageProcessor processor =
+        new ClipImageProcessor(
+            s,
+            s,
+            s,
+            1 / 255f,
+            new float[] {0.48145466f, 0.4578275f, 0.40821073f},
+            new float[] {0.26862954f, 0.26130258f, 0.27577711f},
+            config.pad());
+    return new MqtLlava(config, vision, processor, maxTokens, null, device);
+  }
+
   private static Path towerFolder(Path llmDir, String tower) throws IOException {
     for (Path candidate : List.of(llmDir.resolve(tower), Path.of(tower))) {
       if (Files.isRegularFile(candidate.resolve("config.json"))) {
@@ -145,23 +171,35 @@ public final class MqtLlava implements AutoCloseable {
   }
 
   /** Fails before allocating when the fp32 weights cannot fit in the memory the machine has. */
-  static void requireMemory(LmConfig lm, ClipVisionConfig vc, int maxTokens) throws IOException {
-    long d = lm.dim();
-    long kv = (long) lm.kvHeads() * lm.headDim();
-    long perLayer = d * d * 2 + d * kv * 2 + 3L * d * lm.ffnDim() + 2 * d;
-    long lmParams = lm.layers() * perLayer + lm.vocab() * d * (lm.tiedEmbeddings() ? 1 : 2) + d;
-    long vd = vc.hiddenSize();
-    long visionParams = vc.layersRun() * (4 * vd * vd + 2 * vd * vc.intermediateSize());
-    long mqtParams = (long) maxTokens * d + 4L * d * d + vd * d;
-    long bytes = 4 * (lmParams + visionParams + mqtParams);
-    long available = availableMemory();
+  static void requireMemory(LlavaConfig config, ClipVisionConfig vc, int maxTokens)
+      throws IOException {
+    requireMemory(config, vc, maxTokens, availableMemory());
+  }
+
+  /**
+   * As {@link #requireMemory(LlavaConfig, ClipVisionConfig, int)} with the available bytes given
+   * (negative: unknown, no check).
+   */
+  public static void requireMemory(
+      LlavaConfig config, ClipVisionConfig vc, int maxTokens, long available) throws IOException {
+    long bytes = 4 * parameters(config, vc, maxTokens);
     if (available > 0 && bytes > available) {
       throw new IOException(
           String.format(
+              java.util.Locale.ROOT,
               "the model needs %.1f GiB for its fp32 weights; this machine has %.1f GiB available"
                   + " (run it on a GPU with the cuda profile, or on a machine with more memory)",
-              bytes / (double) (1L << 30), available / (double) (1L << 30)));
+              bytes / (double) (1L << 30),
+              available / (double) (1L << 30)));
     }
+  }
+
+  /** The parameters held: the tower's layers that run, the MQT block, the language model. */
+  public static long parameters(LlavaConfig config, ClipVisionConfig vc, int maxTokens) {
+    long d = config.lm().dim();
+    long vd = vc.hiddenSize();
+    long mqt = (long) maxTokens * (vd + d) + 4L * d * d + 4 * d + 6 * vd + vd * d;
+    return config.lmParameters() + vc.parametersRun() + mqt;
   }
 
   /** MemAvailable from /proc/meminfo, or -1 where there is none. */
@@ -187,8 +225,19 @@ public final class MqtLlava implements AutoCloseable {
     return mqt.config().maxTokens();
   }
 
+  /** The tokenizer; null for a {@link #random} model. */
   public PromptTokenizer tokenizer() {
     return tokenizer;
+  }
+
+  /** The language model, for callers that drive prefill and decoding themselves (benchmarks). */
+  public DecoderLm languageModel() {
+    return lm;
+  }
+
+  /** The vision tower's shape. */
+  public ClipVisionConfig visionConfig() {
+    return visionConfig;
   }
 
   /** The picture as the tower takes it, (3, S, S) floats ({@link ClipImageProcessor}). */
@@ -299,6 +348,11 @@ public final class MqtLlava implements AutoCloseable {
     return p;
   }
 
+  /** A scope for one request's arrays, on the model's device; close it after. */
+  public NDManager newScope() {
+    return manager.newSubManager();
+  }
+
   /** Pixels of one picture as a (1, 3, S, S) array owned by {@code scope}. */
   public NDArray pixelArray(NDManager scope, float[] pixels) {
     int s = visionConfig.imageSize();
@@ -308,6 +362,8 @@ public final class MqtLlava implements AutoCloseable {
   @Override
   public void close() {
     manager.close();
-    tokenizer.close();
+    if (tokenizer != null) {
+      tokenizer.close();
+    }
   }
 }

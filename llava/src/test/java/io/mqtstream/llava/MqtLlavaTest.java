@@ -30,7 +30,13 @@ import org.junit.jupiter.api.Test;
  */
 class MqtLlavaTest {
   private static final Path FIXTURES = Path.of("src/test/resources/reference/llava");
-  private static final float TOLERANCE = 1e-4f;
+
+  /** fp32 on a CPU; bin/gpu-check runs these tests on a GPU with 1e-3 (-Dmqt.test.tolerance). */
+  private static final float TOLERANCE =
+      Float.parseFloat(System.getProperty("mqt.test.tolerance", "1e-4"));
+
+  /** cpu unless -Dmqt.test.device=gpu (bin/gpu-check). */
+  private static final Device DEVICE = Engines.device(System.getProperty("mqt.test.device", "cpu"));
 
   private static MqtLlava model;
   private static NDManager manager;
@@ -39,8 +45,8 @@ class MqtLlavaTest {
 
   @BeforeAll
   static void load() throws Exception {
-    model = MqtLlava.load(FIXTURES.resolve("llm"), FIXTURES.resolve("vision"), Device.cpu());
-    manager = NDManager.newBaseManager(Device.cpu(), Engines.pytorch().getEngineName());
+    model = MqtLlava.load(FIXTURES.resolve("llm"), FIXTURES.resolve("vision"), DEVICE);
+    manager = NDManager.newBaseManager(DEVICE, Engines.pytorch().getEngineName());
     expected = new LinkedHashMap<>();
     try (InputStream in = Files.newInputStream(FIXTURES.resolve("expected.safetensors"))) {
       for (NDArray t : NDList.decode(manager, in)) {
