@@ -12,7 +12,7 @@ import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import io.mqtstream.nn.Checkpoints;
 import io.mqtstream.nn.Engines;
-import io.mqtstream.nn.SafetensorsFolder;
+import io.mqtstream.nn.CheckpointFolder;
 import io.mqtstream.nn.Tensors;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -108,14 +108,14 @@ class MqtResamplerTest {
       }
     }
     index.append("\"model.layers.0.mlp.up_proj.weight\": \"model-00002-of-00002.safetensors\"}}");
-    Files.writeString(dir.resolve(SafetensorsFolder.INDEX), index);
+    Files.writeString(dir.resolve(CheckpointFolder.INDEX), index);
 
     try (NDManager manager =
         NDManager.newBaseManager(Engines.pytorch().defaultDevice(), "PyTorch")) {
       MqtResampler block = block(manager);
       Map<String, Parameter> params = new LinkedHashMap<>();
       block.collect(PREFIX, params);
-      SafetensorsFolder folder = SafetensorsFolder.open(dir);
+      CheckpointFolder folder = CheckpointFolder.open(dir);
       assertThat(folder.names()).contains("model.layers.0.mlp.up_proj.weight");
       Checkpoints.loadFrom(folder, params);
       Map<String, NDArray> cases = cases(manager);

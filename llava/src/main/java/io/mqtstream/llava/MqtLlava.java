@@ -16,7 +16,7 @@ import io.mqtstream.encoder.ClipVisionTower;
 import io.mqtstream.encoder.MqtResampler;
 import io.mqtstream.nn.Checkpoints;
 import io.mqtstream.nn.Engines;
-import io.mqtstream.nn.SafetensorsFolder;
+import io.mqtstream.nn.CheckpointFolder;
 import io.mqtstream.nn.Tensors;
 import io.mqtstream.reasoner.DecoderLm;
 import io.mqtstream.reasoner.KvCache;
@@ -108,8 +108,8 @@ public final class MqtLlava implements AutoCloseable {
     }
     ClipImageProcessor processor =
         ClipImageProcessor.read(tower.resolve("preprocessor_config.json"), config.pad());
-    SafetensorsFolder llmWeights = SafetensorsFolder.open(llmDir);
-    SafetensorsFolder towerWeights = SafetensorsFolder.open(tower);
+    CheckpointFolder llmWeights = CheckpointFolder.open(llmDir);
+    CheckpointFolder towerWeights = CheckpointFolder.open(tower);
     int maxTokens = (int) llmWeights.shape(MQT_PREFIX + ".query")[0];
     if (!device.isGpu()) {
       requireMemory(config, vc, maxTokens);

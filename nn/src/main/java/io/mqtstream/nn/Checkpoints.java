@@ -91,12 +91,12 @@ public final class Checkpoints {
 
   /**
    * Fills the named parameters from a Hugging Face checkpoint folder (single or sharded
-   * safetensors, {@link SafetensorsFolder}), reading only their tensors; other tensors in the
-   * folder are left alone (a block takes its own out of a whole model's shards).
+   * safetensors, {@link CheckpointFolder}), reading only their tensors; other tensors in the folder
+   * are left alone (a block takes its own out of a whole model's shards).
    *
    * @throws IOException naming a tensor that is missing or of the wrong shape
    */
-  public static void loadFrom(SafetensorsFolder folder, Map<String, Parameter> parameters)
+  public static void loadFrom(CheckpointFolder folder, Map<String, Parameter> parameters)
       throws IOException {
     for (Map.Entry<String, Parameter> e : parameters.entrySet()) {
       NDArray target = e.getValue().getArray();

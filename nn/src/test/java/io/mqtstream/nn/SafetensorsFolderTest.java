@@ -23,7 +23,7 @@ class SafetensorsFolderTest {
       NDArray halves = m.create(all, new Shape(65536), DataType.FLOAT16);
       float[] torch = halves.toType(DataType.FLOAT32, false).toFloatArray();
       for (int i = 0; i < 65536; i++) {
-        float ours = SafetensorsFolder.halfToFloat((short) i);
+        float ours = CheckpointFolder.halfToFloat((short) i);
         if (Float.isNaN(torch[i])) {
           assertThat(ours).as("bits %04x", i).isNaN();
         } else {

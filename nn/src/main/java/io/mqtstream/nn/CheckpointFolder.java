@@ -3,6 +3,7 @@ package io.mqtstream.nn;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
@@ -16,25 +17,36 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipFile;
 
 /**
  * The tensors of a Hugging Face checkpoint folder, read selectively: {@code model.safetensors}, or
- * shards listed in {@code model.safetensors.index.json} ({@code weight_map}: tensor → file). Only
- * the header of each file is parsed up front; a tensor's bytes are read when asked for, so a block
- * can take its dozen tensors out of a 10 GB shard. F32, F16 and BF16 are converted to float.
+ * shards listed in {@code model.safetensors.index.json} ({@code weight_map}: tensor → file); or the
+ * PyTorch pickles of that era, {@code pytorch_model.bin} or shards listed in {@code
+ * pytorch_model.bin.index.json} (zip archives of {@code torch.save}, read without Python by {@link
+ * TorchPickle}, which refuses to call anything but the tensor rebuilders). Only the header (or the
+ * pickle) of each file is parsed up front; a tensor's bytes are read when asked for, so a block can
+ * take its dozen tensors out of a 10 GB shard. F32, F16 and BF16 are converted to float.
  */
-public final class SafetensorsFolder {
+public final class CheckpointFolder {
   public static final String SINGLE = "model.safetensors";
   public static final String INDEX = "model.safetensors.index.json";
+  public static final String BIN_SINGLE = "pytorch_model.bin";
+  public static final String BIN_INDEX = "pytorch_model.bin.index.json";
   private static final ObjectMapper JSON = new ObjectMapper();
 
-  /** Where one tensor lies. */
-  private record Entry(Path file, String dtype, long[] shape, long begin, long end, long base) {}
+  /**
+   * Where one tensor lies: bytes begin..end after base in the file, or, for a PyTorch zip, in its
+   * entry {@code zipEntry}.
+   */
+  private record Entry(
+      Path file, String dtype, long[] shape, long begin, long end, long base, String zipEntry) {}
 
   private final Path dir;
   private final Map<String, Entry> entries = new LinkedHashMap<>();
 
-  private SafetensorsFolder(Path dir) {
+  private CheckpointFolder(Path dir) {
     this.dir = dir;
   }
 
@@ -43,8 +55,8 @@ public final class SafetensorsFolder {
    *
    * @throws IOException naming the folder when it holds neither layout, or a malformed header
    */
-  public static SafetensorsFolder open(Path dir) throws IOException {
-    SafetensorsFolder folder = new SafetensorsFolder(dir);
+  public static CheckpointFolder open(Path dir) throws IOException {
+    CheckpointFolder folder = new CheckpointFolder(dir);
     Path index = dir.resolve(INDEX);
     if (Files.isRegularFile(index)) {
       JsonNode map = JSON.readTree(index.toFile()).path("weight_map");
@@ -56,10 +68,64 @@ public final class SafetensorsFolder {
       }
     } else if (Files.isRegularFile(dir.resolve(SINGLE))) {
       folder.readHeader(dir.resolve(SINGLE));
+    } else if (Files.isRegularFile(dir.resolve(BIN_INDEX))) {
+      JsonNode map = JSON.readTree(dir.resolve(BIN_INDEX).toFile()).path("weight_map");
+      if (!map.isObject()) {
+        throw new IOException(dir.resolve(BIN_INDEX) + ": no weight_map");
+      }
+      for (String file : new TreeSet<>(iterable(map))) {
+        folder.readPickle(dir.resolve(file));
+      }
+    } else if (Files.isRegularFile(dir.resolve(BIN_SINGLE))) {
+      folder.readPickle(dir.resolve(BIN_SINGLE));
     } else {
-      throw new IOException(dir + ": neither " + INDEX + " nor " + SINGLE);
+      throw new IOException(
+          dir + ": none of " + INDEX + ", " + SINGLE + ", " + BIN_INDEX + ", " + BIN_SINGLE);
     }
     return folder;
+  }
+
+  /**
+   * A {@code torch.save} zip: its {@code data.pkl} names the tensors, {@code data/KEY} hold them.
+   */
+  private void readPickle(Path file) throws IOException {
+    try (ZipFile zip = new ZipFile(file.toFile())) {
+      ZipEntry pkl =
+          zip.stream()
+              .filter(e -> e.getName().endsWith("/data.pkl") || e.getName().equals("data.pkl"))
+              .findFirst()
+              .orElseThrow(() -> new IOException(file + ": not a PyTorch zip checkpoint"));
+      String prefix = pkl.getName().substring(0, pkl.getName().length() - "data.pkl".length());
+      byte[] data;
+      try (InputStream in = zip.getInputStream(pkl)) {
+        data = in.readAllBytes();
+      }
+      for (Map.Entry<String, TorchPickle.TensorRef> e :
+          TorchPickle.stateDict(data, file.toString()).entrySet()) {
+        TorchPickle.TensorRef t = e.getValue();
+        long count = 1;
+        long expected = 1;
+        for (int i = t.shape().length - 1; i >= 0; i--) {
+          if (t.shape()[i] != 1 && t.stride()[i] != expected) {
+            throw new IOException(file + ": tensor " + e.getKey() + " is not contiguous");
+          }
+          expected *= t.shape()[i];
+        }
+        count = expected;
+        int width = t.dtype().equals("F32") ? 4 : 2;
+        String entry = prefix + "data/" + t.storageKey();
+        if (zip.getEntry(entry) == null) {
+          throw new IOException(file + ": tensor " + e.getKey() + ": no " + entry);
+        }
+        long begin = t.offset() * width;
+        entries.put(
+            e.getKey(),
+            new Entry(file, t.dtype(), t.shape(), begin, begin + count * width, 0, entry));
+      }
+    } catch (java.util.zip.ZipException e) {
+      throw new IOException(
+          file + ": not a zip (a legacy, pre-1.6 torch.save?): " + e.getMessage(), e);
+    }
   }
 
   private static List<String> iterable(JsonNode weightMap) {
@@ -96,7 +162,8 @@ public final class SafetensorsFolder {
         if (base + end > ch.size() || begin > end) {
           throw new IOException(file + ": tensor " + e.getKey() + " lies outside the file");
         }
-        entries.put(e.getKey(), new Entry(file, t.path("dtype").asText(), shape, begin, end, base));
+        entries.put(
+            e.getKey(), new Entry(file, t.path("dtype").asText(), shape, begin, end, base, null));
       }
     }
   }
@@ -133,8 +200,19 @@ public final class SafetensorsFolder {
     }
     ByteBuffer raw =
         ByteBuffer.allocate((int) (e.end() - e.begin())).order(ByteOrder.LITTLE_ENDIAN);
-    try (FileChannel ch = FileChannel.open(e.file(), StandardOpenOption.READ)) {
-      readFully(ch, raw, e.base() + e.begin());
+    if (e.zipEntry() != null) {
+      try (ZipFile zip = new ZipFile(e.file().toFile());
+          InputStream in = zip.getInputStream(zip.getEntry(e.zipEntry()))) {
+        in.skipNBytes(e.begin());
+        raw.put(in.readNBytes(raw.capacity()));
+      }
+      if (raw.hasRemaining()) {
+        throw new IOException(dir + ": tensor " + name + " runs past its storage");
+      }
+    } else {
+      try (FileChannel ch = FileChannel.open(e.file(), StandardOpenOption.READ)) {
+        readFully(ch, raw, e.base() + e.begin());
+      }
     }
     raw.flip();
     float[] out = new float[(int) count];
