@@ -80,14 +80,17 @@ public record EngineConfig(
   /**
    * The served checkpoint.
    *
-   * @param dir folder with {@code encoder/} and {@code llm/}
+   * @param dir folder with {@code encoder/} and {@code llm/}, or an MQT-LLaVA folder
    * @param name written into answers; empty = the folder's name
    * @param device {@code cpu}, {@code gpu} or {@code auto}
+   * @param vision an MQT-LLaVA checkpoint's CLIP tower folder; empty: its {@code mm_vision_tower}
+   *     as a path
    */
-  public record Model(String dir, String name, String device) {
+  public record Model(String dir, String name, String device, String vision) {
     public Model {
       ConfigException.requireText("model.dir", dir);
       name = name == null ? "" : name;
+      vision = vision == null ? "" : vision;
       try {
         Engines.DeviceSetting.parse(device);
       } catch (IllegalArgumentException e) {

@@ -99,6 +99,17 @@ public final class FramePreprocessor {
     return ((DataBufferByte) image.getRaster().getDataBuffer()).getData();
   }
 
+  /**
+   * The frame's picture, decoded safely (the JPEG header must match the frame's size; a picture
+   * much larger than the model's is subsampled while decoded) but not resized: for encoders that
+   * resize themselves (CLIP's processor).
+   *
+   * @throws FrameDecodeException naming the frame that cannot be decoded
+   */
+  public BufferedImage picture(FrameRecord frame) {
+    return decode(frame, size);
+  }
+
   private static BufferedImage decode(FrameRecord frame, int size) {
     return switch (frame.encoding()) {
       case JPEG -> decodeJpeg(frame, size);

@@ -32,7 +32,7 @@ import java.util.Map;
  * encoder.safetensors}, whose tensor names are the dotted names of {@link #parameters()}, e.g.
  * {@code vision.layers.0.attn.qkv.weight} or {@code mqt.latent_queries}.
  */
-public final class MqtEncoder implements AutoCloseable {
+public final class MqtEncoder implements FrameEncoder, AutoCloseable {
   public static final String CONFIG_FILE = "config.json";
   public static final String WEIGHTS_FILE = "encoder.safetensors";
 
@@ -150,7 +150,24 @@ public final class MqtEncoder implements AutoCloseable {
     return encodeDecoded(frames.stream().map(preprocessor::bgrPixels).toList());
   }
 
+  @Override
+  public byte[] pixels(FrameRecord frame) {
+    return preprocessor.bgrPixels(frame);
+  }
+
+  @Override
+  public int maxTokens() {
+    return config.mqt().maxTokens();
+  }
+
+  @Override
+  public byte[] blank() {
+    int size = config.vision().imageSize();
+    return new byte[size * size * 3];
+  }
+
   /** Encodes frames decoded by {@link FramePreprocessor#bgrPixels} at M tokens each. */
+  @Override
   public List<VisualTokens> encodeDecoded(List<byte[]> frames) {
     if (frames.isEmpty()) {
       return List.of();

@@ -13,13 +13,15 @@ import ai.djl.training.ParameterStore;
 import io.mqtstream.encoder.ClipImageProcessor;
 import io.mqtstream.encoder.ClipVisionConfig;
 import io.mqtstream.encoder.ClipVisionTower;
+import io.mqtstream.encoder.FrameEncoder;
 import io.mqtstream.encoder.MqtResampler;
+import io.mqtstream.nn.CheckpointFolder;
 import io.mqtstream.nn.Checkpoints;
 import io.mqtstream.nn.Engines;
-import io.mqtstream.nn.CheckpointFolder;
 import io.mqtstream.nn.Tensors;
 import io.mqtstream.reasoner.DecoderLm;
 import io.mqtstream.reasoner.KvCache;
+import io.mqtstream.reasoner.Reasoner;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -346,6 +348,25 @@ public final class MqtLlava implements AutoCloseable {
       p[0][i] = from + i;
     }
     return p;
+  }
+
+  /**
+   * The engine's vision stage over this model ({@link FrameEncoder}); closing it closes the model.
+   */
+  public FrameEncoder frameEncoder() {
+    return new LlavaEngineParts.Encoder(this);
+  }
+
+  /**
+   * The engine's language stage over this model: a {@link Reasoner} with LLaVA's prompt format (the
+   * Vicuna v1 template, the window's visual tokens at {@code <image>}); the model stays this
+   * object's.
+   */
+  public Reasoner reasoner() {
+    if (tokenizer == null) {
+      throw new IllegalStateException("a random-weights model has no tokenizer");
+    }
+    return Reasoner.of(lm, manager, new LlavaEngineParts.Format(tokenizer, config.eosId()));
   }
 
   /** A scope for one request's arrays, on the model's device; close it after. */

@@ -139,7 +139,7 @@ public final class DecodeBatch implements RunningBatch {
 
   /** Picks the next token of sequences from {@code first} on, then retires finished ones. */
   private List<Completion> advance(List<float[]> logits, int first) {
-    long eos = reasoner.tokenizer().eos();
+    long eos = reasoner.eos();
     int maxPositions = lm.config().maxPositions();
     List<Completion> finished = new ArrayList<>();
     boolean[] done = new boolean[sequences.size()];
@@ -335,7 +335,7 @@ public final class DecodeBatch implements RunningBatch {
     Completion complete(Reasoner r, Completion.Finish finish) {
       long[] ids = generated.stream().mapToLong(Long::longValue).toArray();
       return new Completion(
-          prompt, r.tokenizer().decode(ids), ids, prompt.length(), finish, List.copyOf(stepLogits));
+          prompt, r.decode(ids), ids, prompt.length(), finish, List.copyOf(stepLogits));
     }
   }
 }

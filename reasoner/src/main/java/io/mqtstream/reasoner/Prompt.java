@@ -9,7 +9,19 @@ import java.util.List;
  * how to sample, and an opaque context the caller gets back with the completion.
  */
 public record Prompt(
-    String id, List<VisualTokens> frames, long[] questionIds, Sampling sampling, Object context) {
+    String id,
+    List<VisualTokens> frames,
+    long[] questionIds,
+    Sampling sampling,
+    Object context,
+    int separators) {
+
+  /** A prompt of this project's own format: the frames, one separator, the question. */
+  public Prompt(
+      String id, List<VisualTokens> frames, long[] questionIds, Sampling sampling, Object context) {
+    this(id, frames, questionIds, sampling, context, 1);
+  }
+
   public Prompt {
     if (frames.isEmpty()) {
       throw new IllegalArgumentException("prompt " + id + ": needs at least one frame");
@@ -17,9 +29,12 @@ public record Prompt(
     frames = List.copyOf(frames);
   }
 
-  /** Length of the prompt in positions: Σ m over frames, the separator, the question. */
+  /**
+   * Length of the prompt in positions: Σ m over frames, the separators (1 in this project's format,
+   * 0 in LLaVA's), the text's ids.
+   */
   public int length() {
-    return frames.stream().mapToInt(VisualTokens::count).sum() + 1 + questionIds.length;
+    return frames.stream().mapToInt(VisualTokens::count).sum() + separators + questionIds.length;
   }
 
   /** Visual tokens per frame of the first frame (all frames of a prompt share m). */

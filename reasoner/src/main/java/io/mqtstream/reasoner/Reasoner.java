@@ -40,7 +40,9 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
 
   private final NDManager manager;
   private final DecoderLm lm;
-  private final TextTokenizer tokenizer;
+  private final TextTokenizer tokenizer; // null for another Format
+  private final Format format; // null: this project's own format
+  private final boolean ownsManager;
   private final Map<String, Parameter> parameters;
   private volatile int prefillChunkTokens = DEFAULT_PREFILL_CHUNK_TOKENS;
 
@@ -50,6 +52,46 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
    * 2-core CPU the chunk size changed prefill speed by less than the run-to-run noise.
    */
   public static final int DEFAULT_PREFILL_CHUNK_TOKENS = 2048;
+
+  /**
+   * How another model family's prompts become input and its answers end (LLaVA's, in module {@code
+   * llava}); this project's own format (frame-index embeddings, {@code <sep>}, a word-level
+   * tokenizer) needs none.
+   */
+  public interface Format extends AutoCloseable {
+    /** A prompt of this format for a question. */
+    Prompt prompt(String id, List<VisualTokens> frames, String question, Sampling s, Object ctx);
+
+    /** The prompt's input embeddings, (L, D), L = {@link Prompt#length()}, in {@code scope}. */
+    NDArray embed(ParameterStore ps, NDManager scope, DecoderLm lm, Prompt prompt);
+
+    /** The end-of-answer id. */
+    long eos();
+
+    /** Text of generated ids. */
+    String decode(long[] ids);
+
+    @Override
+    void close();
+  }
+
+  /**
+   * A reasoner over a model built elsewhere, with another prompt format (an MQT-LLaVA checkpoint's
+   * LLaMA): the engine's batching and decoding run it unchanged. The model and its manager stay the
+   * caller's; closing this closes the format only.
+   */
+  public static Reasoner of(DecoderLm lm, NDManager manager, Format format) {
+    return new Reasoner(lm, manager, format);
+  }
+
+  private Reasoner(DecoderLm lm, NDManager manager, Format format) {
+    this.tokenizer = null;
+    this.format = format;
+    this.manager = manager;
+    this.ownsManager = false;
+    this.lm = lm;
+    this.parameters = Map.of();
+  }
 
   private Reasoner(LmConfig config, TextTokenizer tokenizer, Device device) {
     if (config.vocab() != tokenizer.vocabSize()) {
@@ -61,6 +103,8 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
               + " words");
     }
     this.tokenizer = tokenizer;
+    this.format = null;
+    this.ownsManager = true;
     this.manager = NDManager.newBaseManager(device, Engines.pytorch().getEngineName());
     this.lm = new DecoderLm(config);
     lm.initialize(manager, DataType.FLOAT32, new Shape(1, 1, config.dim()));
@@ -119,7 +163,9 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
               + " frames, the model takes at most "
               + lm.config().maxFrames());
     }
-    return new Prompt(id, frames, tokenizer.encode(question), sampling, context);
+    return format != null
+        ? format.prompt(id, frames, question, sampling, context)
+        : new Prompt(id, frames, tokenizer.encode(question), sampling, context);
   }
 
   /**
@@ -127,6 +173,9 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
    * frame-index embedding, then the separator and the question's token embeddings.
    */
   public NDArray embed(ParameterStore ps, NDManager scope, Prompt prompt, boolean training) {
+    if (format != null) {
+      return format.embed(ps, scope, lm, prompt);
+    }
     NDList parts = new NDList();
     for (int t = 0; t < prompt.frames().size(); t++) {
       NDArray frame = prompt.frames().get(t).toNDArray(scope); // (m, D)
@@ -178,8 +227,19 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
     return lm;
   }
 
+  /** This project's word-level tokenizer; null for a reasoner of another {@link Format}. */
   public TextTokenizer tokenizer() {
     return tokenizer;
+  }
+
+  /** The end-of-answer id. */
+  public long eos() {
+    return format != null ? format.eos() : tokenizer.eos();
+  }
+
+  /** Text of generated ids, special tokens left out. */
+  public String decode(long[] ids) {
+    return format != null ? format.decode(ids) : tokenizer.decode(ids);
   }
 
   public LmConfig config() {
@@ -197,7 +257,12 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
 
   @Override
   public void close() {
-    manager.close();
-    tokenizer.close();
+    if (format != null) {
+      format.close();
+    }
+    if (ownsManager) {
+      manager.close();
+      tokenizer.close();
+    }
   }
 }

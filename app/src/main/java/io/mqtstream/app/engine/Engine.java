@@ -9,12 +9,14 @@ import io.mqtstream.app.ConfigException;
 import io.mqtstream.app.EngineConfig;
 import io.mqtstream.app.dashboard.Dashboard;
 import io.mqtstream.app.dashboard.DashboardHttp;
+import io.mqtstream.encoder.FrameEncoder;
 import io.mqtstream.encoder.MqtEncoder;
 import io.mqtstream.encoder.VisualTokens;
 import io.mqtstream.ingest.DeadLetterPublisher;
 import io.mqtstream.ingest.Frame;
 import io.mqtstream.ingest.KafkaFrameSource;
 import io.mqtstream.ingest.LagMonitor;
+import io.mqtstream.llava.MqtLlava;
 import io.mqtstream.nn.Engines;
 import io.mqtstream.reasoner.Completion;
 import io.mqtstream.reasoner.Prompt;
@@ -69,7 +71,7 @@ public final class Engine implements AutoCloseable {
   private final Sampling sampling;
   private final int windowFrames;
   private final Closer resources = new Closer();
-  private final MqtEncoder encoder;
+  private final FrameEncoder encoder;
   private final Reasoner reasoner;
   private final TokenBudget budget;
   private final CameraWindows<VisualTokens> windows;
@@ -105,13 +107,21 @@ public final class Engine implements AutoCloseable {
     this.sampling = Sampling.greedy(config.reasoner().maxNewTokens());
     try {
       Device device = Engines.device(config.model().device());
-      this.encoder = resources.add(MqtEncoder.load(dir.resolve("encoder")));
-      this.reasoner = resources.add(Reasoner.load(dir.resolve("llm"), device));
+      if (isLlava(dir)) { // a real MQT-LLaVA checkpoint: CLIP tower → reference MQT → LLaMA
+        MqtLlava llava =
+            MqtLlava.load(
+                dir,
+                config.model().vision().isBlank() ? null : resolveModel(config.model().vision()),
+                device);
+        this.reasoner = resources.add(llava.reasoner());
+        this.encoder = resources.add(llava.frameEncoder()); // owns the model the reasoner borrows
+      } else {
+        this.encoder = resources.add(MqtEncoder.load(dir.resolve("encoder")));
+        this.reasoner = resources.add(Reasoner.load(dir.resolve("llm"), device));
+      }
       this.windowFrames = windowFrames(config, reasoner.config().maxFrames());
       this.windows = new CameraWindows<>(windowFrames, config.questions().every());
-      this.budget =
-          new TokenBudget(
-              TokenBudget.Settings.of(config.budget(), encoder.config().mqt().maxTokens()));
+      this.budget = new TokenBudget(TokenBudget.Settings.of(config.budget(), encoder.maxTokens()));
       this.load = new LoadSampler(config.reasoner().maxQueue(), System::nanoTime);
       this.timer = resources.add(Schedulers.newSingle("mqt-engine-timer", true));
       this.encodeScheduler = resources.add(Schedulers.newSingle("mqt-encoder", true));
@@ -129,8 +139,7 @@ public final class Engine implements AutoCloseable {
               new LagMonitor(client, config.kafka().framesTopic(), config.kafka().groupId()));
       this.deadLetters =
           resources.add(new DeadLetterPublisher(client, config.kafka().deadLetterTopic()));
-      this.decoder =
-          new FrameDecoder(encoder.preprocessor()::bgrPixels, deadLetters, decodeScheduler, meters);
+      this.decoder = new FrameDecoder(encoder::pixels, deadLetters, decodeScheduler, meters);
       this.answers =
           resources.add(
               new AnswerWriter(
@@ -257,7 +266,7 @@ public final class Engine implements AutoCloseable {
     log.info(
         "engine started: model {} (M = {}, T = {}), policy {}, frames {} → answers {}",
         modelName,
-        encoder.config().mqt().maxTokens(),
+        encoder.maxTokens(),
         windowFrames,
         budget.settings().policy(),
         config.kafka().framesTopic(),
@@ -271,10 +280,9 @@ public final class Engine implements AutoCloseable {
    */
   private void warmUp() {
     long t0 = System.nanoTime();
-    int size = encoder.config().vision().imageSize();
     List<byte[]> blank = new ArrayList<>();
     for (int i = 0; i < config.encoder().maxBatch(); i++) {
-      blank.add(new byte[size * size * 3]);
+      blank.add(encoder.blank());
     }
     List<VisualTokens> tokens = encoder.encodeDecoded(blank);
     List<VisualTokens> window = tokens.subList(0, Math.min(windowFrames, tokens.size()));
@@ -484,6 +492,17 @@ public final class Engine implements AutoCloseable {
 
   private static String fmt(double v) {
     return String.format(java.util.Locale.ROOT, "%.2f", v);
+  }
+
+  /** An MQT-LLaVA folder: a Hugging Face config.json naming a vision tower. */
+  private static boolean isLlava(Path dir) {
+    Path config = dir.resolve("config.json");
+    try {
+      return Files.isRegularFile(config)
+          && new ObjectMapper().readTree(config.toFile()).has("mm_vision_tower");
+    } catch (IOException e) {
+      throw new ConfigException("model.dir", config + ": " + e.getMessage(), e);
+    }
   }
 
   /**
