@@ -77,6 +77,12 @@ final class AskCommand implements Callable<Integer> {
       description = "the question is the whole prompt: no template; <image> marks the pictures")
   boolean raw;
 
+  @Option(
+      names = "--dtype",
+      defaultValue = "fp32",
+      description = "fp32 or fp16: the type the weights are held and run in (default fp32)")
+  String dtype;
+
   @Option(names = "--json", description = "print one JSON line: answer, token_ids, m, model")
   boolean json;
 
@@ -98,7 +104,7 @@ final class AskCommand implements Callable<Integer> {
     List<BufferedImage> pictures = input.image != null ? List.of(read(input.image)) : clip();
     MqtLlava loaded;
     try {
-      loaded = MqtLlava.load(model, vision, Engines.device("auto"));
+      loaded = MqtLlava.load(model, vision, Engines.device("auto"), dtype(dtype));
     } catch (IOException e) {
       throw new IllegalArgumentException("--model " + model + ": " + e.getMessage(), e);
     }
@@ -129,6 +135,14 @@ final class AskCommand implements Callable<Integer> {
       }
       out.flush();
       return 0;
+    }
+  }
+
+  private static ai.djl.ndarray.types.DataType dtype(String name) {
+    try {
+      return MqtLlava.dtype(name);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("--dtype " + e.getMessage());
     }
   }
 

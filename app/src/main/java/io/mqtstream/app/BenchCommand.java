@@ -89,6 +89,12 @@ final class BenchCommand implements Callable<Integer> {
           "llava: preset YAML for --random-weights (default configs/models/mqt-llava-7b.yaml)")
   Path preset;
 
+  @Option(
+      names = "--dtype",
+      defaultValue = "fp32",
+      description = "llava: fp32 or fp16 (default fp32)")
+  String dtype;
+
   @Override
   public Integer call() throws Exception {
     switch (target) {
@@ -134,7 +140,7 @@ final class BenchCommand implements Callable<Integer> {
           "bench llava: give --random-weights or --model (and --vision)");
     }
     if (model != null) {
-      return MqtLlava.load(model, vision, d);
+      return MqtLlava.load(model, vision, d, MqtLlava.dtype(dtype));
     }
     Path file =
         preset != null
@@ -150,10 +156,11 @@ final class BenchCommand implements Callable<Integer> {
     int queries = tree.at("/mqt/num_queries").asInt(256);
     System.err.printf(
         Locale.ROOT,
-        "bench llava: %s with random weights, %.2f B parameters (fp32)%n",
+        "bench llava: %s with random weights, %.2f B parameters (%s)%n",
         file.getFileName(),
-        MqtLlava.parameters(config, tower, queries) / 1e9);
-    return MqtLlava.random(config, tower, queries, d);
+        MqtLlava.parameters(config, tower, queries) / 1e9,
+        dtype);
+    return MqtLlava.random(config, tower, queries, d, MqtLlava.dtype(dtype));
   }
 
   private Path checkpointOrDefault() {

@@ -85,12 +85,20 @@ public record EngineConfig(
    * @param device {@code cpu}, {@code gpu} or {@code auto}
    * @param vision an MQT-LLaVA checkpoint's CLIP tower folder; empty: its {@code mm_vision_tower}
    *     as a path
+   * @param dtype {@code fp32} or {@code fp16}: the type an MQT-LLaVA checkpoint's weights are held
+   *     and run in (mqt-tiny runs in fp32)
    */
-  public record Model(String dir, String name, String device, String vision) {
+  public record Model(String dir, String name, String device, String vision, String dtype) {
     public Model {
       ConfigException.requireText("model.dir", dir);
       name = name == null ? "" : name;
       vision = vision == null ? "" : vision;
+      dtype = dtype == null ? "fp32" : dtype;
+      try {
+        io.mqtstream.llava.MqtLlava.dtype(dtype);
+      } catch (IllegalArgumentException e) {
+        throw new ConfigException("model.dtype", e.getMessage());
+      }
       try {
         Engines.DeviceSetting.parse(device);
       } catch (IllegalArgumentException e) {

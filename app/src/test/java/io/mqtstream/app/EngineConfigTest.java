@@ -94,6 +94,7 @@ class EngineConfigTest {
         "ingest:\\n  maxInFlight: 0\\n | ingest.maxInFlight",
         "ingest:\\n  drainTimeout: 0s\\n | ingest.drainTimeout",
         "ingest:\\n  delivery: exactly-twice\\n | ingest.delivery",
+        "model:\\n  dtype: bf16\\n | model.dtype",
         "engine:\\n  x: 1\\n | engine",
         "'': 1\\n | \"\"",
         "kafka:\\n  '': 1\\n | kafka.\"\"",

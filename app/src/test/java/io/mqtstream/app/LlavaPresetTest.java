@@ -3,6 +3,7 @@ package io.mqtstream.app;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import ai.djl.ndarray.types.DataType;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import io.mqtstream.encoder.ClipVisionConfig;
@@ -29,9 +30,11 @@ class LlavaPresetTest {
     long all = MqtLlava.parameters(c, v, m);
     assertThat(all - c.lmParameters()).isBetween(300_000_000L, 400_000_000L);
     long gib = 1L << 30;
-    assertThatThrownBy(() -> MqtLlava.requireMemory(c, v, m, 24 * gib)) // this project's machines
+    DataType fp32 = DataType.FLOAT32;
+    assertThatThrownBy(() -> MqtLlava.requireMemory(c, v, m, fp32, 24 * gib)) // our machines
         .hasMessageContaining("needs 26.5 GiB for its fp32 weights")
         .hasMessageContaining("24.0 GiB available");
-    MqtLlava.requireMemory(c, v, m, 32 * gib);
+    MqtLlava.requireMemory(c, v, m, fp32, 32 * gib);
+    MqtLlava.requireMemory(c, v, m, DataType.FLOAT16, 20 * gib); // 13.2 GiB in fp16
   }
 }

@@ -74,6 +74,7 @@ public final class ClipVisionTower extends ModelBlock implements VisionBackbone 
     int p = config.patchSize();
     int d = config.hiddenSize();
     NDArray w = ps.getValue(patchEmbedding, images.getDevice(), training).reshape(d, 3L * p * p);
+    images = images.toType(w.getDataType(), false); // the model's type (fp32, bf16, fp16)
     NDArray patches =
         images
             .reshape(b, 3, g, p, g, p)

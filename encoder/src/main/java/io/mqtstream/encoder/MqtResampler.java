@@ -105,7 +105,7 @@ public final class MqtResampler extends ModelBlock {
                                 SinCos2d.embedColumnFirst(d, config.gridSide(), config.gridSide()),
                                 shape)
                             .toType(DataType.FLOAT16, false) // built in float, stored in fp16
-                            .toType(DataType.FLOAT32, false))
+                            .toType(dataType, false))
                 .build());
     inProjWeight = weight("in_proj_weight", new Shape(3L * d, d), 0.02f);
     inProjBias = bias("in_proj_bias", 3L * d);
@@ -169,7 +169,8 @@ public final class MqtResampler extends ModelBlock {
     NDArray queryPos = pos.get(new NDIndex(":" + m));
     queryPos.attach(scope);
     NDArray q = lnQ.apply(ps, queries.add(queryPos), training); // (m, Dv)
-    NDArray k = lnK.apply(ps, keyPositions(scope, pos, rows, cols), training); // (P, Dv)
+    NDArray keys = keyPositions(scope, pos, rows, cols); // resized in float, as the reference
+    NDArray k = lnK.apply(ps, keys.toType(features.getDataType(), false), training); // (P, Dv)
     NDArray v = lnV.apply(ps, features, training); // (B, P, Dv)
 
     NDArray w = ps.getValue(inProjWeight, features.getDevice(), training);
@@ -201,7 +202,9 @@ public final class MqtResampler extends ModelBlock {
 
   /** The query grid's positions resized bicubically to the patch grid: (rows·cols, Dv). */
   NDArray keyPositions(NDManager scope, NDArray pos, int rows, int cols) {
-    float[] source = Tensors.toFloats(pos);
+    float[] source =
+        Tensors.toFloats(
+            pos.getDataType() == DataType.FLOAT32 ? pos : pos.toType(DataType.FLOAT32, false));
     KeyCache c = keyCache;
     if (c == null || c.rows() != rows || c.cols() != cols || !Arrays.equals(c.source(), source)) {
       // resized once per grid and per pos_embed (a checkpoint load changes it), not per batch

@@ -67,7 +67,11 @@ final class LlavaEngineParts {
         NDArray pixels =
             Tensors.create(
                 scope, all.flip(), new ai.djl.ndarray.types.Shape(pictures.size(), 3, side, side));
-        float[] tokens = model.visualTokens(model.features(pixels), m).toFloatArray(); // (B, M, D)
+        float[] tokens =
+            model
+                .visualTokens(model.features(pixels), m)
+                .toType(ai.djl.ndarray.types.DataType.FLOAT32, false)
+                .toFloatArray(); // (B, M, D)
         List<VisualTokens> out = new ArrayList<>(pictures.size());
         for (int i = 0; i < pictures.size(); i++) {
           out.add(VisualTokens.of(Arrays.copyOfRange(tokens, i * m * d, (i + 1) * m * d), m, d));
@@ -130,11 +134,12 @@ final class LlavaEngineParts {
     public NDArray embed(ParameterStore ps, NDManager scope, DecoderLm lm, Prompt prompt) {
       long[] ids = prompt.questionIds();
       NDList parts = new NDList();
-      parts.add(
+      NDArray before =
           lm.embedTokens(ps, scope, new long[][] {Arrays.copyOfRange(ids, 0, prefix)}, false)
-              .squeeze(0)); // (prefix, D)
+              .squeeze(0); // (prefix, D)
+      parts.add(before);
       for (VisualTokens frame : prompt.frames()) {
-        parts.add(frame.toNDArray(scope)); // (m, D), frames in time order
+        parts.add(frame.toNDArray(scope).toType(before.getDataType(), false)); // (m, D), in order
       }
       parts.add(
           lm.embedTokens(

@@ -56,6 +56,7 @@ public final class MqtLlava implements AutoCloseable {
   private final MqtResampler mqt;
   private final DecoderLm lm;
   private final PromptTokenizer tokenizer;
+  private final DataType dtype;
 
   private MqtLlava(
       LlavaConfig config,
@@ -63,25 +64,27 @@ public final class MqtLlava implements AutoCloseable {
       ClipImageProcessor processor,
       int maxTokens,
       PromptTokenizer tokenizer,
-      Device device) {
+      Device device,
+      DataType dtype) {
     this.config = config;
+    this.dtype = dtype;
     this.visionConfig = visionConfig;
     this.processor = processor;
     this.tokenizer = tokenizer;
     this.manager = NDManager.newBaseManager(device, Engines.pytorch().getEngineName());
     int side = visionConfig.imageSize();
     vision = new ClipVisionTower(visionConfig);
-    vision.initialize(manager, DataType.FLOAT32, new Shape(1, 3, side, side));
+    vision.initialize(manager, dtype, new Shape(1, 3, side, side));
     mqt =
         new MqtResampler(
             new MqtResampler.Config(
                 maxTokens, visionConfig.hiddenSize(), config.lm().dim(), MQT_HEADS));
     mqt.initialize(
         manager,
-        DataType.FLOAT32,
+        dtype,
         new Shape(1, (long) visionConfig.grid() * visionConfig.grid(), visionConfig.hiddenSize()));
     lm = new DecoderLm(config.lm());
-    lm.initialize(manager, DataType.FLOAT32, new Shape(1, 1, config.lm().dim()));
+    lm.initialize(manager, dtype, new Shape(1, 1, config.lm().dim()));
   }
 
   /**
@@ -93,6 +96,16 @@ public final class MqtLlava implements AutoCloseable {
    * @throws IOException naming what is missing, of the wrong shape, or does not fit in memory
    */
   public static MqtLlava load(Path llmDir, Path visionDir, Device device) throws IOException {
+    return load(llmDir, visionDir, device, DataType.FLOAT32);
+  }
+
+  /**
+   * As {@link #load(Path, Path, Device)}, the weights held and the model run in {@code dtype}
+   * (FLOAT32, BFLOAT16 or FLOAT16; a checkpoint's tensors are converted on the way in).
+   */
+  public static MqtLlava load(Path llmDir, Path visionDir, Device device, DataType dtype)
+      throws IOException {
+    requireSupported(dtype);
     LlavaConfig config = LlavaConfig.read(llmDir.resolve("config.json"));
     Path tower = visionDir != null ? visionDir : towerFolder(llmDir, config.visionTower());
     ClipVisionConfig vc =
@@ -114,11 +127,11 @@ public final class MqtLlava implements AutoCloseable {
     CheckpointFolder towerWeights = CheckpointFolder.open(tower);
     int maxTokens = (int) llmWeights.shape(MQT_PREFIX + ".query")[0];
     if (!device.isGpu()) {
-      requireMemory(config, vc, maxTokens);
+      requireMemory(config, vc, maxTokens, dtype, availableMemory());
     }
     PromptTokenizer tokenizer =
         PromptTokenizer.load(llmDir.resolve("tokenizer.json"), config.bosId());
-    MqtLlava model = new MqtLlava(config, vc, processor, maxTokens, tokenizer, device);
+    MqtLlava model = new MqtLlava(config, vc, processor, maxTokens, tokenizer, device, dtype);
     try {
       Map<String, Parameter> towerParams = new LinkedHashMap<>();
       model.vision.collect("vision_model", towerParams);
@@ -141,10 +154,11 @@ public final class MqtLlava implements AutoCloseable {
    * @throws IOException when the fp32 weights cannot fit in this machine's memory
    */
   public static MqtLlava random(
-      LlavaConfig config, ClipVisionConfig vision, int maxTokens, Device device)
+      LlavaConfig config, ClipVisionConfig vision, int maxTokens, Device device, DataType dtype)
       throws IOException {
+    requireSupported(dtype);
     if (!device.isGpu()) { // a GPU's own memory is its limit: libtorch reports an OOM clearly
-      requireMemory(config, vision, maxTokens);
+      requireMemory(config, vision, maxTokens, dtype, availableMemory());
     }
     int s = vision.imageSize();
     ClipImageProcessor processor =
@@ -156,7 +170,7 @@ public final class MqtLlava implements AutoCloseable {
             new float[] {0.48145466f, 0.4578275f, 0.40821073f},
             new float[] {0.26862954f, 0.26130258f, 0.27577711f},
             config.pad());
-    return new MqtLlava(config, vision, processor, maxTokens, null, device);
+    return new MqtLlava(config, vision, processor, maxTokens, null, device, dtype);
   }
 
   private static Path towerFolder(Path llmDir, String tower) throws IOException {
@@ -172,28 +186,61 @@ public final class MqtLlava implements AutoCloseable {
             + " (--vision, or model.vision in the engine's config)");
   }
 
-  /** Fails before allocating when the fp32 weights cannot fit in the memory the machine has. */
-  static void requireMemory(LlavaConfig config, ClipVisionConfig vc, int maxTokens)
-      throws IOException {
-    requireMemory(config, vc, maxTokens, availableMemory());
+  private static void requireSupported(DataType dtype) {
+    if (dtype != DataType.FLOAT32 && dtype != DataType.FLOAT16) {
+      throw new IllegalArgumentException("dtype must be fp32 or fp16, was " + name(dtype));
+    }
   }
 
   /**
-   * As {@link #requireMemory(LlavaConfig, ClipVisionConfig, int)} with the available bytes given
-   * (negative: unknown, no check).
+   * Fails before allocating when the weights in {@code dtype} cannot fit in {@code available} bytes
+   * (negative: unknown, no check), naming both sizes.
    */
   public static void requireMemory(
-      LlavaConfig config, ClipVisionConfig vc, int maxTokens, long available) throws IOException {
-    long bytes = 4 * parameters(config, vc, maxTokens);
+      LlavaConfig config, ClipVisionConfig vc, int maxTokens, DataType dtype, long available)
+      throws IOException {
+    long bytes = (long) dtype.getNumOfBytes() * parameters(config, vc, maxTokens);
     if (available > 0 && bytes > available) {
       throw new IOException(
           String.format(
               java.util.Locale.ROOT,
-              "the model needs %.1f GiB for its fp32 weights; this machine has %.1f GiB available"
-                  + " (run it on a GPU with the cuda profile, or on a machine with more memory)",
+              "the model needs %.1f GiB for its %s weights; this machine has %.1f GiB available"
+                  + " (use fp16, run it on a GPU with the cuda profile, or on a machine with more"
+                  + " memory)",
               bytes / (double) (1L << 30),
+              name(dtype),
               available / (double) (1L << 30)));
     }
+  }
+
+  /** fp32, bf16 or fp16: the names the configuration uses. */
+  public static String name(DataType dtype) {
+    return switch (dtype) {
+      case BFLOAT16 -> "bf16";
+      case FLOAT16 -> "fp16";
+      default -> "fp32";
+    };
+  }
+
+  /**
+   * The configuration's name of a type: fp32 or fp16. bf16 is refused: DJL 0.35's PyTorch engine
+   * aborts the process on a bfloat16 array (checkpoints' BF16 tensors are read and converted).
+   */
+  public static DataType dtype(String name) {
+    return switch (name) {
+      case "fp32" -> DataType.FLOAT32;
+      case "fp16" -> DataType.FLOAT16;
+      case "bf16" ->
+          throw new IllegalArgumentException(
+              "bf16 cannot be held: DJL's PyTorch engine aborts on bfloat16 arrays; use fp16"
+                  + " (half the memory too) or fp32");
+      default -> throw new IllegalArgumentException("must be fp32 or fp16, was " + name);
+    };
+  }
+
+  /** The type the weights are held and the model runs in. */
+  public DataType dtype() {
+    return dtype;
   }
 
   /** The parameters held: the tower's layers that run, the MQT block, the language model. */
@@ -298,7 +345,9 @@ public final class MqtLlava implements AutoCloseable {
               false)); // (1, a, D)
     }
     for (NDArray f : frames) {
-      parts.add(f.reshape(1, f.getShape().get(f.getShape().dimension() - 2), lm.config().dim()));
+      parts.add(
+          f.reshape(1, f.getShape().get(f.getShape().dimension() - 2), lm.config().dim())
+              .toType(dtype, false));
     }
     if (at + 1 < ids.length) {
       parts.add(

@@ -3,6 +3,7 @@ package io.mqtstream.llava;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import ai.djl.ndarray.types.DataType;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -62,9 +63,9 @@ class LlavaConfigTest {
     LlavaConfig c = LlavaConfig.read(LLM);
     ClipVisionConfig v = ClipVisionConfig.read(VISION, -2, "patch");
     long bytes = 4 * MqtLlava.parameters(c, v, 16);
-    MqtLlava.requireMemory(c, v, 16, bytes + 1); // fits
-    MqtLlava.requireMemory(c, v, 16, -1); // unknown: no check
-    assertThatThrownBy(() -> MqtLlava.requireMemory(c, v, 16, bytes / 2))
+    MqtLlava.requireMemory(c, v, 16, DataType.FLOAT32, bytes + 1); // fits
+    MqtLlava.requireMemory(c, v, 16, DataType.FLOAT32, -1); // unknown: no check
+    assertThatThrownBy(() -> MqtLlava.requireMemory(c, v, 16, DataType.FLOAT32, bytes / 2))
         .isInstanceOf(IOException.class)
         .hasMessageContaining("needs")
         .hasMessageContaining("available");

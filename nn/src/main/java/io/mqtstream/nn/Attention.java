@@ -1,6 +1,7 @@
 package io.mqtstream.nn;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
 
 /** Scaled dot-product attention split over heads; the one implementation the model uses. */
 public final class Attention {
@@ -38,7 +39,14 @@ public final class Attention {
     long dh = qh.getShape().get(3);
     NDArray scores = qh.matMul(kh.transpose(0, 1, 3, 2)).muli(1.0 / Math.sqrt(dh)); // (B,H,Nq,Nk)
     if (additiveMask != null) {
-      scores = scores.addi(additiveMask);
+      DataType type = scores.getDataType();
+      scores =
+          scores.addi(
+              type == additiveMask.getDataType()
+                  ? additiveMask
+                  // a hidden key stays hidden in bf16/fp16 without -inf (a fully hidden padding
+                  // row would give NaN, and NaN × 0 spreads through the values)
+                  : additiveMask.maximum(-3e4f).toType(type, false));
     }
     return scores.softmax(-1).matMul(vh); // (B, H, Nq, dh)
   }

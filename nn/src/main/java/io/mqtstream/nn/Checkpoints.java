@@ -110,7 +110,17 @@ public final class Checkpoints {
                 + ", expected "
                 + target.getShape());
       }
-      target.set(folder.floats(e.getKey()));
+      float[] values = folder.floats(e.getKey());
+      if (target.getDataType() == DataType.FLOAT32) {
+        target.set(values);
+      } else { // a model held in bf16/fp16: converted on the way in
+        try (NDManager scratch = target.getManager().newSubManager()) {
+          scratch
+              .create(values, target.getShape())
+              .toType(target.getDataType(), false)
+              .copyTo(target);
+        }
+      }
     }
   }
 }

@@ -2,6 +2,7 @@ package io.mqtstream.nn;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
@@ -35,6 +36,12 @@ public final class RmsNorm extends ModelBlock {
 
   /** (..., D) → (..., D). */
   public NDArray apply(ParameterStore ps, NDArray x, boolean training) {
+    DataType type = x.getDataType();
+    if (type != DataType.FLOAT32) { // as LLaMA: normalised in fp32, then back to the model's type
+      NDArray x32 = x.toType(DataType.FLOAT32, false);
+      NDArray rms = x32.square().mean(new int[] {-1}, true).add(eps).sqrt();
+      return x32.div(rms).toType(type, false).mul(ps.getValue(gamma, x.getDevice(), training));
+    }
     NDArray rms = x.square().mean(new int[] {-1}, true).add(eps).sqrt();
     return x.div(rms).mul(ps.getValue(gamma, x.getDevice(), training));
   }

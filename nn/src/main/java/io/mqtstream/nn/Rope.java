@@ -53,6 +53,9 @@ public final class Rope {
     NDArray x1 = x.get(new NDIndex("..., :" + half));
     NDArray x2 = x.get(new NDIndex("..., " + half + ":"));
     NDArray rotated = NDArrays.concat(new NDList(x2.neg(), x1), 3);
-    return x.mul(cos).add(rotated.mul(sin));
+    DataType type = x.getDataType();
+    NDArray c = type == cos.getDataType() ? cos : cos.toType(type, false);
+    NDArray s = type == sin.getDataType() ? sin : sin.toType(type, false);
+    return x.mul(c).add(rotated.mul(s));
   }
 }

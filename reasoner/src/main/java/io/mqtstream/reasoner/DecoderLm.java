@@ -158,6 +158,9 @@ public final class DecoderLm extends ModelBlock {
             // model's manager, one leaked array per forward)
             : Linear.linear(h, ps.getValue(tokenEmbedding, scope.getDevice(), training))
                 .singletonOrThrow();
+    if (logits.getDataType() != DataType.FLOAT32) {
+      logits = logits.toType(DataType.FLOAT32, false); // sampling reads floats
+    }
     return new Forward(logits, new KvCache(keys, values, pad));
   }
 

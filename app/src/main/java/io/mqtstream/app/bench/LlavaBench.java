@@ -55,7 +55,7 @@ public final class LlavaBench {
                 return b;
               });
       encoder.put(Integer.toString(b), round(fps));
-      System.err.printf(Locale.ROOT, "bench llava: encoder batch %d: %.1f frames/s%n", b, fps);
+      System.err.printf(Locale.ROOT, "bench llava: encoder batch %d: %.3f frames/s%n", b, fps);
     }
     out.put("encoder_fps", encoder);
     Map<String, Object> prefill = new LinkedHashMap<>();
@@ -72,7 +72,7 @@ public final class LlavaBench {
         d.put(Integer.toString(b), round(r[1]));
         System.err.printf(
             Locale.ROOT,
-            "bench llava: m %d batch %d: prefill %.0f positions/s, decode %.1f tokens/s%n",
+            "bench llava: m %d batch %d: prefill %.1f positions/s, decode %.2f tokens/s%n",
             m,
             b,
             r[0],
@@ -99,7 +99,8 @@ public final class LlavaBench {
     while (rounds < 2 || System.nanoTime() - start < secondsPerPoint * 1e9) {
       try (NDManager scope = model.newScope()) {
         ParameterStore ps = new ParameterStore(scope, false);
-        NDArray x = scope.randomNormal(new Shape(b, l, dim)).muli(0.02f);
+        NDArray x =
+            scope.randomNormal(new Shape(b, l, dim)).muli(0.02f).toType(model.dtype(), false);
         long t0 = System.nanoTime();
         DecoderLm.Forward f =
             lm.forward(ps, x, positions(b, 0, l), new float[b][l], null, true, false);
@@ -158,7 +159,7 @@ public final class LlavaBench {
   }
 
   private static double round(double v) {
-    return Math.round(v * 10) / 10.0;
+    return v >= 10 ? Math.round(v * 10) / 10.0 : Math.round(v * 1000) / 1000.0;
   }
 
   static List<Integer> list(int[] values) {

@@ -112,10 +112,15 @@ public final class Engine implements AutoCloseable {
             MqtLlava.load(
                 dir,
                 config.model().vision().isBlank() ? null : resolveModel(config.model().vision()),
-                device);
+                device,
+                MqtLlava.dtype(config.model().dtype()));
         this.reasoner = resources.add(llava.reasoner());
         this.encoder = resources.add(llava.frameEncoder()); // owns the model the reasoner borrows
       } else {
+        if (!config.model().dtype().equals("fp32")) {
+          throw new ConfigException(
+              "model.dtype", "mqt-tiny runs in fp32 (fp16 is for MQT-LLaVA checkpoints)");
+        }
         this.encoder = resources.add(MqtEncoder.load(dir.resolve("encoder")));
         this.reasoner = resources.add(Reasoner.load(dir.resolve("llm"), device));
       }
