@@ -75,11 +75,7 @@ public final class ClipVisionTower extends ModelBlock implements VisionBackbone 
     int d = config.hiddenSize();
     NDArray w = ps.getValue(patchEmbedding, images.getDevice(), training).reshape(d, 3L * p * p);
     images = images.toType(w.getDataType(), false); // the model's type (fp32, bf16, fp16)
-    NDArray patches =
-        images
-            .reshape(b, 3, g, p, g, p)
-            .transpose(0, 2, 4, 1, 3, 5)
-            .reshape(b, (long) g * g, 3L * p * p); // (B, P, 3·p·p): the conv's (c, kh, kw) order
+    NDArray patches = VisionBackbone.patches(images, g, p); // (B, P, 3·p·p)
     NDArray patchEmbeds = patches.matMul(w.transpose()); // (B, P, D), row-major over the grid
     NDArray cls =
         ps.getValue(classEmbedding, images.getDevice(), training)

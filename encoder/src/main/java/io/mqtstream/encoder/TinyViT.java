@@ -42,14 +42,9 @@ public final class TinyViT extends ModelBlock implements VisionBackbone {
 
   @Override
   public NDArray features(ParameterStore ps, NDArray images, boolean training) {
-    long b = images.getShape().get(0);
     int g = config.grid();
     int p = config.patchSize();
-    NDArray patches =
-        images
-            .reshape(b, 3, g, p, g, p)
-            .transpose(0, 2, 4, 1, 3, 5)
-            .reshape(b, (long) g * g, 3L * p * p); // (B, P, 3·p·p), row-major patches
+    NDArray patches = VisionBackbone.patches(images, g, p); // (B, P, 3·p·p)
     NDArray pos =
         Tensors.create(images.getManager(), positions, new Shape(config.patches(), config.dim()));
     NDArray x = patchEmbed.apply(ps, patches, training).add(pos); // (B, P, Dv)

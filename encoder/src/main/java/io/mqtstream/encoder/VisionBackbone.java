@@ -21,4 +21,16 @@ public interface VisionBackbone extends Block {
 
   /** Dv, width of a patch feature. */
   int featureDim();
+
+  /**
+   * Cuts images into flattened patches, as a patch convolution reads them: (B, 3, g·p, g·p) → (B,
+   * g², 3·p·p), patches row-major over the grid, each in (channel, row, column) order.
+   */
+  static NDArray patches(NDArray images, int grid, int patch) {
+    long b = images.getShape().get(0);
+    return images
+        .reshape(b, 3, grid, patch, grid, patch)
+        .transpose(0, 2, 4, 1, 3, 5)
+        .reshape(b, (long) grid * grid, 3L * patch * patch);
+  }
 }

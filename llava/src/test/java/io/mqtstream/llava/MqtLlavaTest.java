@@ -131,6 +131,35 @@ class MqtLlavaTest {
   }
 
   @Test
+  void aWindowsFramesGoAtTheImageOneAfterTheOtherInTimeOrder() throws Exception {
+    long[] ids = longs(cases.get("prompt_ids"));
+    int at = 0;
+    while (ids[at] != PromptTokenizer.IMAGE) {
+      at++;
+    }
+    try (NDManager scope = manager.newSubManager()) {
+      NDArray features = expected.get("features").duplicate();
+      features.attach(scope);
+      NDArray first = model.visualTokens(features, 5).get(0); // (5, D)
+      NDArray second = model.visualTokens(features.mul(-1), 5).get(0); // another frame
+      NDArray alone = model.embed(scope, ids, List.of(first)); // (1, L, D)
+      NDArray both = model.embed(scope, ids, List.of(first, second)); // (1, L + 5, D)
+      assertThat(both.getShape().get(1)).isEqualTo(alone.getShape().get(1) + 5);
+      String before = ":, :" + at + ", :";
+      assertThat(maxAbsDiff(both.get(before), alone.get(before))).isZero();
+      assertThat(maxAbsDiff(both.get(":, " + at + ":" + (at + 5) + ", :").squeeze(0), first))
+          .isZero();
+      assertThat(
+              maxAbsDiff(both.get(":, " + (at + 5) + ":" + (at + 10) + ", :").squeeze(0), second))
+          .isZero();
+      assertThat(
+              maxAbsDiff(
+                  both.get(":, " + (at + 10) + ":, :"), alone.get(":, " + (at + 5) + ":, :")))
+          .isZero();
+    }
+  }
+
+  @Test
   void greedyIdsAreTheReferences() throws Exception {
     for (String kind : new String[] {"greedy", "raw_greedy"}) {
       long[] ids = longs(cases.get(kind.equals("greedy") ? "prompt_ids" : "raw_ids"));

@@ -33,6 +33,9 @@ import org.junit.jupiter.params.provider.ValueSource;
 class ReducedPrecisionTest {
   private static final Path FIXTURES = Path.of("src/test/resources/reference/llava");
 
+  /** cpu unless -Dmqt.test.device=gpu (bin/gpu-check). */
+  private static final Device DEVICE = Engines.device(System.getProperty("mqt.test.device", "cpu"));
+
   @Test
   void bf16IsRefusedWithTheReasonNotAnAbortedProcess() {
     org.assertj.core.api.Assertions.assertThatThrownBy(() -> MqtLlava.dtype("bf16"))
@@ -52,10 +55,8 @@ class ReducedPrecisionTest {
             .toArray();
     BufferedImage image = ImageIO.read(FIXTURES.resolve("image.png").toFile());
     try (MqtLlava model =
-            MqtLlava.load(
-                FIXTURES.resolve("llm"), FIXTURES.resolve("vision"), Device.cpu(), dtype);
-        NDManager manager =
-            NDManager.newBaseManager(Device.cpu(), Engines.pytorch().getEngineName());
+            MqtLlava.load(FIXTURES.resolve("llm"), FIXTURES.resolve("vision"), DEVICE, dtype);
+        NDManager manager = NDManager.newBaseManager(DEVICE, Engines.pytorch().getEngineName());
         NDManager scope = model.newScope()) {
       NDArray reference16 = null;
       NDArray reference2 = null;
