@@ -39,8 +39,8 @@ import java.util.Map;
  *
  * <p>Folders: the LLaVA folder ({@code config.json}, {@code *.safetensors} single or sharded,
  * {@code tokenizer.json}) and the vision tower's ({@code config.json}, {@code model.safetensors},
- * {@code preprocessor_config.json}). Weights are held in fp32. M comes from the {@code query}
- * tensor's rows; the MQT's head count is the reference's 16.
+ * {@code preprocessor_config.json}). Weights are held in fp32 or fp16. M comes from the {@code
+ * query} tensor's rows; the MQT's head count is the reference's 16.
  */
 public final class MqtLlava implements AutoCloseable {
   /** The reference hard-codes 16 heads; no checkpoint records it. */
