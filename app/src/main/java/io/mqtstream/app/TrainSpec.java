@@ -33,6 +33,7 @@ record TrainSpec(
     String output,
     String keyMode,
     boolean tokenPositions,
+    String block,
     int lmLayers,
     int lmHeads,
     int lmFfn,
@@ -111,8 +112,14 @@ record TrainSpec(
                 + ")");
       }
     }
+    MqtConfig.Block mqtBlock;
     try {
-      EncoderConfig tiny = EncoderConfig.tiny(mode, tokenPositions);
+      mqtBlock = MqtConfig.Block.valueOf(block == null ? "" : block.toUpperCase(Locale.ROOT));
+    } catch (RuntimeException e) {
+      throw new ConfigException("block", "must be legacy or reference");
+    }
+    try {
+      EncoderConfig tiny = EncoderConfig.tiny(mode, tokenPositions, mqtBlock);
       WorldConfig w =
           new WorldConfig(
               world.imageSize(),

@@ -53,6 +53,33 @@ class MainTest {
   }
 
   @Test
+  void aTrainingConfigChoosesTheMqtBlockAndNamesAWrongOne(
+      @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+    String shipped =
+        java.nio.file.Files.readString(
+            java.nio.file.Path.of("..", "configs", "train", "mqt-tiny.yaml"));
+    java.nio.file.Path reference = dir.resolve("reference.yaml");
+    java.nio.file.Files.writeString(
+        reference,
+        shipped
+            .replace("block: legacy", "block: reference")
+            .replace("tokenPositions: true", "tokenPositions: false"));
+    assertThat(TrainSpec.load(reference).toConfig().encoder().mqt().block())
+        .isEqualTo(io.mqtstream.encoder.MqtConfig.Block.REFERENCE);
+    java.nio.file.Path bad = dir.resolve("bad.yaml");
+    java.nio.file.Files.writeString(bad, shipped.replace("block: legacy", "block: perceiver"));
+    assertThatThrownBy(() -> TrainSpec.load(bad).toConfig())
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("block");
+    java.nio.file.Path positions = dir.resolve("positions.yaml");
+    java.nio.file.Files.writeString(
+        positions, shipped.replace("block: legacy", "block: reference"));
+    assertThatThrownBy(() -> TrainSpec.load(positions).toConfig())
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("tokenPositions");
+  }
+
+  @Test
   void aTrainingConfigCanNarrowTheQuestionTypesAndNamesAnUnknownOne(
       @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
     String shipped =

@@ -39,11 +39,19 @@ public record EncoderConfig(
    * ViT), M = 64 latent queries, one 4-head cross-attention of width 128, tokens of width 256.
    */
   public static EncoderConfig tiny(MqtConfig.KeyMode keyMode, boolean tokenPositions) {
+    return tiny(keyMode, tokenPositions, MqtConfig.Block.LEGACY);
+  }
+
+  /**
+   * The same preset with the given MQT block (the reference one: positional keys, no positions).
+   */
+  public static EncoderConfig tiny(
+      MqtConfig.KeyMode keyMode, boolean tokenPositions, MqtConfig.Block block) {
     VitConfig vit = new VitConfig(64, 8, 128, 2, 4, 4);
     return new EncoderConfig(
         "mqt-tiny",
         vit,
-        new MqtConfig(64, 128, 4, vit.dim(), vit.patches(), 256, keyMode, tokenPositions),
+        new MqtConfig(64, 128, 4, vit.dim(), vit.patches(), 256, keyMode, tokenPositions, block),
         new float[] {0.5f, 0.5f, 0.5f},
         new float[] {0.25f, 0.25f, 0.25f});
   }
