@@ -28,19 +28,30 @@ class AskCommandTest {
     return new String[] {Integer.toString(code), out.toString(), err.toString()};
   }
 
+  /** {@code ask} on the fixture's picture with the LLaVA folder (and the tower, if asked). */
+  private static String[] ask(boolean withVision, String... more) {
+    java.util.List<String> args =
+        new java.util.ArrayList<>(
+            java.util.List.of(
+                "ask",
+                "--model",
+                FIXTURES.resolve("llm").toString(),
+                "--image",
+                FIXTURES.resolve("image.png").toString()));
+    if (withVision) {
+      args.addAll(java.util.List.of("--vision", FIXTURES.resolve("vision").toString()));
+    }
+    args.addAll(java.util.List.of(more));
+    return run(args.toArray(String[]::new));
+  }
+
   @Test
   void rawJsonGivesTheReferencesGreedyIds() throws Exception {
     JsonNode cases = new ObjectMapper().readTree(FIXTURES.resolve("cases.json").toFile());
     for (String m : new String[] {"2", "16"}) {
       String[] r =
-          run(
-              "ask",
-              "--model",
-              FIXTURES.resolve("llm").toString(),
-              "--vision",
-              FIXTURES.resolve("vision").toString(),
-              "--image",
-              FIXTURES.resolve("image.png").toString(),
+          ask(
+              true,
               "--question",
               cases.get("raw").asText(),
               "--raw",
@@ -60,34 +71,14 @@ class AskCommandTest {
 
   @Test
   void aHubNameWithoutALocalTowerFailsNamingTheSetting() {
-    String[] r =
-        run(
-            "ask",
-            "--model",
-            FIXTURES.resolve("llm").toString(),
-            "--image",
-            FIXTURES.resolve("image.png").toString(),
-            "--question",
-            "what is it?");
+    String[] r = ask(false, "--question", "what is it?");
     assertThat(r[0]).isEqualTo("2");
     assertThat(r[2]).startsWith("error: --model").contains("mm_vision_tower").contains("--vision");
   }
 
   @Test
   void anMOutsideOneToMIsRefused() {
-    String[] r =
-        run(
-            "ask",
-            "--model",
-            FIXTURES.resolve("llm").toString(),
-            "--vision",
-            FIXTURES.resolve("vision").toString(),
-            "--image",
-            FIXTURES.resolve("image.png").toString(),
-            "--question",
-            "what is it?",
-            "--m",
-            "17");
+    String[] r = ask(true, "--question", "what is it?", "--m", "17");
     assertThat(r[0]).isEqualTo("2");
     assertThat(r[2]).contains("--m must be in 1..16");
   }

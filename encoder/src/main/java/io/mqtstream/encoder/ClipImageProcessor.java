@@ -117,15 +117,13 @@ public final class ClipImageProcessor {
       outH = shortestEdge;
       outW = (int) ((long) shortestEdge * w / h);
     }
-    int[][] channels = new int[3][];
-    for (int c = 0; c < 3; c++) {
-      int[] plane = new int[w * h];
-      int shift = 16 - 8 * c;
-      for (int i = 0; i < plane.length; i++) {
-        plane[i] = rgb[i] >> shift & 0xFF;
-      }
-      channels[c] = resize(plane, w, h, outW, outH);
+    int[][] channels = new int[3][w * h];
+    for (int i = 0; i < rgb.length; i++) {
+      channels[0][i] = rgb[i] >> 16 & 0xFF;
+      channels[1][i] = rgb[i] >> 8 & 0xFF;
+      channels[2][i] = rgb[i] & 0xFF;
     }
+    channels = resize(channels, w, h, outW, outH);
     int top = (outH - cropHeight) / 2;
     int left = (outW - cropWidth) / 2;
     float[] out = new float[3 * cropHeight * cropWidth];
@@ -142,56 +140,92 @@ public final class ClipImageProcessor {
     return out;
   }
 
-  /** Pillow's {@code Image.resize(size, BICUBIC)} on one 8-bit plane: horizontal, then vertical. */
-  static int[] resize(int[] plane, int w, int h, int outW, int outH) {
-    int[] horizontal = w == outW ? plane : pass(plane, w, h, outW, true);
-    return h == outH ? horizontal : pass(horizontal, outW, h, outH, false);
+  /**
+   * Pillow's {@code Image.resize(size, BICUBIC)} on 8-bit planes of one picture: horizontal, then
+   * vertical, each pass's coefficients computed once for all planes.
+   */
+  int[][] resize(int[][] planes, int w, int h, int outW, int outH) {
+    int[][] out = planes;
+    if (w != outW) {
+      Coefficients k = lastX = cached(lastX, w, outW);
+      int[][] next = new int[out.length][];
+      for (int c = 0; c < out.length; c++) {
+        next[c] = k.apply(out[c], w, h, true);
+      }
+      out = next;
+    }
+    if (h != outH) {
+      Coefficients k = lastY = cached(lastY, h, outH);
+      int[][] next = new int[out.length][];
+      for (int c = 0; c < out.length; c++) {
+        next[c] = k.apply(out[c], outW, h, false);
+      }
+      out = next;
+    }
+    return out;
   }
 
-  private static int[] pass(int[] in, int w, int h, int out, boolean alongX) {
-    int inSize = alongX ? w : h;
-    double scale = (double) inSize / out;
-    double filterScale = Math.max(scale, 1.0);
-    double support = 2.0 * filterScale; // bicubic support 2
-    int kSize = (int) Math.ceil(support) * 2 + 1;
-    int[] bounds = new int[out * 2];
-    int[][] kernels = new int[out][kSize];
-    for (int o = 0; o < out; o++) {
-      double center = (o + 0.5) * scale;
-      int min = Math.max((int) (center - support + 0.5), 0);
-      int count = Math.min((int) (center + support + 0.5), inSize) - min;
-      double[] k = new double[count];
-      double sum = 0;
-      for (int i = 0; i < count; i++) {
-        k[i] = bicubic((i + min - center + 0.5) / filterScale);
-        sum += k[i];
-      }
-      for (int i = 0; i < count; i++) {
-        double v = sum == 0 ? 0 : k[i] / sum;
-        kernels[o][i] =
-            (int) (v < 0 ? v * (1 << PRECISION_BITS) - 0.5 : v * (1 << PRECISION_BITS) + 0.5);
-      }
-      bounds[2 * o] = min;
-      bounds[2 * o + 1] = count;
-    }
-    int outW = alongX ? out : w;
-    int outH = alongX ? h : out;
-    int[] result = new int[outW * outH];
-    for (int y = 0; y < outH; y++) {
-      for (int x = 0; x < outW; x++) {
-        int o = alongX ? x : y;
-        int min = bounds[2 * o];
-        int count = bounds[2 * o + 1];
-        long acc = 1L << (PRECISION_BITS - 1);
+  /** The last coefficients of each pass: a camera's frames all have one size. */
+  private volatile Coefficients lastX;
+
+  private volatile Coefficients lastY;
+
+  private static Coefficients cached(Coefficients last, int inSize, int outSize) {
+    return last != null && last.inSize() == inSize && last.outSize() == outSize
+        ? last
+        : Coefficients.of(inSize, outSize);
+  }
+
+  /** Pillow's fixed-point bicubic weights of one resampling pass, inSize → outSize. */
+  private record Coefficients(int inSize, int outSize, int[] bounds, int[][] kernels) {
+    static Coefficients of(int inSize, int out) {
+      double scale = (double) inSize / out;
+      double filterScale = Math.max(scale, 1.0);
+      double support = 2.0 * filterScale; // bicubic support 2
+      int kSize = (int) Math.ceil(support) * 2 + 1;
+      int[] bounds = new int[out * 2];
+      int[][] kernels = new int[out][kSize];
+      for (int o = 0; o < out; o++) {
+        double center = (o + 0.5) * scale;
+        int min = Math.max((int) (center - support + 0.5), 0);
+        int count = Math.min((int) (center + support + 0.5), inSize) - min;
+        double[] k = new double[count];
+        double sum = 0;
         for (int i = 0; i < count; i++) {
-          int src = alongX ? in[y * w + min + i] : in[(min + i) * w + x];
-          acc += (long) src * kernels[o][i];
+          k[i] = bicubic((i + min - center + 0.5) / filterScale);
+          sum += k[i];
         }
-        int v = (int) (acc >> PRECISION_BITS);
-        result[y * outW + x] = Math.max(0, Math.min(255, v));
+        for (int i = 0; i < count; i++) {
+          double v = sum == 0 ? 0 : k[i] / sum;
+          kernels[o][i] =
+              (int) (v < 0 ? v * (1 << PRECISION_BITS) - 0.5 : v * (1 << PRECISION_BITS) + 0.5);
+        }
+        bounds[2 * o] = min;
+        bounds[2 * o + 1] = count;
       }
+      return new Coefficients(inSize, out, bounds, kernels);
     }
-    return result;
+
+    /** One pass over a w × h plane, along x (horizontal) or y. */
+    int[] apply(int[] in, int w, int h, boolean alongX) {
+      int outW = alongX ? outSize : w;
+      int outH = alongX ? h : outSize;
+      int[] result = new int[outW * outH];
+      for (int y = 0; y < outH; y++) {
+        for (int x = 0; x < outW; x++) {
+          int o = alongX ? x : y;
+          int min = bounds[2 * o];
+          int count = bounds[2 * o + 1];
+          long acc = 1L << (PRECISION_BITS - 1);
+          for (int i = 0; i < count; i++) {
+            int src = alongX ? in[y * w + min + i] : in[(min + i) * w + x];
+            acc += (long) src * kernels[o][i];
+          }
+          result[y * outW + x] = Math.max(0, Math.min(255, (int) (acc >> PRECISION_BITS)));
+        }
+      }
+      return result;
+    }
   }
 
   private static double bicubic(double x) {

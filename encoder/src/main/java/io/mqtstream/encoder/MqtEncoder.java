@@ -10,14 +10,10 @@ import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import io.mqtstream.nn.Checkpoints;
 import io.mqtstream.nn.Engines;
-import io.mqtstream.nn.Tensors;
 import io.mqtstream.wire.FrameRecord;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -172,19 +168,10 @@ public final class MqtEncoder implements FrameEncoder, AutoCloseable {
     if (frames.isEmpty()) {
       return List.of();
     }
-    int tokens = config.mqt().maxTokens();
-    int dim = config.mqt().outputDim();
     try (NDManager batch = manager.newSubManager()) {
       ParameterStore ps = new ParameterStore(batch, false);
       NDArray images = preprocessor.batchDecoded(batch, frames); // (B, 3, H, W)
-      ByteBuffer all = Tensors.toDirect(forward(ps, images, tokens, false)); // (B, M, D)
-      List<VisualTokens> out = new ArrayList<>(frames.size());
-      int per = tokens * dim * Float.BYTES;
-      for (int i = 0; i < frames.size(); i++) {
-        ByteBuffer frame = all.duplicate().position(i * per).limit((i + 1) * per);
-        out.add(new VisualTokens(frame.slice().order(ByteOrder.nativeOrder()), tokens, dim));
-      }
-      return out;
+      return VisualTokens.batch(forward(ps, images, config.mqt().maxTokens(), false)); // (B, M, D)
     }
   }
 

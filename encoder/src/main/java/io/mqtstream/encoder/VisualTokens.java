@@ -2,11 +2,14 @@ package io.mqtstream.encoder;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import io.mqtstream.nn.Tensors;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * One frame's visual tokens, encoded once at M and held off-heap in native byte order, so a change
@@ -36,6 +39,27 @@ public final class VisualTokens {
       throw new IllegalArgumentException(values.length + " values for " + maxTokens + " × " + dim);
     }
     return new VisualTokens(Tensors.direct(values, 0, values.length), maxTokens, dim);
+  }
+
+  /**
+   * Each image's tokens from a batch the encoder computed, (B, M, dim): copied off the device once,
+   * each frame a slice of that one buffer.
+   */
+  public static List<VisualTokens> batch(NDArray tokens) {
+    NDArray floats =
+        tokens.getDataType() == DataType.FLOAT32 ? tokens : tokens.toType(DataType.FLOAT32, false);
+    Shape s = floats.getShape();
+    int b = Math.toIntExact(s.get(0));
+    int maxTokens = Math.toIntExact(s.get(1));
+    int dim = Math.toIntExact(s.get(2));
+    ByteBuffer all = Tensors.toDirect(floats);
+    int per = maxTokens * dim * Float.BYTES;
+    List<VisualTokens> out = new ArrayList<>(b);
+    for (int i = 0; i < b; i++) {
+      ByteBuffer frame = all.duplicate().position(i * per).limit((i + 1) * per);
+      out.add(new VisualTokens(frame.slice().order(ByteOrder.nativeOrder()), maxTokens, dim));
+    }
+    return out;
   }
 
   /** The first m tokens: a view sharing this frame's data. */

@@ -16,9 +16,10 @@ import io.mqtstream.reasoner.Sampling;
 import io.mqtstream.wire.FrameRecord;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * An MQT-LLaVA checkpoint as the engine's two stages: a {@link FrameEncoder} (frames → CLIP
@@ -56,8 +57,6 @@ final class LlavaEngineParts {
       if (pictures.isEmpty()) {
         return List.of();
       }
-      int m = model.maxTokens();
-      int d = model.config().lm().dim();
       try (NDManager scope = model.newScope()) {
         int per = 3 * side * side;
         ByteBuffer all =
@@ -67,16 +66,7 @@ final class LlavaEngineParts {
         NDArray pixels =
             Tensors.create(
                 scope, all.flip(), new ai.djl.ndarray.types.Shape(pictures.size(), 3, side, side));
-        float[] tokens =
-            model
-                .visualTokens(model.features(pixels), m)
-                .toType(ai.djl.ndarray.types.DataType.FLOAT32, false)
-                .toFloatArray(); // (B, M, D)
-        List<VisualTokens> out = new ArrayList<>(pictures.size());
-        for (int i = 0; i < pictures.size(); i++) {
-          out.add(VisualTokens.of(Arrays.copyOfRange(tokens, i * m * d, (i + 1) * m * d), m, d));
-        }
-        return out;
+        return VisualTokens.batch(model.visualTokens(model.features(pixels), model.maxTokens()));
       }
     }
 
@@ -117,9 +107,28 @@ final class LlavaEngineParts {
       this.prefix = at;
     }
 
+    /**
+     * Text ids by question: standing questions are asked of every frame, and the template's system
+     * prompt need not be tokenized again each time. Bounded: cleared past 256 questions.
+     */
+    private final Map<String, long[]> byQuestion = new ConcurrentHashMap<>();
+
     @Override
     public Prompt prompt(
         String id, List<VisualTokens> frames, String question, Sampling s, Object context) {
+      long[] text = byQuestion.get(question);
+      if (text == null) {
+        text = textIds(id, question);
+        if (byQuestion.size() >= 256) {
+          byQuestion.clear();
+        }
+        byQuestion.put(question, text);
+      }
+      return new Prompt(id, frames, text, s, context, 0);
+    }
+
+    /** The prompt's ids without the image marker (the frames go at {@code prefix}). */
+    private long[] textIds(String id, String question) {
       long[] ids = tokenizer.ids(PromptTokenizer.vicuna(question));
       if (ids.length <= prefix || ids[prefix] != PromptTokenizer.IMAGE) {
         throw new IllegalArgumentException("prompt " + id + ": the question changed the template");
@@ -127,7 +136,7 @@ final class LlavaEngineParts {
       long[] text = new long[ids.length - 1];
       System.arraycopy(ids, 0, text, 0, prefix);
       System.arraycopy(ids, prefix + 1, text, prefix, ids.length - prefix - 1);
-      return new Prompt(id, frames, text, s, context, 0);
+      return text;
     }
 
     @Override

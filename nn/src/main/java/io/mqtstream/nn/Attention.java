@@ -5,6 +5,12 @@ import ai.djl.ndarray.types.DataType;
 
 /** Scaled dot-product attention split over heads; the one implementation the model uses. */
 public final class Attention {
+  /**
+   * A hidden key's score in half precision: finite, so a fully hidden (padding) row gives no NaN,
+   * and exp(−30000) is still exactly 0.
+   */
+  public static final float HIDDEN_HALF = -3e4f;
+
   private Attention() {}
 
   /**
@@ -46,7 +52,7 @@ public final class Attention {
                   ? additiveMask
                   // a hidden key stays hidden in bf16/fp16 without -inf (a fully hidden padding
                   // row would give NaN, and NaN × 0 spreads through the values)
-                  : additiveMask.maximum(-3e4f).toType(type, false));
+                  : additiveMask.maximum(HIDDEN_HALF).toType(type, false));
     }
     return scores.softmax(-1).matMul(vh); // (B, H, Nq, dh)
   }

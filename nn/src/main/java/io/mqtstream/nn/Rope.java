@@ -44,7 +44,14 @@ public final class Rope {
     return new Rope(angle.cos(), angle.sin());
   }
 
-  /** (B, H, L, dh) → rotated (B, H, L, dh). */
+  /** The same rotations in another type (once per forward, not per layer), e.g. fp16. */
+  public Rope as(DataType type) {
+    return cos == null || cos.getDataType() == type
+        ? this
+        : new Rope(cos.toType(type, false), sin.toType(type, false));
+  }
+
+  /** (B, H, L, dh) → rotated (B, H, L, dh); {@link #as} the input's type first. */
   public NDArray apply(NDArray x) {
     if (cos == null) {
       return x;
@@ -53,9 +60,6 @@ public final class Rope {
     NDArray x1 = x.get(new NDIndex("..., :" + half));
     NDArray x2 = x.get(new NDIndex("..., " + half + ":"));
     NDArray rotated = NDArrays.concat(new NDList(x2.neg(), x1), 3);
-    DataType type = x.getDataType();
-    NDArray c = type == cos.getDataType() ? cos : cos.toType(type, false);
-    NDArray s = type == sin.getDataType() ? sin : sin.toType(type, false);
-    return x.mul(c).add(rotated.mul(s));
+    return x.mul(cos).add(rotated.mul(sin));
   }
 }

@@ -11,6 +11,7 @@ import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.initializer.NormalInitializer;
 import ai.djl.util.PairList;
+import io.mqtstream.nn.Attention;
 import io.mqtstream.nn.Dense;
 import io.mqtstream.nn.ModelBlock;
 import io.mqtstream.nn.Rope;
@@ -129,6 +130,10 @@ public final class DecoderLm extends ModelBlock {
       System.arraycopy(padNew[r], 0, pad[r], s, l);
     }
     NDArray mask = causal(scope, l, s).add(padRows(scope, pad)); // (B, 1, L, S + L)
+    if (x.getDataType() != DataType.FLOAT32) { // fp16: cast once here, not in every layer
+      rope = rope.as(x.getDataType());
+      mask = mask.maximum(Attention.HIDDEN_HALF).toType(x.getDataType(), false);
+    }
     List<NDArray> keys = new ArrayList<>(layers.size());
     List<NDArray> values = new ArrayList<>(layers.size());
     for (int i = 0; i < layers.size(); i++) {

@@ -8,7 +8,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.mqtstream.llava.MqtLlava;
 import io.mqtstream.reasoner.DecoderLm;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
@@ -160,9 +159,5 @@ public final class LlavaBench {
 
   private static double round(double v) {
     return v >= 10 ? Math.round(v * 10) / 10.0 : Math.round(v * 1000) / 1000.0;
-  }
-
-  static List<Integer> list(int[] values) {
-    return java.util.Arrays.stream(values).boxed().toList();
   }
 }
