@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import io.mqtstream.encoder.EncoderConfig;
 import io.mqtstream.encoder.MqtConfig;
 import io.mqtstream.reasoner.LmConfig;
+import io.mqtstream.training.Curriculum;
 import io.mqtstream.training.TrainConfig;
 import io.mqtstream.world.QuestionType;
 import io.mqtstream.world.WorldConfig;
@@ -37,7 +38,11 @@ record TrainSpec(
     int lmLayers,
     int lmHeads,
     int lmFfn,
-    World world) {
+    World world,
+    List<Stage> curriculum) {
+
+  /** One curriculum stage: until this step, at most this many objects per clip. */
+  record Stage(int untilStep, int maxObjects) {}
 
   record World(
       int imageSize,
@@ -56,6 +61,9 @@ record TrainSpec(
       // name.
       rejectUnknown(tree, TrainSpec.class, "");
       rejectUnknown(tree.path("world"), World.class, "world.");
+      for (int i = 0; i < tree.path("curriculum").size(); i++) {
+        rejectUnknown(tree.path("curriculum").get(i), Stage.class, "curriculum[" + i + "].");
+      }
       return EngineConfig.mapper().treeToValue(tree, TrainSpec.class);
     } catch (UnrecognizedPropertyException e) {
       throw new ConfigException(path(e), "unknown key", e);
@@ -146,7 +154,12 @@ record TrainSpec(
           lmLayers,
           lmHeads,
           lmFfn,
-          w);
+          w,
+          new Curriculum(
+              (curriculum == null ? List.<Stage>of() : curriculum)
+                  .stream()
+                      .map(s -> new Curriculum.Stage(s.untilStep(), s.maxObjects()))
+                      .toList()));
     } catch (IllegalArgumentException e) {
       String[] kv = e.getMessage().split(":", 2);
       throw new ConfigException(kv[0], kv.length > 1 ? kv[1].trim() : e.getMessage(), e);

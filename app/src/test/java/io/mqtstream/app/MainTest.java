@@ -80,6 +80,29 @@ class MainTest {
   }
 
   @Test
+  void aTrainingConfigCarriesACurriculumAndNamesAWrongStage(
+      @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+    java.nio.file.Path file =
+        java.nio.file.Path.of("..", "configs", "train", "mqt-tiny-curriculum.yaml");
+    assertThat(TrainSpec.load(file).toConfig().curriculum().stages())
+        .extracting(io.mqtstream.training.Curriculum.Stage::maxObjects)
+        .containsExactly(1, 2, 3);
+    String text = java.nio.file.Files.readString(file);
+    java.nio.file.Path misspelt = dir.resolve("misspelt.yaml");
+    java.nio.file.Files.writeString(
+        misspelt,
+        text.replace("{ untilStep: 2500, maxObjects: 2 }", "{ untilStep: 2500, maxObject: 2 }"));
+    assertThatThrownBy(() -> TrainSpec.load(misspelt).toConfig())
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("curriculum[1].maxObject");
+    java.nio.file.Path shrinking = dir.resolve("shrinking.yaml");
+    java.nio.file.Files.writeString(shrinking, text.replace("untilStep: 2500", "untilStep: 1000"));
+    assertThatThrownBy(() -> TrainSpec.load(shrinking).toConfig())
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("curriculum[1].untilStep");
+  }
+
+  @Test
   void aTrainingConfigCanNarrowTheQuestionTypesAndNamesAnUnknownOne(
       @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
     String shipped =

@@ -19,6 +19,7 @@ import io.mqtstream.world.WorldConfig;
  * @param questionsPerClip question-answer turns per clip in stage 2, one after another after the
  *     clip's tokens, as in LLaVA's multi-turn conversations: the frames are encoded once for all of
  *     them (4 turns cost ~1.3× the time of one step with a single question, see the model card)
+ * @param curriculum object counts by step ({@link Curriculum#NONE} for the world's own range)
  */
 public record TrainConfig(
     long seed,
@@ -36,9 +37,49 @@ public record TrainConfig(
     int lmLayers,
     int lmHeads,
     int lmFfn,
-    WorldConfig world) {
+    WorldConfig world,
+    Curriculum curriculum) {
+
+  /** A run without a curriculum. */
+  public TrainConfig(
+      long seed,
+      int steps,
+      int alignmentSteps,
+      int batchSize,
+      float learningRate,
+      int warmupSteps,
+      float weightDecay,
+      float clipNorm,
+      int fixedM,
+      int questionsPerClip,
+      EncoderConfig encoder,
+      LmConfig.Norm norm,
+      int lmLayers,
+      int lmHeads,
+      int lmFfn,
+      WorldConfig world) {
+    this(
+        seed,
+        steps,
+        alignmentSteps,
+        batchSize,
+        learningRate,
+        warmupSteps,
+        weightDecay,
+        clipNorm,
+        fixedM,
+        questionsPerClip,
+        encoder,
+        norm,
+        lmLayers,
+        lmHeads,
+        lmFfn,
+        world,
+        Curriculum.NONE);
+  }
 
   public TrainConfig {
+    curriculum = curriculum == null ? Curriculum.NONE : curriculum;
     if (steps < 1 || batchSize < 1 || alignmentSteps < 0 || alignmentSteps > steps) {
       throw new IllegalArgumentException(
           "train: need steps >= 1, batchSize >= 1, 0 <= alignmentSteps <= steps");
@@ -92,6 +133,7 @@ public record TrainConfig(
         lmLayers,
         lmHeads,
         lmFfn,
-        world);
+        world,
+        curriculum);
   }
 }

@@ -25,6 +25,7 @@ import io.mqtstream.world.Question;
 import io.mqtstream.world.Seeds;
 import io.mqtstream.world.Split;
 import io.mqtstream.world.SyntheticWorld;
+import io.mqtstream.world.WorldConfig;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -48,7 +49,7 @@ public final class Trainer implements AutoCloseable {
   private static final String OPTIMIZER_FILE = "optimizer.safetensors";
 
   private final TrainConfig config;
-  private final SyntheticWorld world;
+  private final Map<WorldConfig, SyntheticWorld> worlds = new java.util.HashMap<>();
   private final MqtEncoder encoder;
   private final Reasoner reasoner;
   private final Map<String, Parameter> parameters = new LinkedHashMap<>();
@@ -66,7 +67,6 @@ public final class Trainer implements AutoCloseable {
 
   private Trainer(TrainConfig config, MqtEncoder encoder, Reasoner reasoner) {
     this.config = config;
-    this.world = new SyntheticWorld(config.world());
     this.encoder = encoder;
     this.reasoner = reasoner;
     // what the model trains: fixed parameters (the reference MQT's pos_embed) stay as they are
@@ -139,6 +139,8 @@ public final class Trainer implements AutoCloseable {
   private record Example(List<FrameRecord> frames, List<long[]> questions, List<long[]> answers) {}
 
   private Example example(Random random, boolean align) {
+    WorldConfig now = config.curriculum().worldAt(step, config.world());
+    SyntheticWorld world = worlds.computeIfAbsent(now, SyntheticWorld::new);
     Clip clip = world.clip(Split.TRAIN.seed(random.nextInt(1_000_000_000)));
     List<Question> questions = world.questions(clip);
     while (!align && questions.isEmpty()) { // e.g. only position questions, objects near the middle
