@@ -183,6 +183,11 @@ public record EngineConfig(
    * @param lowWater relaxed = every signal below this fraction of its limit
    * @param maxLag consumer lag counted as overload; 0 = off
    * @param overrides per-camera fixed m
+   * @param floors per-camera lowest m (an accuracy floor above {@code floor}), e.g. {@code {gate:
+   *     16}}
+   * @param maxStride load shedding: when m is at its floor and the load still cannot be carried,
+   *     ask on every k-th frame of each camera, k doubling up to this (the frames between are
+   *     answered as skipped); 1 = never shed
    */
   public record Budget(
       String policy,
@@ -198,7 +203,9 @@ public record EngineConfig(
       double decreaseFactor,
       double lowWater,
       long maxLag,
-      java.util.Map<String, Integer> overrides) {
+      java.util.Map<String, Integer> overrides,
+      java.util.Map<String, Integer> floors,
+      int maxStride) {
     public Budget {
       try {
         TokenBudget.Policy.parse(policy);
@@ -250,6 +257,17 @@ public record EngineConfig(
               throw new ConfigException("budget.overrides." + camera, "must be a positive m");
             }
           });
+      floors = floors == null ? java.util.Map.of() : java.util.Map.copyOf(floors);
+      floors.forEach(
+          (camera, m) -> {
+            if (m == null || m <= 0) {
+              throw new ConfigException("budget.floors." + camera, "must be a positive m");
+            }
+          });
+      if (maxStride < 1) {
+        throw new ConfigException(
+            "budget.maxStride", "must be 1 (never shed) or more, was " + maxStride);
+      }
     }
 
     /** This budget under another policy. */
@@ -268,7 +286,9 @@ public record EngineConfig(
           decreaseFactor,
           lowWater,
           maxLag,
-          overrides);
+          overrides,
+          floors,
+          maxStride);
     }
   }
 

@@ -54,7 +54,11 @@ final class LoadtestCommand implements Callable<Integer> {
   @Option(
       names = "--policy",
       defaultValue = "adaptive",
-      description = "adaptive, fixed, or both (one after the other, side by side)")
+      description =
+          "adaptive, fixed, both (= fixed,adaptive), or a comma list of runs, each adaptive,"
+              + " fixed or NAME=FILE (the budget: section of an engine YAML, e.g."
+              + " floor-shed=configs/budget/floor-16-shed.yaml); run one after the other, reported"
+              + " side by side")
   String policy;
 
   @Option(
@@ -120,16 +124,11 @@ final class LoadtestCommand implements Callable<Integer> {
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException("--profile must be constant, step or ramp");
     }
-    List<String> policies =
-        switch (policy) {
-          case "adaptive", "fixed" -> List.of(policy);
-          case "both" -> List.of("fixed", "adaptive");
-          default -> throw new IllegalArgumentException("--policy must be adaptive, fixed or both");
-        };
     if (cameras < 1 || !(fps > 0)) {
       throw new IllegalArgumentException("--cameras and --fps must be positive");
     }
     EngineConfig engine = config == null ? EngineConfig.defaults() : EngineConfig.load(config);
+    Map<String, EngineConfig.Budget> policies = budgets(policy, engine.budget());
     if (bootstrap != null && (policies.size() > 1 || findMax)) {
       throw new IllegalArgumentException(
           "--policy both and --find-max need the embedded engine (leave out --bootstrap)");
@@ -146,10 +145,11 @@ final class LoadtestCommand implements Callable<Integer> {
       return findMax(engine, policies, shape, dir);
     }
     List<Report.Column> runs = new ArrayList<>();
-    for (String p : policies) {
+    for (Map.Entry<String, EngineConfig.Budget> p : policies.entrySet()) {
       stderr.printf(
-          "loadtest: %s, %d cameras × %s fps, %s, %s%n", p, cameras, fps, duration, profile);
-      runs.add(new Report.Column(p, run(engine, p, cameras, shape)));
+          "loadtest: %s, %d cameras × %s fps, %s, %s%n",
+          p.getKey(), cameras, fps, duration, profile);
+      runs.add(new Report.Column(p.getKey(), run(engine, p.getValue(), cameras, shape)));
     }
     String table = Report.markdown(runs);
     Report.charts(dir, runs);
@@ -192,8 +192,34 @@ final class LoadtestCommand implements Callable<Integer> {
     return runs.stream().allMatch(r -> r.ledger().summary().lost() == 0) ? 0 : 1;
   }
 
-  /** One run: an embedded broker and engine under {@code policy}, or the external cluster. */
-  private Ledger run(EngineConfig engine, String policy, int cams, Harness.Profile shape)
+  /**
+   * The runs {@code --policy} names, in order: name → the budget the embedded engine runs with.
+   *
+   * @throws IllegalArgumentException naming a run that is none of the accepted forms
+   */
+  static Map<String, EngineConfig.Budget> budgets(String option, EngineConfig.Budget base) {
+    Map<String, EngineConfig.Budget> out = new LinkedHashMap<>();
+    for (String run : option.split(",")) {
+      String r = run.trim();
+      int eq = r.indexOf('=');
+      if (r.equals("both")) {
+        out.put("fixed", base.withPolicy("fixed"));
+        out.put("adaptive", base.withPolicy("adaptive"));
+      } else if (r.equals("adaptive") || r.equals("fixed")) {
+        out.put(r, base.withPolicy(r));
+      } else if (eq > 0 && eq < r.length() - 1) {
+        out.put(r.substring(0, eq), EngineConfig.load(Path.of(r.substring(eq + 1))).budget());
+      } else {
+        throw new IllegalArgumentException(
+            "--policy: each run must be adaptive, fixed, both or NAME=FILE, was '" + r + "'");
+      }
+    }
+    return out;
+  }
+
+  /** One run: an embedded broker and engine under {@code budget}, or the external cluster. */
+  private Ledger run(
+      EngineConfig engine, EngineConfig.Budget budget, int cams, Harness.Profile shape)
       throws Exception {
     Harness.Options options =
         new Harness.Options(
@@ -213,7 +239,7 @@ final class LoadtestCommand implements Callable<Integer> {
       Map<String, Object> client = engine.kafka().clientProperties(bootstrap);
       return harness(client, options);
     }
-    EngineConfig c = engine.withBudget(engine.budget().withPolicy(policy));
+    EngineConfig c = engine.withBudget(budget);
     try (LocalStack stack = LocalStack.start(c, Math.max(2, Math.min(cams, 8)))) {
       return harness(stack.clientProperties(), options);
     }
@@ -249,21 +275,25 @@ final class LoadtestCommand implements Callable<Integer> {
    * Doubles the cameras until a run misses the bound (p95 over the target, or frames lost), then
    * bisects between the last pass and the first miss.
    */
-  private int findMax(EngineConfig engine, List<String> policies, Harness.Profile shape, Path dir)
+  private int findMax(
+      EngineConfig engine,
+      Map<String, EngineConfig.Budget> policies,
+      Harness.Profile shape,
+      Path dir)
       throws Exception {
     Map<String, Integer> best = new LinkedHashMap<>();
     StringBuilder log =
         new StringBuilder(
             "| policy | cameras | p95 (ms) | lost | mean m | accuracy | within bound |\n"
                 + "| --- | --- | --- | --- | --- | --- | --- |\n");
-    for (String p : policies) {
+    for (String p : policies.keySet()) {
       int pass = 0;
       int fail = -1;
       int n = 1;
       while (fail < 0 || fail - pass > 1) {
         int tryN = fail < 0 ? n : (pass + fail) / 2;
         stderr.printf("find-max: %s, %d cameras × %s fps%n", p, tryN, fps);
-        Ledger.Summary s = run(engine, p, tryN, shape).summary();
+        Ledger.Summary s = run(engine, policies.get(p), tryN, shape).summary();
         boolean ok = s.lost() == 0 && s.p95() <= p95Target.toMillis();
         log.append(
             String.format(

@@ -59,6 +59,26 @@ class LoadtestCommandTest {
   }
 
   @Test
+  void thePolicyListRunsNamedBudgetsFromFilesAndNamesABadRun() {
+    EngineConfig.Budget base = EngineConfig.defaults().budget();
+    var runs =
+        LoadtestCommand.budgets(
+            "both,floor-shed=../configs/budget/floor-16-shed.yaml,"
+                + "fixed-shed=../configs/budget/fixed-shed.yaml",
+            base);
+    assertThat(runs).containsOnlyKeys("fixed", "adaptive", "floor-shed", "fixed-shed");
+    assertThat(runs.keySet()).containsExactly("fixed", "adaptive", "floor-shed", "fixed-shed");
+    assertThat(runs.get("fixed").policy()).isEqualTo("fixed");
+    assertThat(runs.get("adaptive").maxStride()).isEqualTo(1);
+    assertThat(runs.get("floor-shed").floor()).isEqualTo(16);
+    assertThat(runs.get("floor-shed").maxStride()).isEqualTo(8);
+    assertThat(runs.get("fixed-shed").policy()).isEqualTo("fixed");
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> LoadtestCommand.budgets("adaptive,greedy", base))
+        .hasMessageContaining("greedy");
+  }
+
+  @Test
   void demoPrintsAnswersAndASummaryLine() throws Exception {
     Path config = Files.createTempFile("demo", ".yaml");
     Files.writeString(config, "server:\n  port: 0\n");

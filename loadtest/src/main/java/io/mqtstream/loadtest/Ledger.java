@@ -26,6 +26,7 @@ public final class Ledger {
   private final Map<String, Long> published = new ConcurrentHashMap<>(); // camera#seq → ms
   private final java.util.Set<String> answered = ConcurrentHashMap.newKeySet();
   private final java.util.Set<String> scoredFrames = ConcurrentHashMap.newKeySet();
+  private final java.util.Set<String> skippedFrames = ConcurrentHashMap.newKeySet();
   private final Map<Integer, long[]> byM = new TreeMap<>(); // m → {scored, correct}
   private final List<Long> latencies = new ArrayList<>();
   private final List<Integer> ms = new ArrayList<>();
@@ -36,6 +37,7 @@ public final class Ledger {
   private long correct;
   private long inTime; // scored answers read back within the deadline
   private long timely; // of those, right
+  private long skippedPairs; // measured (frame, question) pairs with ground truth the engine shed
   private long maxLag;
   private volatile long lastLag = -1;
 
@@ -109,6 +111,15 @@ public final class Ledger {
    */
   public void answered(Answer a, String expected, long atMs) {
     answered.add(key(a.cameraId(), a.frameSeq()));
+    if (a.skipped()) {
+      skippedFrames.add(key(a.cameraId(), a.frameSeq()));
+      if (a.frameTs() >= measureFromMs && expected != null) {
+        synchronized (this) {
+          skippedPairs++; // not lost, not answered: missed by the operator all the same
+        }
+      }
+      return;
+    }
     if (a.frameTs() < measureFromMs) {
       return; // warm-up: answered, not measured
     }
@@ -178,7 +189,7 @@ public final class Ledger {
             .filter(e -> e.getValue() >= measureFromMs && !answered.contains(e.getKey()))
             .count();
     double questionsPerFrame = scoredFrames.isEmpty() ? 0 : (double) scored / scoredFrames.size();
-    double pairs = scored + lostMeasured * questionsPerFrame;
+    double pairs = scored + lostMeasured * questionsPerFrame + skippedPairs;
     Map<Integer, Score> accuracyByM = new TreeMap<>();
     byM.forEach((m, c) -> accuracyByM.put(m, new Score(c[0], c[1])));
     Map<Integer, Long> hist = new TreeMap<>();
@@ -189,6 +200,7 @@ public final class Ledger {
         sent,
         answers,
         lost,
+        skippedFrames.size(),
         unexpected,
         percentile(latencies, 50),
         percentile(latencies, 95),
@@ -235,6 +247,8 @@ public final class Ledger {
    * @param framesSent frames the broker acknowledged
    * @param answers answers read back for those frames
    * @param lost frames with no answer
+   * @param skipped frames the engine shed under load (a skip record per question instead of
+   *     answers): not lost, but their questions count as missed in {@code timelyAccuracy}
    * @param unexpected answered frames this run did not publish
    * @param p50 latency percentiles, ms (NaN without answers)
    * @param maxLag the largest consumer lag sampled
@@ -252,6 +266,7 @@ public final class Ledger {
       long framesSent,
       long answers,
       long lost,
+      long skipped,
       long unexpected,
       double p50,
       double p95,

@@ -26,6 +26,7 @@ public final class Report {
     row(b, runs, "frames sent", s -> Long.toString(s.framesSent()));
     row(b, runs, "answers", s -> Long.toString(s.answers()));
     row(b, runs, "frames lost", s -> Long.toString(s.lost()));
+    row(b, runs, "frames skipped (shed under load)", s -> Long.toString(s.skipped()));
     row(b, runs, "latency p50 (ms)", s -> fmt(s.p50(), 0));
     row(b, runs, "latency p95 (ms)", s -> fmt(s.p95(), 0));
     row(b, runs, "latency p99 (ms)", s -> fmt(s.p99(), 0));
@@ -122,6 +123,7 @@ public final class Report {
     o.put("frames_sent", s.framesSent());
     o.put("answers", s.answers());
     o.put("lost", s.lost());
+    o.put("skipped", s.skipped());
     Map<String, Object> latency = new LinkedHashMap<>();
     latency.put("p50", num(s.p50()));
     latency.put("p95", num(s.p95()));

@@ -99,4 +99,29 @@ class LedgerTest {
     assertThat(s.accuracyByM().get(2)).isEqualTo(new Ledger.Score(2, 1));
     assertThat(s.accuracyByM().get(64)).isEqualTo(new Ledger.Score(2, 2));
   }
+
+  @Test
+  void aShedFrameIsNeitherLostNorAnsweredAndItsQuestionsCountAsMissed() {
+    Ledger ledger = new Ledger(0, 0, 500);
+    for (long seq = 0; seq < 4; seq++) {
+      ledger.published("a", seq, 1_000 * seq);
+    }
+    // seq 0 and 2 answered right in time; seq 1 and 3 shed (a skip per question, no text)
+    ledger.answered(answer("a", 0, 0, "two", 64), "two", 200);
+    ledger.answered(answer("a", 2, 2_000, "two", 64), "two", 2_200);
+    for (long seq : new long[] {1, 3}) {
+      ledger.answered(
+          new Answer("a", seq, 1_000 * seq, "how many shapes are there?", null, 0, 4, 5, "t", true),
+          "two",
+          1_000 * seq + 5);
+    }
+    Ledger.Summary s = ledger.summary();
+    assertThat(s.lost()).isZero();
+    assertThat(s.skipped()).isEqualTo(2);
+    assertThat(s.answers()).isEqualTo(2);
+    assertThat(s.accuracy()).isEqualTo(1.0);
+    assertThat(s.mHist()).containsOnlyKeys(64); // a skip is not an answer at m = 0
+    assertThat(s.timelyAccuracy()).isEqualTo(2 / 4.0);
+    assertThat(s.accuracyInTime()).isEqualTo(1.0);
+  }
 }

@@ -18,6 +18,9 @@ import java.nio.charset.StandardCharsets;
  * @param frames frames in the window (T)
  * @param latencyMs capture of the frame to the answer being written, milliseconds
  * @param model the model's name
+ * @param skipped true when the engine shed this frame's questions under load instead of answering
+ *     them ({@code budget.maxStride}): {@code answer} is null and {@code m} 0. Skipped frames are
+ *     reported this way, never dropped silently.
  */
 public record Answer(
     String cameraId,
@@ -28,7 +31,22 @@ public record Answer(
     int m,
     int frames,
     long latencyMs,
-    String model) {
+    String model,
+    boolean skipped) {
+
+  /** An answer the model gave. */
+  public Answer(
+      String cameraId,
+      long frameSeq,
+      long frameTs,
+      String question,
+      String answer,
+      int m,
+      int frames,
+      long latencyMs,
+      String model) {
+    this(cameraId, frameSeq, frameTs, question, answer, m, frames, latencyMs, model, false);
+  }
 
   private static final ObjectMapper JSON =
       new ObjectMapper().disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);

@@ -121,18 +121,33 @@ final class AnswerWriter implements AutoCloseable {
 
   /** Sends one answer; emits it once the broker has it (the frame acked if it was the last). */
   Mono<Answer> write(Ticket t, String question, String text) {
+    return send(t, answer(t, question, text, false));
+  }
+
+  /**
+   * Sends a question's skip for a frame the budget shed ({@link Answer#skipped()}: no text, m 0);
+   * acknowledges the frame like an answer would. Not counted as an answer nor in the latency.
+   */
+  Mono<Answer> skip(Ticket t, String question) {
+    return send(t, answer(t, question, null, true));
+  }
+
+  private Answer answer(Ticket t, String question, String text, boolean skipped) {
     long latencyMs = Math.max(0, clockMillis.getAsLong() - t.captureMillis());
-    Answer answer =
-        new Answer(
-            t.cameraId(),
-            t.sequence(),
-            t.captureMillis(),
-            question,
-            text,
-            t.m(),
-            t.frames(),
-            latencyMs,
-            model);
+    return new Answer(
+        t.cameraId(),
+        t.sequence(),
+        t.captureMillis(),
+        question,
+        text,
+        t.m(),
+        t.frames(),
+        latencyMs,
+        model,
+        skipped);
+  }
+
+  private Mono<Answer> send(Ticket t, Answer answer) {
     if (t.ackWith() != null) {
       return writeInTransaction(t, answer);
     }
@@ -152,13 +167,19 @@ final class AnswerWriter implements AutoCloseable {
                     }))
         .doOnNext(
             a -> {
-              written.increment();
-              latency.record(
-                  Math.max(0, clockMillis.getAsLong() - t.captureMillis()), TimeUnit.MILLISECONDS);
+              counted(a, t);
               if (t.pending().decrementAndGet() == 0) {
                 t.ack().run();
               }
             });
+  }
+
+  private void counted(Answer a, Ticket t) {
+    if (!a.skipped()) {
+      written.increment();
+      latency.record(
+          Math.max(0, clockMillis.getAsLong() - t.captureMillis()), TimeUnit.MILLISECONDS);
+    }
   }
 
   private Mono<Answer> writeInTransaction(Ticket t, Answer answer) {
@@ -189,12 +210,7 @@ final class AnswerWriter implements AutoCloseable {
     }
     return Mono.fromFuture(t.committed(), true)
         .thenReturn(answer)
-        .doOnNext(
-            a -> {
-              written.increment();
-              latency.record(
-                  Math.max(0, clockMillis.getAsLong() - t.captureMillis()), TimeUnit.MILLISECONDS);
-            })
+        .doOnNext(a -> counted(a, t))
         .onErrorResume(
             e -> {
               aborted.increment();

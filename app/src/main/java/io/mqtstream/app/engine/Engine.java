@@ -88,6 +88,9 @@ public final class Engine implements AutoCloseable {
   private final Dashboard dashboard;
   private final DashboardHttp dashboardHttp;
   private final Counter framesEncoded;
+  private final Counter framesShed;
+  private final Map<String, java.util.concurrent.atomic.AtomicLong> asks =
+      new java.util.concurrent.ConcurrentHashMap<>();
   private final DistributionSummary tokensPerFrame;
   private final DistributionSummary encodeBatch;
   private final CompletableFuture<Void> done = new CompletableFuture<>();
@@ -178,6 +181,7 @@ public final class Engine implements AutoCloseable {
       throw e;
     }
     this.framesEncoded = meters.counter("mqt.engine.frames");
+    this.framesShed = meters.counter("mqt.engine.frames.shed");
     this.tokensPerFrame =
         DistributionSummary.builder("mqt.tokens.per.frame")
             .description("m of each prompt's frames")
@@ -186,6 +190,7 @@ public final class Engine implements AutoCloseable {
     this.encodeBatch = meters.summary("mqt.encoder.batch.size");
     meters.gauge("mqt.budget.m", budget, TokenBudget::m);
     meters.gauge("mqt.budget.pressure", budget, TokenBudget::pressure);
+    meters.gauge("mqt.budget.stride", budget, TokenBudget::stride);
     meters.gauge("mqt.kafka.lag", lag, LagMonitor::lag);
   }
 
@@ -237,9 +242,15 @@ public final class Engine implements AutoCloseable {
     budgetLoop =
         budget
             .run(this::sampleLoad, timer)
+            .map(m -> List.of(m, budget.stride()))
             .distinctUntilChanged()
             .subscribe(
-                m -> log.info("token budget: m = {} (pressure {})", m, fmt(budget.pressure())));
+                ms ->
+                    log.info(
+                        "token budget: m = {}, asking on every {} frame(s) (pressure {})",
+                        ms.get(0),
+                        ms.get(1),
+                        fmt(budget.pressure())));
     pipeline =
         source
             .frames()
@@ -250,8 +261,17 @@ public final class Engine implements AutoCloseable {
                 batch -> Mono.fromCallable(() -> encode(batch)).subscribeOn(encodeScheduler), 1)
             .concatMapIterable(encoded -> encoded)
             .concatMapIterable(this::prompts)
-            .transform(batcher::process)
-            .flatMap(this::write, 1024)
+            .publish(
+                asked ->
+                    Flux.merge(
+                        asked
+                            .ofType(Asking.class)
+                            .map(Asking::prompt)
+                            .transform(batcher::process)
+                            .flatMap(this::write, 1024),
+                        asked
+                            .ofType(Shed.class)
+                            .flatMap(s -> answers.skip(s.ticket(), s.question()), 1024)))
             .subscribe(
                 a -> {},
                 e -> {
@@ -307,6 +327,13 @@ public final class Engine implements AutoCloseable {
 
   private record Asked(AnswerWriter.Ticket ticket, String question) {}
 
+  /** What a frame's window leads to: a prompt per question, or, when shed, a skip per question. */
+  private sealed interface Work permits Asking, Shed {}
+
+  private record Asking(Prompt prompt) implements Work {}
+
+  private record Shed(AnswerWriter.Ticket ticket, String question) implements Work {}
+
   private List<Encoded> encode(List<FrameDecoder.Decoded> batch) {
     List<VisualTokens> tokens =
         encoder.encodeDecoded(batch.stream().map(FrameDecoder.Decoded::pixels).toList());
@@ -323,8 +350,12 @@ public final class Engine implements AutoCloseable {
     return out;
   }
 
-  /** The frame joins its camera's window; if it is a frame to ask on, one prompt per question. */
-  private List<Prompt> prompts(Encoded e) {
+  /**
+   * The frame joins its camera's window; if it is a frame to ask on, one prompt per question, or,
+   * when the budget sheds load and this is not the camera's k-th asked frame, one skip per
+   * question.
+   */
+  private List<Work> prompts(Encoded e) {
     Frame frame = e.frame();
     String camera = frame.cameraId();
     boolean sceneStart = frame.header(FrameHeaders.SCENE_START).map("true"::equals).orElse(false);
@@ -334,11 +365,13 @@ public final class Engine implements AutoCloseable {
       frame.ack();
       return List.of();
     }
-    int m = budget.m(camera);
-    List<VisualTokens> cut = window.get().stream().map(t -> t.tokens(m)).toList();
-    tokensPerFrame.record(m);
     long captureMillis = frame.record().captureMicros() / 1000;
-    load.prompted(System.currentTimeMillis() - captureMillis);
+    long nth =
+        asks.computeIfAbsent(camera, c -> new java.util.concurrent.atomic.AtomicLong())
+            .getAndIncrement();
+    int stride = budget.stride();
+    boolean shed = stride > 1 && nth % stride != 0;
+    int m = shed ? 0 : budget.m(camera);
     AnswerWriter.Ticket ticket =
         AnswerWriter.Ticket.of(
             camera,
@@ -346,15 +379,28 @@ public final class Engine implements AutoCloseable {
             captureMillis,
             frame.headers(),
             m,
-            cut.size(),
+            window.get().size(),
             asked.size(),
             frame::ack,
             frame.exactlyOnce() ? frame::ackWith : null);
-    List<Prompt> out = new ArrayList<>(asked.size());
+    List<Work> out = new ArrayList<>(asked.size());
+    if (shed) {
+      framesShed.increment();
+      asked.forEach(q -> out.add(new Shed(ticket, q)));
+      return out;
+    }
+    List<VisualTokens> cut = window.get().stream().map(t -> t.tokens(m)).toList();
+    tokensPerFrame.record(m);
+    load.prompted(System.currentTimeMillis() - captureMillis);
     for (String q : asked) {
       out.add(
-          reasoner.prompt(
-              camera + "#" + frame.record().sequence(), cut, q, sampling, new Asked(ticket, q)));
+          new Asking(
+              reasoner.prompt(
+                  camera + "#" + frame.record().sequence(),
+                  cut,
+                  q,
+                  sampling,
+                  new Asked(ticket, q))));
     }
     return out;
   }

@@ -14,6 +14,11 @@ import reactor.core.scheduler.Scheduler;
  * steps up to the next allowed value (AIMD over the allowed set). Between "overloaded" and
  * "relaxed" lies a dead band in which m stays put, and each move needs several looks in a row, so a
  * steady load does not make m flap.
+ *
+ * <p>Accuracy floors and load shedding: a camera's m never goes below its floor ({@code
+ * budget.floors}), and when m is at the floor (or fixed) and the load still cannot be carried, the
+ * budget sheds instead of lowering m: it asks on every k-th frame of a camera ({@link #stride()}),
+ * k doubling per cut up to {@code maxStride}; when relaxed, k halves back to 1 before m climbs.
  */
 public final class TokenBudget {
 
@@ -58,7 +63,9 @@ public final class TokenBudget {
       int floor,
       int ceiling,
       int fixedM,
-      Map<String, Integer> overrides) {
+      Map<String, Integer> overrides,
+      Map<String, Integer> floors,
+      int maxStride) {
 
     /** The configured budget for a model with {@code maxTokens} = M. */
     public static Settings of(EngineConfig.Budget b, int maxTokens) {
@@ -76,8 +83,18 @@ public final class TokenBudget {
       int fixedM = b.fixedM() == 0 ? ceiling : Math.min(b.fixedM(), maxTokens);
       Map<String, Integer> overrides = new java.util.HashMap<>();
       b.overrides().forEach((camera, m) -> overrides.put(camera, Math.min(m, maxTokens)));
+      Map<String, Integer> floors = new java.util.HashMap<>();
+      b.floors().forEach((camera, m) -> floors.put(camera, Math.min(m, ceiling)));
       return new Settings(
-          b, Policy.parse(b.policy()), allowed, allowed[0], ceiling, fixedM, Map.copyOf(overrides));
+          b,
+          Policy.parse(b.policy()),
+          allowed,
+          allowed[0],
+          ceiling,
+          fixedM,
+          Map.copyOf(overrides),
+          Map.copyOf(floors),
+          b.maxStride());
     }
   }
 
@@ -108,6 +125,7 @@ public final class TokenBudget {
 
   private final Settings settings;
   private volatile int m;
+  private volatile int stride = 1;
   private int overloadedLooks;
   private int relaxedLooks;
   private int coolingLooks;
@@ -127,10 +145,19 @@ public final class TokenBudget {
     return m;
   }
 
-  /** The m for this camera: its override, else the current m. */
+  /** The m for this camera: its override, else the current m raised to the camera's floor. */
   public int m(String cameraId) {
     Integer fixed = settings.overrides().get(cameraId);
-    return fixed != null ? fixed : m;
+    if (fixed != null) {
+      return fixed;
+    }
+    Integer floor = settings.floors().get(cameraId);
+    return floor != null ? Math.max(m, floor) : m;
+  }
+
+  /** Load shedding: ask on every k-th frame of each camera (1 = on every frame). */
+  public int stride() {
+    return stride;
   }
 
   /** The load of the last look, as a fraction of the limits (1 = at a limit). */
@@ -147,11 +174,12 @@ public final class TokenBudget {
         .map(tick -> observe(signals.get()));
   }
 
-  /** One look: updates m from the load and returns it. */
+  /** One look: updates m (and the shedding stride) from the load and returns m. */
   public synchronized int observe(Load load) {
     double pressure = pressure(load);
     lastPressure = pressure;
-    if (settings.policy() == Policy.FIXED) {
+    boolean fixed = settings.policy() == Policy.FIXED;
+    if (fixed && settings.maxStride() == 1) {
       return m;
     }
     if (coolingLooks > 0) {
@@ -161,19 +189,31 @@ public final class TokenBudget {
       relaxedLooks = 0;
       if (++overloadedLooks >= settings.config().decreaseAfter() && coolingLooks == 0) {
         overloadedLooks = 0;
-        int cut = below(m);
+        int cut = fixed ? m : below(m);
+        int shed = Math.min(stride * 2, settings.maxStride());
         if (cut != m) {
           m = cut;
-          // latency signals lag behind: give this cut time to show before the next one
-          coolingLooks =
-              (int)
-                  Math.ceil(
-                      (double) settings.config().cooldown().toNanos()
-                          / settings.config().interval().toNanos());
+          cooldown();
+        } else if (shed != stride) { // m cannot go lower: shed instead
+          stride = shed;
+          cooldown();
         }
       }
     } else if (pressure < settings.config().lowWater()) {
       overloadedLooks = 0;
+      if (stride > 1) {
+        // undo shedding first: asking on twice the frames costs about twice the reasoner's work
+        if (load.utilization() * 2 >= HEADROOM) {
+          relaxedLooks = 0;
+        } else if (++relaxedLooks >= settings.config().increaseAfter()) {
+          relaxedLooks = 0;
+          stride /= 2;
+        }
+        return m;
+      }
+      if (fixed) {
+        return m;
+      }
       int next = above(m);
       if (next != m && load.utilization() * next / m >= HEADROOM) {
         relaxedLooks = 0; // relaxed at this m, but the next one would saturate the reasoner
@@ -186,6 +226,15 @@ public final class TokenBudget {
       relaxedLooks = 0;
     }
     return m;
+  }
+
+  /** Latency signals lag behind: give a cut time to show before the next one. */
+  private void cooldown() {
+    coolingLooks =
+        (int)
+            Math.ceil(
+                (double) settings.config().cooldown().toNanos()
+                    / settings.config().interval().toNanos());
   }
 
   /** The largest load signal relative to its limit (utilisation only gates step-ups). */

@@ -77,6 +77,21 @@ class AnswerWriterTest {
   }
 
   @Test
+  void aShedFramesSkipsAckItLikeAnswersButAreNotCountedAsAnswers() {
+    AnswerWriter.Ticket t = ticket(2);
+    writer.skip(t, "how many?").subscribe();
+    writer.skip(t, "what colour?").subscribe();
+    producer.completeNext();
+    producer.completeNext();
+    assertThat(acks).hasValue(1);
+    List<Answer> sent = producer.history().stream().map(r -> Answer.fromJson(r.value())).toList();
+    assertThat(sent).allMatch(Answer::skipped).allMatch(a -> a.answer() == null);
+    assertThat(sent).extracting(Answer::question).containsExactly("how many?", "what colour?");
+    assertThat(producer.history().get(0).headers().lastHeader(FrameHeaders.TRUTH)).isNotNull();
+    assertThat(meters.counter("mqt.engine.answers").count()).isZero();
+  }
+
+  @Test
   void theRecordIsKeyedByCameraCarriesTheAnswerAndTheFramesHeaders() {
     StepVerifier.create(writer.write(ticket(1), "how many?", "2"))
         .then(producer::completeNext)

@@ -180,6 +180,33 @@ class EngineTest {
   }
 
   @Test
+  void whenEvenTheFloorCannotKeepUpFramesAreShedVisiblyAndNoneIsLost() throws Exception {
+    // A latency target no machine meets and a floor at M: m cannot be cut, so the budget sheds.
+    EngineConfig c =
+        config(
+            "shed",
+            -1,
+            """
+            budget:
+              floor: 64
+              latencyTarget: 1ms
+              maxStride: 4
+            """);
+    PrometheusMeterRegistry meters = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    try (Engine engine = Engine.start(c, kafka.bootstrapServers(), meters)) {
+      Ledger.Summary s = run(c, load(c, 2, 4, Duration.ofSeconds(10), "cam-")).summary();
+      assertThat(s.lost()).as("frames with neither answers nor skips").isZero();
+      assertThat(engine.budget().stride()).isEqualTo(4);
+      assertThat(s.skipped()).as("frames shed").isPositive();
+      assertThat(s.answers()).as("frames still answered").isPositive();
+      assertThat(s.mMin()).as("answered at the floor, never below").isEqualTo(64);
+      // the engine's count and the topic's skip records are two sides of the same frames
+      assertThat(meters.counter("mqt.engine.frames.shed").count()).isEqualTo(s.skipped());
+      assertThat(s.timelyAccuracy()).isLessThan(s.accuracy());
+    }
+  }
+
+  @Test
   void afterACrashARestartAnswersEveryFrame() throws Exception {
     EngineConfig c = config("crash", -1, "");
     Engine[] engine = {start(c)};

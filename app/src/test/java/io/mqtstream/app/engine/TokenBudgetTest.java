@@ -17,13 +17,19 @@ class TokenBudgetTest {
 
   /** The shipped defaults (interval 250 ms, cut after 2 looks, cooldown 1 s, up after 8). */
   private static TokenBudget budget(String policy) {
+    return budget(policy, 2, Map.of(), 1);
+  }
+
+  /** The shipped defaults with an accuracy floor, per-camera floors and load shedding. */
+  private static TokenBudget budget(
+      String policy, int floor, Map<String, Integer> floors, int maxStride) {
     EngineConfig.Budget b = EngineConfig.defaults().budget();
     return new TokenBudget(
         TokenBudget.Settings.of(
             new EngineConfig.Budget(
                 policy,
                 b.allowed(),
-                b.floor(),
+                floor,
                 b.ceiling(),
                 b.fixedM(),
                 TARGET,
@@ -34,7 +40,9 @@ class TokenBudgetTest {
                 b.decreaseFactor(),
                 b.lowWater(),
                 b.maxLag(),
-                Map.of("lobby", 16)),
+                Map.of("lobby", 16),
+                floors,
+                maxStride),
             64));
   }
 
@@ -160,5 +168,97 @@ class TokenBudgetTest {
         TokenBudget.Settings.of(EngineConfig.defaults().budget(), 48); // M = 48, not in the list
     assertThat(s.allowed()).containsExactly(2, 4, 8, 16, 32, 48);
     assertThat(s.ceiling()).isEqualTo(48);
+  }
+
+  @Test
+  void aCamerasFloorHoldsItsMWhileTheOthersFallToTheGlobalFloor() {
+    TokenBudget budget = budget("adaptive", 2, Map.of("gate", 16, "yard", 128), 1);
+    StepVerifier.withVirtualTime(
+            () -> budget.run(() -> latency(3000), VirtualTimeScheduler.get()).then())
+        .expectSubscription()
+        .thenAwait(Duration.ofSeconds(10))
+        .then(
+            () -> {
+              assertThat(budget.m()).isEqualTo(2);
+              assertThat(budget.m("street")).isEqualTo(2);
+              assertThat(budget.m("gate")).isEqualTo(16);
+              assertThat(budget.m("yard")).as("a floor above M is M").isEqualTo(64);
+              assertThat(budget.m("lobby")).as("an override wins").isEqualTo(16);
+              assertThat(budget.stride()).as("no shedding unless configured").isEqualTo(1);
+            })
+        .thenCancel()
+        .verify();
+  }
+
+  @Test
+  void atTheFloorTheBudgetShedsFramesThenAsksOnEveryFrameAgainBeforeMClimbs() {
+    TokenBudget budget = budget("adaptive", 16, Map.of(), 8);
+    AtomicReference<TokenBudget.Load> load = new AtomicReference<>(latency(3000));
+    List<int[]> seen = new ArrayList<>(); // {m, stride} after each look
+    StepVerifier.withVirtualTime(
+            () ->
+                budget
+                    .run(load::get, VirtualTimeScheduler.get())
+                    .doOnNext(m -> seen.add(new int[] {m, budget.stride()}))
+                    .then())
+        .expectSubscription()
+        .thenAwait(Duration.ofSeconds(15))
+        .then(
+            () -> {
+              assertThat(budget.m()).as("never below the floor").isEqualTo(16);
+              assertThat(budget.stride()).isEqualTo(8);
+              // shedding began only once m was at the floor, and doubled: 2, 4, 8
+              int firstShed =
+                  seen.stream().filter(s -> s[1] > 1).findFirst().map(seen::indexOf).orElseThrow();
+              assertThat(seen.get(firstShed)[0]).isEqualTo(16);
+              assertThat(seen.stream().map(s -> s[1]).distinct()).containsExactly(1, 2, 4, 8);
+              load.set(latency(100));
+            })
+        .thenAwait(Duration.ofSeconds(60))
+        .then(
+            () -> {
+              assertThat(budget.stride()).isEqualTo(1);
+              assertThat(budget.m()).isEqualTo(64);
+              List<int[]> recovery = seen.subList(seen.size() - 240, seen.size());
+              int lastShed = -1;
+              int firstClimb = Integer.MAX_VALUE;
+              for (int i = 0; i < recovery.size(); i++) {
+                if (recovery.get(i)[1] > 1) {
+                  lastShed = i;
+                }
+                if (recovery.get(i)[0] > 16) {
+                  firstClimb = Math.min(firstClimb, i);
+                }
+              }
+              assertThat(lastShed).as("shedding undone before m climbs").isLessThan(firstClimb);
+            })
+        .thenCancel()
+        .verify();
+  }
+
+  @Test
+  void theFixedPolicyShedsInsteadOfCuttingWhenAllowedTo() {
+    TokenBudget budget = budget("fixed", 2, Map.of(), 4);
+    StepVerifier.withVirtualTime(
+            () -> budget.run(() -> latency(3000), VirtualTimeScheduler.get()).then())
+        .expectSubscription()
+        .thenAwait(Duration.ofSeconds(10))
+        .then(
+            () -> {
+              assertThat(budget.m()).isEqualTo(64);
+              assertThat(budget.stride()).isEqualTo(4);
+            })
+        .thenCancel()
+        .verify();
+  }
+
+  @Test
+  void aBadStrideOrFloorNamesTheKey() {
+    String yaml = "budget:\n  maxStride: 0\n";
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> EngineConfig.parse(yaml, "t"))
+        .hasMessageContaining("budget.maxStride");
+    String floors = "budget:\n  floors: {gate: 0}\n";
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> EngineConfig.parse(floors, "t"))
+        .hasMessageContaining("budget.floors.gate");
   }
 }
