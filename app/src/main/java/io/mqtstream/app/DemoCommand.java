@@ -117,8 +117,8 @@ final class DemoCommand implements Callable<Integer> {
                           r.answer().cameraId(),
                           r.answer().frameSeq(),
                           r.answer().question(),
-                          r.answer().answer(),
-                          r.expected() == null
+                          r.answer().skipped() ? "(skipped: shed under load)" : r.answer().answer(),
+                          r.expected() == null || r.answer().skipped()
                               ? "          "
                               : (r.expected().equals(r.answer().answer()) ? "✓" : "✗")
                                   + String.format(Locale.ROOT, " (%-6s)", r.expected()),

@@ -271,7 +271,9 @@ public final class Engine implements AutoCloseable {
                             .flatMap(this::write, 1024),
                         asked
                             .ofType(Shed.class)
-                            .flatMap(s -> answers.skip(s.ticket(), s.question()), 1024)))
+                            .flatMap(s -> answers.skip(s.ticket(), s.question()), 1024)),
+                // a small hand-over buffer: prompts waiting here are invisible to the budget
+                32)
             .subscribe(
                 a -> {},
                 e -> {
