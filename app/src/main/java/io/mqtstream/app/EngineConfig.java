@@ -186,7 +186,7 @@ public record EngineConfig(
    * @param floors per-camera lowest m (an accuracy floor above {@code floor}), e.g. {@code {gate:
    *     16}}
    * @param maxStride load shedding: when m is at its floor and the load still cannot be carried,
-   *     ask on every k-th frame of each camera, k doubling up to this (the frames between are
+   *     ask on every k-th frame of each camera, k growing by one up to this (the frames between are
    *     answered as skipped); 1 = never shed
    */
   public record Budget(

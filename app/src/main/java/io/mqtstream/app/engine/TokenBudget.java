@@ -190,7 +190,7 @@ public final class TokenBudget {
       if (++overloadedLooks >= settings.config().decreaseAfter() && coolingLooks == 0) {
         overloadedLooks = 0;
         int cut = fixed ? m : below(m);
-        int shed = Math.min(stride * 2, settings.maxStride());
+        int shed = Math.min(stride + 1, settings.maxStride());
         if (cut != m) {
           m = cut;
           cooldown();
@@ -202,12 +202,13 @@ public final class TokenBudget {
     } else if (pressure < settings.config().lowWater()) {
       overloadedLooks = 0;
       if (stride > 1) {
-        // undo shedding first: asking on twice the frames costs about twice the reasoner's work
-        if (load.utilization() * 2 >= HEADROOM) {
+        // undo shedding first, one step at a time: asking on every (k-1)-th window instead of
+        // every k-th costs the reasoner k / (k-1) times the work
+        if (load.utilization() * stride / (stride - 1) >= HEADROOM) {
           relaxedLooks = 0;
         } else if (++relaxedLooks >= settings.config().increaseAfter()) {
           relaxedLooks = 0;
-          stride /= 2;
+          stride--;
         }
         return m;
       }
