@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import io.mqtstream.encoder.EncoderConfig;
 import io.mqtstream.encoder.MqtConfig;
+import io.mqtstream.encoder.VitConfig;
 import io.mqtstream.reasoner.LmConfig;
 import io.mqtstream.training.Curriculum;
 import io.mqtstream.training.TrainConfig;
@@ -38,11 +39,15 @@ record TrainSpec(
     int lmLayers,
     int lmHeads,
     int lmFfn,
+    Vision vision,
     World world,
     List<Stage> curriculum) {
 
   /** One curriculum stage: until this step, at most this many objects per clip. */
   record Stage(int untilStep, int maxObjects) {}
+
+  /** The vision backbone (ViT) of the run's encoder. */
+  record Vision(int patchSize, int dim, int layers, int heads) {}
 
   record World(
       int imageSize,
@@ -61,6 +66,7 @@ record TrainSpec(
       // name.
       rejectUnknown(tree, TrainSpec.class, "");
       rejectUnknown(tree.path("world"), World.class, "world.");
+      rejectUnknown(tree.path("vision"), Vision.class, "vision.");
       for (int i = 0; i < tree.path("curriculum").size(); i++) {
         rejectUnknown(tree.path("curriculum").get(i), Stage.class, "curriculum[" + i + "].");
       }
@@ -127,7 +133,21 @@ record TrainSpec(
       throw new ConfigException("block", "must be legacy or reference");
     }
     try {
-      EncoderConfig tiny = EncoderConfig.tiny(mode, tokenPositions, mqtBlock);
+      if (vision == null) {
+        throw new ConfigException("vision", "must be set");
+      }
+      EncoderConfig tiny =
+          EncoderConfig.tiny(
+              mode,
+              tokenPositions,
+              mqtBlock,
+              new VitConfig(
+                  world.imageSize(),
+                  vision.patchSize(),
+                  vision.dim(),
+                  vision.layers(),
+                  vision.heads(),
+                  4));
       WorldConfig w =
           new WorldConfig(
               world.imageSize(),

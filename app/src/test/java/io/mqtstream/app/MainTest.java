@@ -80,6 +80,29 @@ class MainTest {
   }
 
   @Test
+  void aTrainingConfigChoosesTheVisionBackboneAndNamesABadPatch(
+      @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+    java.nio.file.Path shipped = java.nio.file.Path.of("..", "configs", "train", "mqt-tiny.yaml");
+    assertThat(TrainSpec.load(shipped).toConfig().encoder())
+        .as("the shipped config is the mqt-tiny preset")
+        .isEqualTo(
+            io.mqtstream.encoder.EncoderConfig.tiny(
+                io.mqtstream.encoder.MqtConfig.KeyMode.POSITIONAL, true));
+    String text = java.nio.file.Files.readString(shipped);
+    java.nio.file.Path fine = dir.resolve("fine.yaml");
+    java.nio.file.Files.writeString(fine, text.replace("patchSize: 8", "patchSize: 4"));
+    io.mqtstream.encoder.EncoderConfig enc = TrainSpec.load(fine).toConfig().encoder();
+    assertThat(enc.vision().patches()).isEqualTo(256);
+    assertThat(enc.mqt().patches()).isEqualTo(256);
+    assertThat(enc.mqt().maxTokens()).isEqualTo(64);
+    java.nio.file.Path bad = dir.resolve("bad.yaml");
+    java.nio.file.Files.writeString(bad, text.replace("patchSize: 8", "patchSize: 5"));
+    assertThatThrownBy(() -> TrainSpec.load(bad).toConfig())
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("vision.patchSize");
+  }
+
+  @Test
   void aTrainingConfigCarriesACurriculumAndNamesAWrongStage(
       @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
     java.nio.file.Path file =

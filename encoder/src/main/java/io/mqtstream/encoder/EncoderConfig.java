@@ -47,7 +47,15 @@ public record EncoderConfig(
    */
   public static EncoderConfig tiny(
       MqtConfig.KeyMode keyMode, boolean tokenPositions, MqtConfig.Block block) {
-    VitConfig vit = new VitConfig(64, 8, 128, 2, 4, 4);
+    return tiny(keyMode, tokenPositions, block, new VitConfig(64, 8, 128, 2, 4, 4));
+  }
+
+  /**
+   * The preset on another vision backbone (a training run's {@code vision:} keys): the MQT keeps M
+   * = 64 queries and tokens of width 256, at the backbone's width and patch count.
+   */
+  public static EncoderConfig tiny(
+      MqtConfig.KeyMode keyMode, boolean tokenPositions, MqtConfig.Block block, VitConfig vit) {
     return new EncoderConfig(
         "mqt-tiny",
         vit,
