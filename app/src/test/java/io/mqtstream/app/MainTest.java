@@ -52,53 +52,63 @@ class MainTest {
     assertThat(c.fixedM()).isZero();
   }
 
+  private static final java.nio.file.Path TRAIN_CONFIG =
+      java.nio.file.Path.of("..", "configs", "train", "mqt-tiny.yaml");
+
+  /** {@code base} with each (from, to) pair of {@code edits} replaced, written into {@code dir}. */
+  private static TrainSpec variant(java.nio.file.Path dir, java.nio.file.Path base, String... edits)
+      throws java.io.IOException {
+    String text = java.nio.file.Files.readString(base);
+    for (int i = 0; i < edits.length; i += 2) {
+      text = text.replace(edits[i], edits[i + 1]);
+    }
+    java.nio.file.Path file = java.nio.file.Files.createTempFile(dir, "train", ".yaml");
+    java.nio.file.Files.writeString(file, text);
+    return TrainSpec.load(file);
+  }
+
+  /** The configuration error of such a variant. */
+  private static org.assertj.core.api.AbstractThrowableAssert<?, ? extends Throwable> failure(
+      java.nio.file.Path dir, java.nio.file.Path base, String... edits) {
+    return assertThatThrownBy(() -> variant(dir, base, edits).toConfig())
+        .isInstanceOf(ConfigException.class);
+  }
+
   @Test
   void aTrainingConfigChoosesTheMqtBlockAndNamesAWrongOne(
       @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
-    String shipped =
-        java.nio.file.Files.readString(
-            java.nio.file.Path.of("..", "configs", "train", "mqt-tiny.yaml"));
-    java.nio.file.Path reference = dir.resolve("reference.yaml");
-    java.nio.file.Files.writeString(
-        reference,
-        shipped
-            .replace("block: legacy", "block: reference")
-            .replace("tokenPositions: true", "tokenPositions: false"));
-    assertThat(TrainSpec.load(reference).toConfig().encoder().mqt().block())
+    assertThat(
+            variant(
+                    dir,
+                    TRAIN_CONFIG,
+                    "block: legacy",
+                    "block: reference",
+                    "tokenPositions: true",
+                    "tokenPositions: false")
+                .toConfig()
+                .encoder()
+                .mqt()
+                .block())
         .isEqualTo(io.mqtstream.encoder.MqtConfig.Block.REFERENCE);
-    java.nio.file.Path bad = dir.resolve("bad.yaml");
-    java.nio.file.Files.writeString(bad, shipped.replace("block: legacy", "block: perceiver"));
-    assertThatThrownBy(() -> TrainSpec.load(bad).toConfig())
-        .isInstanceOf(ConfigException.class)
-        .hasMessageContaining("block");
-    java.nio.file.Path positions = dir.resolve("positions.yaml");
-    java.nio.file.Files.writeString(
-        positions, shipped.replace("block: legacy", "block: reference"));
-    assertThatThrownBy(() -> TrainSpec.load(positions).toConfig())
-        .isInstanceOf(ConfigException.class)
+    failure(dir, TRAIN_CONFIG, "block: legacy", "block: perceiver").hasMessageContaining("block");
+    failure(dir, TRAIN_CONFIG, "block: legacy", "block: reference")
         .hasMessageContaining("tokenPositions");
   }
 
   @Test
   void aTrainingConfigChoosesTheVisionBackboneAndNamesABadPatch(
       @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
-    java.nio.file.Path shipped = java.nio.file.Path.of("..", "configs", "train", "mqt-tiny.yaml");
-    assertThat(TrainSpec.load(shipped).toConfig().encoder())
+    assertThat(TrainSpec.load(TRAIN_CONFIG).toConfig().encoder())
         .as("the shipped config is the mqt-tiny preset")
         .isEqualTo(
             io.mqtstream.encoder.EncoderConfig.tiny(
                 io.mqtstream.encoder.MqtConfig.KeyMode.POSITIONAL, true));
-    String text = java.nio.file.Files.readString(shipped);
-    java.nio.file.Path fine = dir.resolve("fine.yaml");
-    java.nio.file.Files.writeString(fine, text.replace("patchSize: 8", "patchSize: 4"));
-    io.mqtstream.encoder.EncoderConfig enc = TrainSpec.load(fine).toConfig().encoder();
+    io.mqtstream.encoder.EncoderConfig enc =
+        variant(dir, TRAIN_CONFIG, "patchSize: 8", "patchSize: 4").toConfig().encoder();
     assertThat(enc.vision().patches()).isEqualTo(256);
     assertThat(enc.mqt().patches()).isEqualTo(256);
     assertThat(enc.mqt().maxTokens()).isEqualTo(64);
-    java.nio.file.Path bad = dir.resolve("bad.yaml");
-    java.nio.file.Files.writeString(bad, text.replace("patchSize: 8", "patchSize: 5"));
-    assertThatThrownBy(() -> TrainSpec.load(bad).toConfig())
-        .isInstanceOf(ConfigException.class)
+    failure(dir, TRAIN_CONFIG, "patchSize: 8", "patchSize: 5")
         .hasMessageContaining("vision.patchSize");
   }
 
@@ -110,44 +120,26 @@ class MainTest {
     assertThat(TrainSpec.load(file).toConfig().curriculum().stages())
         .extracting(io.mqtstream.training.Curriculum.Stage::maxObjects)
         .containsExactly(1, 2, 3);
-    String text = java.nio.file.Files.readString(file);
-    java.nio.file.Path misspelt = dir.resolve("misspelt.yaml");
-    java.nio.file.Files.writeString(
-        misspelt,
-        text.replace("{ untilStep: 2500, maxObjects: 2 }", "{ untilStep: 2500, maxObject: 2 }"));
-    assertThatThrownBy(() -> TrainSpec.load(misspelt).toConfig())
-        .isInstanceOf(ConfigException.class)
+    failure(dir, file, "{ untilStep: 2500, maxObjects: 2 }", "{ untilStep: 2500, maxObject: 2 }")
         .hasMessageContaining("curriculum[1].maxObject");
-    java.nio.file.Path shrinking = dir.resolve("shrinking.yaml");
-    java.nio.file.Files.writeString(shrinking, text.replace("untilStep: 2500", "untilStep: 1000"));
-    assertThatThrownBy(() -> TrainSpec.load(shrinking).toConfig())
-        .isInstanceOf(ConfigException.class)
+    failure(dir, file, "untilStep: 2500", "untilStep: 1000")
         .hasMessageContaining("curriculum[1].untilStep");
   }
 
   @Test
   void aTrainingConfigCanNarrowTheQuestionTypesAndNamesAnUnknownOne(
       @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
-    String shipped =
-        java.nio.file.Files.readString(
-            java.nio.file.Path.of("..", "configs", "train", "mqt-tiny.yaml"));
+    assertThat(TrainSpec.load(TRAIN_CONFIG).toConfig().world().types())
+        .as("[] asks every type")
+        .hasSize(io.mqtstream.world.QuestionType.values().length);
     assertThat(
-            TrainSpec.load(java.nio.file.Path.of("..", "configs", "train", "mqt-tiny.yaml"))
+            variant(dir, TRAIN_CONFIG, "types: []", "types: [position, direction]")
                 .toConfig()
                 .world()
                 .types())
-        .as("[] asks every type")
-        .hasSize(io.mqtstream.world.QuestionType.values().length);
-    java.nio.file.Path narrow = dir.resolve("narrow.yaml");
-    java.nio.file.Files.writeString(
-        narrow, shipped.replace("types: []", "types: [position, direction]"));
-    assertThat(TrainSpec.load(narrow).toConfig().world().types())
         .containsExactlyInAnyOrder(
             io.mqtstream.world.QuestionType.POSITION, io.mqtstream.world.QuestionType.DIRECTION);
-    java.nio.file.Path bad = dir.resolve("bad.yaml");
-    java.nio.file.Files.writeString(bad, shipped.replace("types: []", "types: [position, size]"));
-    assertThatThrownBy(() -> TrainSpec.load(bad).toConfig())
-        .isInstanceOf(ConfigException.class)
+    failure(dir, TRAIN_CONFIG, "types: []", "types: [position, size]")
         .hasMessageContaining("world.types")
         .hasMessageContaining("size");
   }

@@ -40,44 +40,6 @@ public record TrainConfig(
     WorldConfig world,
     Curriculum curriculum) {
 
-  /** A run without a curriculum. */
-  public TrainConfig(
-      long seed,
-      int steps,
-      int alignmentSteps,
-      int batchSize,
-      float learningRate,
-      int warmupSteps,
-      float weightDecay,
-      float clipNorm,
-      int fixedM,
-      int questionsPerClip,
-      EncoderConfig encoder,
-      LmConfig.Norm norm,
-      int lmLayers,
-      int lmHeads,
-      int lmFfn,
-      WorldConfig world) {
-    this(
-        seed,
-        steps,
-        alignmentSteps,
-        batchSize,
-        learningRate,
-        warmupSteps,
-        weightDecay,
-        clipNorm,
-        fixedM,
-        questionsPerClip,
-        encoder,
-        norm,
-        lmLayers,
-        lmHeads,
-        lmFfn,
-        world,
-        Curriculum.NONE);
-  }
-
   public TrainConfig {
     curriculum = curriculum == null ? Curriculum.NONE : curriculum;
     if (steps < 1 || batchSize < 1 || alignmentSteps < 0 || alignmentSteps > steps) {

@@ -49,6 +49,7 @@ public final class Trainer implements AutoCloseable {
   private static final String OPTIMIZER_FILE = "optimizer.safetensors";
 
   private final TrainConfig config;
+  // the world of each curriculum stage (one when there is no curriculum)
   private final Map<WorldConfig, SyntheticWorld> worlds = new java.util.HashMap<>();
   private final MqtEncoder encoder;
   private final Reasoner reasoner;
@@ -125,9 +126,12 @@ public final class Trainer implements AutoCloseable {
     Random random = Seeds.random(config.seed(), step);
     boolean align = step < config.alignmentSteps();
     int m = align ? config.encoder().mqt().maxTokens() : draw.draw(random);
+    SyntheticWorld world =
+        worlds.computeIfAbsent(
+            config.curriculum().worldAt(step, config.world()), SyntheticWorld::new);
     List<Example> batch = new ArrayList<>();
     for (int i = 0; i < config.batchSize(); i++) {
-      batch.add(example(random, align));
+      batch.add(example(world, random, align));
     }
     float lr = schedule.at(step);
     StepResult result = learn(batch, m, lr);
@@ -138,9 +142,7 @@ public final class Trainer implements AutoCloseable {
   /** A clip's frames and its question-answer turns (stage 1: one turn, no question). */
   private record Example(List<FrameRecord> frames, List<long[]> questions, List<long[]> answers) {}
 
-  private Example example(Random random, boolean align) {
-    WorldConfig now = config.curriculum().worldAt(step, config.world());
-    SyntheticWorld world = worlds.computeIfAbsent(now, SyntheticWorld::new);
+  private Example example(SyntheticWorld world, Random random, boolean align) {
     Clip clip = world.clip(Split.TRAIN.seed(random.nextInt(1_000_000_000)));
     List<Question> questions = world.questions(clip);
     while (!align && questions.isEmpty()) { // e.g. only position questions, objects near the middle

@@ -28,7 +28,23 @@ class TrainerTest {
             new float[] {0.25f, 0.25f, 0.25f});
     WorldConfig world = new WorldConfig(32, 2, 1, 2, 0.5, 0.3, 0.0, null);
     return new TrainConfig(
-        5, steps, 2, 8, 3e-3f, 3, 0.01f, 1.0f, 0, 2, enc, LmConfig.Norm.RMS, 1, 2, 64, world);
+        5,
+        steps,
+        2,
+        8,
+        3e-3f,
+        3,
+        0.01f,
+        1.0f,
+        0,
+        2,
+        enc,
+        LmConfig.Norm.RMS,
+        1,
+        2,
+        64,
+        world,
+        Curriculum.NONE);
   }
 
   @Test
@@ -88,7 +104,8 @@ class TrainerTest {
             1,
             2,
             64,
-            base.world());
+            base.world(),
+            Curriculum.NONE);
     try (Trainer t = Trainer.create(c, dir)) {
       float[] positions = t.encoder().parameters().get("mqt.pos_embed").getArray().toFloatArray();
       for (int i = 0; i < 40; i++) {

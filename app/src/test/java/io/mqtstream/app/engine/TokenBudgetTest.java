@@ -170,24 +170,26 @@ class TokenBudgetTest {
     assertThat(s.ceiling()).isEqualTo(48);
   }
 
-  @Test
-  void aCamerasFloorHoldsItsMWhileTheOthersFallToTheGlobalFloor() {
-    TokenBudget budget = budget("adaptive", 2, Map.of("gate", 16, "yard", 128), 1);
+  /** Runs the budget in virtual time under a steady 3 s latency for {@code d}, then stops it. */
+  private static void overloadedFor(TokenBudget budget, Duration d) {
     StepVerifier.withVirtualTime(
             () -> budget.run(() -> latency(3000), VirtualTimeScheduler.get()).then())
         .expectSubscription()
-        .thenAwait(Duration.ofSeconds(10))
-        .then(
-            () -> {
-              assertThat(budget.m()).isEqualTo(2);
-              assertThat(budget.m("street")).isEqualTo(2);
-              assertThat(budget.m("gate")).isEqualTo(16);
-              assertThat(budget.m("yard")).as("a floor above M is M").isEqualTo(64);
-              assertThat(budget.m("lobby")).as("an override wins").isEqualTo(16);
-              assertThat(budget.stride()).as("no shedding unless configured").isEqualTo(1);
-            })
+        .thenAwait(d)
         .thenCancel()
         .verify();
+  }
+
+  @Test
+  void aCamerasFloorHoldsItsMWhileTheOthersFallToTheGlobalFloor() {
+    TokenBudget budget = budget("adaptive", 2, Map.of("gate", 16, "yard", 128), 1);
+    overloadedFor(budget, Duration.ofSeconds(10));
+    assertThat(budget.m()).isEqualTo(2);
+    assertThat(budget.m("street")).isEqualTo(2);
+    assertThat(budget.m("gate")).isEqualTo(16);
+    assertThat(budget.m("yard")).as("a floor above M is M").isEqualTo(64);
+    assertThat(budget.m("lobby")).as("an override wins").isEqualTo(16);
+    assertThat(budget.stride()).as("no shedding unless configured").isEqualTo(1);
   }
 
   @Test
@@ -240,17 +242,9 @@ class TokenBudgetTest {
   @Test
   void theFixedPolicyShedsInsteadOfCuttingWhenAllowedTo() {
     TokenBudget budget = budget("fixed", 2, Map.of(), 4);
-    StepVerifier.withVirtualTime(
-            () -> budget.run(() -> latency(3000), VirtualTimeScheduler.get()).then())
-        .expectSubscription()
-        .thenAwait(Duration.ofSeconds(10))
-        .then(
-            () -> {
-              assertThat(budget.m()).isEqualTo(64);
-              assertThat(budget.stride()).isEqualTo(4);
-            })
-        .thenCancel()
-        .verify();
+    overloadedFor(budget, Duration.ofSeconds(10));
+    assertThat(budget.m()).isEqualTo(64);
+    assertThat(budget.stride()).isEqualTo(4);
   }
 
   @Test
