@@ -23,6 +23,7 @@ import java.util.stream.Collectors;
 record TrainSpec(
     long seed,
     int steps,
+    int visionSteps,
     int alignmentSteps,
     int batchSize,
     float learningRate,
@@ -161,6 +162,7 @@ record TrainSpec(
       return new TrainConfig(
           seed,
           steps,
+          visionSteps,
           alignmentSteps,
           batchSize,
           learningRate,

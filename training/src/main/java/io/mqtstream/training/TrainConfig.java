@@ -9,7 +9,9 @@ import io.mqtstream.world.WorldConfig;
  *
  * @param seed seeds the weights and every step's examples and m
  * @param steps optimisation steps in all
- * @param alignmentSteps the first steps: stage 1, scene descriptions at m = M
+ * @param visionSteps the first steps: stage 0, the vision backbone alone learns what lies in each
+ *     patch ({@link VisionStage}); 0 = none
+ * @param alignmentSteps the steps after those: stage 1, scene descriptions at m = M
  * @param batchSize clips per step
  * @param learningRate peak learning rate
  * @param warmupSteps linear warm-up
@@ -24,6 +26,7 @@ import io.mqtstream.world.WorldConfig;
 public record TrainConfig(
     long seed,
     int steps,
+    int visionSteps,
     int alignmentSteps,
     int batchSize,
     float learningRate,
@@ -45,6 +48,10 @@ public record TrainConfig(
     if (steps < 1 || batchSize < 1 || alignmentSteps < 0 || alignmentSteps > steps) {
       throw new IllegalArgumentException(
           "train: need steps >= 1, batchSize >= 1, 0 <= alignmentSteps <= steps");
+    }
+    if (visionSteps < 0 || visionSteps + alignmentSteps > steps) {
+      throw new IllegalArgumentException(
+          "train.visionSteps: need 0 <= visionSteps and visionSteps + alignmentSteps <= steps");
     }
     if (fixedM < 0 || fixedM > encoder.mqt().maxTokens()) {
       throw new IllegalArgumentException("train.fixedM: must be 0 (Matryoshka) or 1..M");
@@ -82,6 +89,7 @@ public record TrainConfig(
     return new TrainConfig(
         seed,
         steps,
+        visionSteps,
         alignmentSteps,
         batchSize,
         learningRate,

@@ -57,6 +57,8 @@ public final class Trainer implements AutoCloseable {
   private final AdamW optimizer;
   private final LearningRate schedule;
   private final TokenBudgetDraw draw;
+  // stage 0 (null when visionSteps is 0): the backbone learns per-patch labels before stage 1
+  private final VisionStage vision;
   private final JpegEncoder jpeg = new JpegEncoder(0.85f);
   private int step;
   private int skippedSteps;
@@ -76,12 +78,30 @@ public final class Trainer implements AutoCloseable {
     parameters.values().forEach(p -> p.getArray().setRequiresGradient(true));
     this.optimizer =
         new AdamW(parameters, encoder.manager(), 0.9f, 0.98f, 1e-8f, config.weightDecay());
+    // stages 1 and 2 keep their own schedule, counted from their first step
     this.schedule =
-        new LearningRate(config.learningRate(), config.warmupSteps(), config.steps(), 0.1f);
+        new LearningRate(
+            config.learningRate(),
+            config.warmupSteps(),
+            config.steps() - config.visionSteps(),
+            0.1f);
     this.draw =
         config.fixedM() > 0
             ? TokenBudgetDraw.fixed(config.fixedM())
             : TokenBudgetDraw.matryoshka(config.encoder().mqt().maxTokens());
+    Map<String, Parameter> backbone = new LinkedHashMap<>();
+    encoder
+        .parameters()
+        .forEach(
+            (n, p) -> {
+              if (n.startsWith("vision.") && p.requiresGradient()) {
+                backbone.put(n, p);
+              }
+            });
+    this.vision =
+        config.visionSteps() > 0
+            ? new VisionStage(encoder.backbone(), backbone, encoder.manager(), config)
+            : null;
   }
 
   /** A fresh run; the world's vocabulary becomes {@code workDir/tokenizer.json}. */
@@ -105,6 +125,9 @@ public final class Trainer implements AutoCloseable {
     t.optimizer.load(checkpoint.resolve(OPTIMIZER_FILE), encoder.manager());
     t.step =
         new ObjectMapper().readTree(checkpoint.resolve(STATE_FILE).toFile()).get("step").asInt();
+    if (t.step < config.visionSteps()) {
+      t.vision.load(checkpoint, encoder.manager());
+    }
     return t;
   }
 
@@ -113,6 +136,9 @@ public final class Trainer implements AutoCloseable {
     encoder.save(checkpoint.resolve("encoder"));
     reasoner.save(checkpoint.resolve("llm"));
     optimizer.save(checkpoint.resolve(OPTIMIZER_FILE), encoder.manager());
+    if (step < config.visionSteps()) {
+      vision.save(checkpoint, encoder.manager());
+    }
     Files.writeString(checkpoint.resolve(STATE_FILE), "{\"step\":" + step + "}");
   }
 
@@ -123,20 +149,61 @@ public final class Trainer implements AutoCloseable {
 
   /** One optimisation step. */
   public StepResult step() {
-    Random random = Seeds.random(config.seed(), step);
-    boolean align = step < config.alignmentSteps();
+    if (step < config.visionSteps()) {
+      StepResult result = visionStep();
+      step++;
+      return result;
+    }
+    // stages 1 and 2 count their steps from their start: with or without stage 0 they see the
+    // same clips, questions, m and learning rates
+    int s = step - config.visionSteps();
+    Random random = Seeds.random(config.seed(), s);
+    boolean align = s < config.alignmentSteps();
     int m = align ? config.encoder().mqt().maxTokens() : draw.draw(random);
     SyntheticWorld world =
-        worlds.computeIfAbsent(
-            config.curriculum().worldAt(step, config.world()), SyntheticWorld::new);
+        worlds.computeIfAbsent(config.curriculum().worldAt(s, config.world()), SyntheticWorld::new);
     List<Example> batch = new ArrayList<>();
     for (int i = 0; i < config.batchSize(); i++) {
       batch.add(example(world, random, align));
     }
-    float lr = schedule.at(step);
-    StepResult result = learn(batch, m, lr);
+    float lr = schedule.at(s);
+    StepResult result = learn(batch, m, lr, s + 1);
     step++;
     return result;
+  }
+
+  /** A stage-0 step: every frame of the batch's clips with its per-patch targets; m is 0. */
+  private StepResult visionStep() {
+    Random random = Seeds.random(~config.seed(), step);
+    SyntheticWorld world = worlds.computeIfAbsent(config.world(), SyntheticWorld::new);
+    int patch = config.encoder().vision().patchSize();
+    List<FrameRecord> frames = new ArrayList<>();
+    List<PatchTargets> targets = new ArrayList<>();
+    for (int i = 0; i < config.batchSize(); i++) {
+      Clip clip = world.clip(Split.TRAIN.seed(random.nextInt(1_000_000_000)));
+      frames.addAll(frames(clip));
+      for (int t = 0; t < clip.frames(); t++) {
+        targets.add(PatchTargets.of(clip, t, patch));
+      }
+    }
+    float lr = vision.learningRate(step);
+    float loss;
+    float accuracy;
+    try (NDManager scope = encoder.manager().newSubManager();
+        GradientCollector gc =
+            Engine.getEngine(Engines.pytorch().getEngineName()).newGradientCollector()) {
+      ParameterStore ps = new ParameterStore(scope, false);
+      NDArray images = encoder.preprocessor().batch(scope, frames); // (B·T, 3, H, W)
+      VisionStage.Losses l = vision.losses(ps, scope, images, targets);
+      gc.backward(l.loss());
+      loss = l.loss().getFloat();
+      accuracy = l.accuracy();
+    }
+    if (!update(vision.parameters(), vision.optimizer(), lr, step + 1, Float.isFinite(loss))) {
+      skippedSteps++;
+      log.warn("step {}: non-finite loss or gradient in stage 0; update skipped", step);
+    }
+    return new StepResult(step, 0, loss, accuracy, lr, config.batchSize());
   }
 
   /** A clip's frames and its question-answer turns (stage 1: one turn, no question). */
@@ -164,6 +231,11 @@ public final class Trainer implements AutoCloseable {
         answers.add(tok.encode(q.answer()));
       }
     }
+    return new Example(frames(clip), asked, answers);
+  }
+
+  /** A clip's frames as a camera sends them (JPEG). */
+  private List<FrameRecord> frames(Clip clip) {
     List<FrameRecord> frames = new ArrayList<>();
     for (int t = 0; t < clip.frames(); t++) {
       frames.add(
@@ -176,10 +248,10 @@ public final class Trainer implements AutoCloseable {
               FrameRecord.Encoding.JPEG,
               jpeg.encode(clip.render(t))));
     }
-    return new Example(frames, asked, answers);
+    return frames;
   }
 
-  private StepResult learn(List<Example> batch, int m, float lr) {
+  private StepResult learn(List<Example> batch, int m, float lr, int adamStep) {
     float loss;
     float accuracy;
     try (NDManager scope = encoder.manager().newSubManager();
@@ -201,7 +273,7 @@ public final class Trainer implements AutoCloseable {
       loss = nll.getFloat();
       accuracy = accuracy(logits, in);
     }
-    if (!update(lr, Float.isFinite(loss))) {
+    if (!update(parameters, optimizer, lr, adamStep, Float.isFinite(loss))) {
       skippedSteps++;
       log.warn(
           "step {}: non-finite loss or gradient (m={}); update skipped ({} so far)",
@@ -356,9 +428,9 @@ public final class Trainer implements AutoCloseable {
   }
 
   /**
-   * Clips and applies the gradients; returns false, discarding them and changing no weight, when
-   * the loss or the gradient norm is not finite (one such step once turned every weight of a
-   * baseline run into NaN: a NaN norm also slips past the clip).
+   * Clips and applies the gradients of {@code trained}; returns false, discarding them and changing
+   * no weight, when the loss or the gradient norm is not finite (one such step once turned every
+   * weight of a baseline run into NaN: a NaN norm also slips past the clip).
    */
   private void trainable(String name, Parameter p) {
     if (p.requiresGradient()) {
@@ -366,11 +438,12 @@ public final class Trainer implements AutoCloseable {
     }
   }
 
-  private boolean update(float lr, boolean finiteLoss) {
+  private boolean update(
+      Map<String, Parameter> trained, AdamW adam, float lr, int adamStep, boolean finiteLoss) {
     try (NDManager scratch = encoder.manager().newSubManager()) {
       Map<String, NDArray> grads = new LinkedHashMap<>();
       double sumSquares = 0;
-      for (Map.Entry<String, Parameter> e : parameters.entrySet()) {
+      for (Map.Entry<String, Parameter> e : trained.entrySet()) {
         NDArray g = AdamW.local(scratch, e.getValue().getArray().getGradient());
         grads.put(e.getKey(), g);
         sumSquares += AdamW.local(scratch, AdamW.local(scratch, g.square()).sum()).getFloat();
@@ -383,7 +456,7 @@ public final class Trainer implements AutoCloseable {
       if (norm > config.clipNorm()) {
         grads.values().forEach(g -> g.muli(config.clipNorm() / norm));
       }
-      optimizer.update(grads, lr, step + 1, scratch);
+      adam.update(grads, lr, adamStep, scratch);
       grads.values().forEach(Trainer::clear); // the next backward adds into these buffers
       return true;
     }

@@ -18,6 +18,11 @@ class TrainerTest {
 
   /** A model and world small enough for tens of steps in seconds: 32×32 clips of 2 frames. */
   static TrainConfig tiny(int steps) {
+    return tiny(steps, 0);
+  }
+
+  /** The same with a stage 0 of {@code visionSteps} first (within {@code steps}). */
+  static TrainConfig tiny(int steps, int visionSteps) {
     VitConfig vit = new VitConfig(32, 8, 32, 1, 2, 2);
     EncoderConfig enc =
         new EncoderConfig(
@@ -30,6 +35,7 @@ class TrainerTest {
     return new TrainConfig(
         5,
         steps,
+        visionSteps,
         2,
         8,
         3e-3f,
@@ -91,6 +97,7 @@ class TrainerTest {
         new TrainConfig(
             5,
             40,
+            0,
             2,
             8,
             3e-3f,
@@ -138,22 +145,32 @@ class TrainerTest {
 
   @Test
   void resumingGivesTheParametersOfAnUninterruptedRun(@TempDir Path dir) throws Exception {
+    resumesExactly(tiny(8), 4, dir);
+  }
+
+  @Test
+  void resumingInsideTheVisionStageGivesTheParametersOfAnUninterruptedRun(@TempDir Path dir)
+      throws Exception {
+    resumesExactly(tiny(8, 4), 2, dir); // stops in stage 0, ends in stage 2
+  }
+
+  private static void resumesExactly(TrainConfig config, int stopAt, Path dir) throws Exception {
     Map<String, float[]> straight;
-    try (Trainer t = Trainer.create(tiny(8), dir.resolve("a"))) {
-      for (int i = 0; i < 8; i++) {
+    try (Trainer t = Trainer.create(config, dir.resolve("a"))) {
+      for (int i = 0; i < config.steps(); i++) {
         t.step();
       }
       straight = snapshot(t);
     }
-    try (Trainer t = Trainer.create(tiny(8), dir.resolve("b"))) {
-      for (int i = 0; i < 4; i++) {
+    try (Trainer t = Trainer.create(config, dir.resolve("b"))) {
+      for (int i = 0; i < stopAt; i++) {
         t.step();
       }
       t.save(dir.resolve("ckpt"));
     }
-    try (Trainer t = Trainer.resume(tiny(8), dir.resolve("ckpt"))) {
-      assertThat(t.stepsTaken()).isEqualTo(4);
-      for (int i = 0; i < 4; i++) {
+    try (Trainer t = Trainer.resume(config, dir.resolve("ckpt"))) {
+      assertThat(t.stepsTaken()).isEqualTo(stopAt);
+      for (int i = stopAt; i < config.steps(); i++) {
         t.step();
       }
       Map<String, float[]> resumed = snapshot(t);
@@ -164,6 +181,75 @@ class TrainerTest {
         for (int i = 0; i < a.length; i++) {
           assertThat(Math.abs(a[i] - b[i])).as(name).isLessThan(1e-5f);
         }
+      }
+    }
+  }
+
+  /**
+   * Stage 0 trains the backbone alone on per-patch labels: its loss falls, its patch accuracy
+   * rises, and no MQT or LM weight moves.
+   */
+  @Test
+  void theVisionStageTeachesTheBackboneAloneWhatLiesInEachPatch(@TempDir Path dir)
+      throws Exception {
+    int visionSteps = 40;
+    try (Trainer t = Trainer.create(tiny(visionSteps + 3, visionSteps), dir)) {
+      Map<String, float[]> before = snapshot(t);
+      List<Trainer.StepResult> steps = new ArrayList<>();
+      for (int i = 0; i < visionSteps; i++) {
+        steps.add(t.step());
+      }
+      assertThat(steps).allSatisfy(r -> assertThat(r.m()).isZero());
+      double firstLoss =
+          steps.subList(0, 5).stream().mapToDouble(r -> r.loss()).average().orElseThrow();
+      double lastLoss =
+          steps.subList(35, 40).stream().mapToDouble(r -> r.loss()).average().orElseThrow();
+      double firstAcc =
+          steps.subList(0, 5).stream().mapToDouble(r -> r.accuracy()).average().orElseThrow();
+      double lastAcc =
+          steps.subList(35, 40).stream().mapToDouble(r -> r.accuracy()).average().orElseThrow();
+      System.out.printf(
+          "stage 0: loss %.3f -> %.3f, patch accuracy %.3f -> %.3f%n",
+          firstLoss, lastLoss, firstAcc, lastAcc);
+      assertThat(lastLoss).isLessThan(firstLoss * 0.8);
+      assertThat(lastAcc).isGreaterThan(firstAcc);
+      Map<String, float[]> after = snapshot(t);
+      for (String name : before.keySet()) {
+        if (name.startsWith("vision.")) {
+          assertThat(after.get(name)).as(name).isNotEqualTo(before.get(name));
+        } else {
+          assertThat(after.get(name)).as(name).isEqualTo(before.get(name));
+        }
+      }
+      Trainer.StepResult first = t.step(); // stage 1 follows: the whole model learns
+      assertThat(first.m()).isEqualTo(8);
+      assertThat(snapshot(t).get("mqt.latent_queries"))
+          .isNotEqualTo(after.get("mqt.latent_queries"));
+    }
+  }
+
+  /** After stage 0, stages 1 and 2 take the steps a run without it takes: same m, same rates. */
+  @Test
+  void afterTheVisionStageTheRunTakesTheStepsItWouldTakeWithoutIt(@TempDir Path dir)
+      throws Exception {
+    List<Trainer.StepResult> without = new ArrayList<>();
+    try (Trainer t = Trainer.create(tiny(8), dir.resolve("a"))) {
+      for (int i = 0; i < 8; i++) {
+        without.add(t.step());
+      }
+    }
+    try (Trainer t = Trainer.create(tiny(11, 3), dir.resolve("b"))) {
+      for (int i = 0; i < 3; i++) {
+        t.step();
+      }
+      for (int i = 0; i < 8; i++) {
+        Trainer.StepResult r = t.step();
+        assertThat(r.step()).isEqualTo(3 + i);
+        assertThat(r.m()).as("m of step %d", i).isEqualTo(without.get(i).m());
+        assertThat(r.learningRate())
+            .as("rate of step %d", i)
+            .isEqualTo(without.get(i).learningRate());
+        assertThat(r.examples()).isEqualTo(without.get(i).examples());
       }
     }
   }

@@ -60,11 +60,37 @@ public record Clip(
     return img;
   }
 
+  /**
+   * Which object covers each pixel of frame t: the index into {@link #objects()}, or -1 for the
+   * background; row-major, {@code imageSize²} entries. Drawn with the same geometry as {@link
+   * #render}, so it is the ground truth of the rendered pixels (for dense vision supervision).
+   */
+  public int[] objectMap(int t) {
+    BufferedImage img = new BufferedImage(imageSize, imageSize, BufferedImage.TYPE_INT_RGB);
+    Graphics2D g = img.createGraphics();
+    g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_OFF);
+    for (int i = 0; i < objects.size(); i++) {
+      if (objects.get(i).visibleAt(t)) {
+        draw(g, objects.get(i), t, new Color(i + 1)); // index + 1 as the pixel value, 0 = none
+      }
+    }
+    g.dispose();
+    int[] map = img.getRGB(0, 0, imageSize, imageSize, null, 0, imageSize);
+    for (int i = 0; i < map.length; i++) {
+      map[i] = (map[i] & 0xFFFFFF) - 1;
+    }
+    return map;
+  }
+
   private void draw(Graphics2D g, SceneObject o, int t) {
+    draw(g, o, t, o.colour().rgb());
+  }
+
+  private void draw(Graphics2D g, SceneObject o, int t, Color colour) {
     int r = (int) Math.round(o.radius(imageSize));
     int cx = (int) Math.round(o.x(t));
     int cy = (int) Math.round(o.y(t));
-    g.setColor(o.colour().rgb());
+    g.setColor(colour);
     switch (o.shape()) {
       case CIRCLE -> g.fillOval(cx - r, cy - r, 2 * r, 2 * r);
       case SQUARE -> g.fillRect(cx - r, cy - r, 2 * r, 2 * r);

@@ -179,4 +179,38 @@ class SyntheticWorldTest {
   private static byte[] bytes(BufferedImage img) {
     return ((DataBufferByte) img.getRaster().getDataBuffer()).getData();
   }
+
+  @Test
+  void theObjectMapNamesTheObjectWhoseColourEachRenderedPixelHas() {
+    int objectPixels = 0;
+    for (long i = 0; i < 50; i++) {
+      Clip clip = world.clip(Split.VALIDATION.seed(i));
+      for (int t = 0; t < clip.frames(); t++) {
+        BufferedImage img = clip.render(t);
+        int[] map = clip.objectMap(t);
+        for (int y = 0; y < clip.imageSize(); y++) {
+          for (int x = 0; x < clip.imageSize(); x++) {
+            int k = map[y * clip.imageSize() + x];
+            Color pixel = new Color(img.getRGB(x, y));
+            if (k < 0) {
+              // background: never one of the objects' colours (they are far from the greys)
+              for (Colour c : Colour.values()) {
+                assertThat(pixel)
+                    .as("seed %d frame %d (%d,%d)", clip.seed(), t, x, y)
+                    .isNotEqualTo(c.rgb());
+              }
+            } else {
+              SceneObject o = clip.objects().get(k);
+              assertThat(o.visibleAt(t)).isTrue();
+              assertThat(pixel)
+                  .as("seed %d frame %d (%d,%d)", clip.seed(), t, x, y)
+                  .isEqualTo(o.colour().rgb());
+              objectPixels++;
+            }
+          }
+        }
+      }
+    }
+    assertThat(objectPixels).as("objects were drawn").isGreaterThan(10_000);
+  }
 }

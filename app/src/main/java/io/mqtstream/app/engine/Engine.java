@@ -386,6 +386,7 @@ public final class Engine implements AutoCloseable {
             frame::ack,
             frame.exactlyOnce() ? frame::ackWith : null);
     List<Work> out = new ArrayList<>(asked.size());
+    load.reached(System.currentTimeMillis() - captureMillis);
     if (shed) {
       framesShed.increment();
       asked.forEach(q -> out.add(new Shed(ticket, q)));
@@ -393,7 +394,6 @@ public final class Engine implements AutoCloseable {
     }
     List<VisualTokens> cut = window.get().stream().map(t -> t.tokens(m)).toList();
     tokensPerFrame.record(m);
-    load.prompted(System.currentTimeMillis() - captureMillis);
     for (String q : asked) {
       out.add(
           new Asking(

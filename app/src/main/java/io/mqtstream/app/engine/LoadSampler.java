@@ -6,10 +6,13 @@ import java.util.function.LongSupplier;
 
 /**
  * What the token budget looks at, one interval at a time. Latency is the larger of the answers'
- * mean capture-to-answer latency and the oldest frame turned into prompts, both over the last
- * interval only (an idle interval reads zero, so m can climb back when the load goes); the frame
- * age leads the answer latency, since a backlog shows there before any late answer comes out.
- * Utilisation is the reasoner's busy time over the interval's wall time.
+ * mean capture-to-answer latency and the oldest frame that reached its ask point (turned into
+ * prompts, or shed), both over the last interval only; the frame age leads the answer latency,
+ * since a backlog shows there before any late answer comes out. An idle interval (nothing seen, the
+ * reasoner idle) reads zero, so m can climb back when the load goes; an interval that saw nothing
+ * while the reasoner worked is not idle but blind (the pipeline stalled behind the reasoner), and
+ * keeps the last latency measured: reading zero there let a shedding budget relax in the middle of
+ * an overload. Utilisation is the reasoner's busy time over the interval's wall time.
  *
  * <p>{@link #answered} and {@link #prompted} may be called from any thread; {@link #sample} from
  * one (the budget's timer).
@@ -19,9 +22,10 @@ final class LoadSampler {
   private final LongSupplier nanoClock;
   private final AtomicLong latencySumMs = new AtomicLong();
   private final AtomicLong latencyCount = new AtomicLong();
-  private final AtomicLong promptAgeMaxMs = new AtomicLong();
+  private final AtomicLong promptAgeMaxMs = new AtomicLong(-1); // -1: no frame this interval
   private long lastSampleNanos;
   private long lastBusyNanos;
+  private long lastLatencyMs;
 
   /**
    * @param maxQueue the reasoner's queue bound, against which the depth is read
@@ -38,8 +42,8 @@ final class LoadSampler {
     latencyCount.incrementAndGet();
   }
 
-  /** A frame was turned into prompts {@code ageMs} after its capture. */
-  void prompted(long ageMs) {
+  /** A frame reached its ask point (turned into prompts, or shed) {@code ageMs} after capture. */
+  void reached(long ageMs) {
     promptAgeMaxMs.accumulateAndGet(ageMs, Math::max);
   }
 
@@ -55,8 +59,9 @@ final class LoadSampler {
     long n = latencyCount.getAndSet(0);
     long sum = latencySumMs.getAndSet(0);
     long answered = n > 0 ? sum / n : 0;
-    long waited = promptAgeMaxMs.getAndSet(0);
+    long waited = promptAgeMaxMs.getAndSet(-1);
     long now = nanoClock.getAsLong();
+    boolean busy = busyNanos > lastBusyNanos;
     double utilization =
         lastSampleNanos == 0
             ? 0
@@ -64,12 +69,14 @@ final class LoadSampler {
                 1.0, (double) (busyNanos - lastBusyNanos) / Math.max(1, now - lastSampleNanos));
     lastSampleNanos = now;
     lastBusyNanos = busyNanos;
+    long latency;
+    if (n > 0 || waited >= 0) {
+      latency = Math.max(answered, waited);
+    } else {
+      latency = busy || queueDepth > 0 ? lastLatencyMs : 0; // blind, or idle
+    }
+    lastLatencyMs = latency;
     return new TokenBudget.Load(
-        Duration.ofMillis(Math.max(answered, waited)),
-        lastStep,
-        queueDepth,
-        maxQueue,
-        lag,
-        utilization);
+        Duration.ofMillis(latency), lastStep, queueDepth, maxQueue, lag, utilization);
   }
 }

@@ -14,11 +14,11 @@ class LoadSamplerTest {
   void latencyIsTheIntervalsMeanAnswerLatencyOrItsOldestPromptWhicheverIsLarger() {
     sampler.answered(100);
     sampler.answered(300);
-    sampler.prompted(150);
+    sampler.reached(150);
     assertThat(sampler.sample(Duration.ZERO, 0, 0, 0).latency()).isEqualTo(Duration.ofMillis(200));
     sampler.answered(100);
-    sampler.prompted(900);
-    sampler.prompted(400);
+    sampler.reached(900);
+    sampler.reached(400);
     assertThat(sampler.sample(Duration.ZERO, 0, 0, 0).latency()).isEqualTo(Duration.ofMillis(900));
   }
 
@@ -27,6 +27,38 @@ class LoadSamplerTest {
     sampler.answered(5_000);
     sampler.sample(Duration.ZERO, 0, 0, 0);
     assertThat(sampler.sample(Duration.ZERO, 0, 0, 0).latency()).isEqualTo(Duration.ZERO);
+  }
+
+  /**
+   * Nothing answered and no frame seen while the reasoner worked: the pipeline is stalled behind
+   * it, not idle, so the interval keeps the latency last measured instead of reading zero.
+   */
+  @Test
+  void anIntervalThatSawNothingWhileTheReasonerWorkedKeepsTheLastLatency() {
+    sampler.answered(2_000);
+    nanos.addAndGet(1_000_000_000L);
+    assertThat(sampler.sample(Duration.ZERO, 0, 100_000_000L, 0).latency())
+        .isEqualTo(Duration.ofMillis(2_000));
+    nanos.addAndGet(1_000_000_000L);
+    assertThat(sampler.sample(Duration.ZERO, 0, 1_100_000_000L, 0).latency())
+        .as("busy, blind")
+        .isEqualTo(Duration.ofMillis(2_000));
+    nanos.addAndGet(1_000_000_000L);
+    assertThat(sampler.sample(Duration.ZERO, 5, 1_100_000_000L, 0).latency())
+        .as("prompts queued, blind")
+        .isEqualTo(Duration.ofMillis(2_000));
+    nanos.addAndGet(1_000_000_000L);
+    assertThat(sampler.sample(Duration.ZERO, 0, 1_100_000_000L, 0).latency())
+        .as("idle at last")
+        .isEqualTo(Duration.ZERO);
+  }
+
+  @Test
+  void aFrameSeenWithoutAnAnswerIsStillASignal() {
+    sampler.answered(2_000);
+    sampler.sample(Duration.ZERO, 0, 0, 0);
+    sampler.reached(30); // e.g. a shed frame, promptly
+    assertThat(sampler.sample(Duration.ZERO, 0, 0, 0).latency()).isEqualTo(Duration.ofMillis(30));
   }
 
   @Test
