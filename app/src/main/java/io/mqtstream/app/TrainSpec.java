@@ -48,7 +48,7 @@ record TrainSpec(
   record Stage(int untilStep, int maxObjects) {}
 
   /** The vision backbone (ViT) of the run's encoder. */
-  record Vision(int patchSize, int dim, int layers, int heads) {}
+  record Vision(int patchSize, int dim, int layers, int heads, String stem) {}
 
   record World(
       int imageSize,
@@ -137,6 +137,12 @@ record TrainSpec(
       if (vision == null) {
         throw new ConfigException("vision", "must be set");
       }
+      VitConfig.Stem stem;
+      try {
+        stem = VitConfig.Stem.valueOf(vision.stem().toUpperCase(Locale.ROOT));
+      } catch (RuntimeException e) {
+        throw new ConfigException("vision.stem", "must be linear or conv");
+      }
       EncoderConfig tiny =
           EncoderConfig.tiny(
               mode,
@@ -148,7 +154,8 @@ record TrainSpec(
                   vision.dim(),
                   vision.layers(),
                   vision.heads(),
-                  4));
+                  4,
+                  stem));
       WorldConfig w =
           new WorldConfig(
               world.imageSize(),

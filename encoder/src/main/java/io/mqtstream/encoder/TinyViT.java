@@ -16,12 +16,14 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The small vision transformer of the {@code mqt-tiny} preset: linear patch embedding plus fixed 2D
- * sin-cos positions, L pre-LN transformer layers, a final LayerNorm. Trained here from scratch.
+ * The small vision transformer of the {@code mqt-tiny} preset: a linear patch embedding (or a
+ * {@link ConvStem}) plus fixed 2D sin-cos positions, L pre-LN transformer layers, a final
+ * LayerNorm. Trained here from scratch.
  */
 public final class TinyViT extends ModelBlock implements VisionBackbone {
   private final VitConfig config;
-  private final Dense patchEmbed;
+  private final Dense patchEmbed; // null with the conv stem
+  private final ConvStem stem; // null with the linear embedding
   private final List<TransformerLayer> layers = new ArrayList<>();
   private final Norm lnPost;
   private final java.nio.ByteBuffer positions; // (P, Dv), native floats
@@ -29,7 +31,13 @@ public final class TinyViT extends ModelBlock implements VisionBackbone {
   public TinyViT(VitConfig config) {
     this.config = config;
     int p = config.patchSize();
-    patchEmbed = addChildBlock("patchEmbed", new Dense(3 * p * p, config.dim(), true));
+    if (config.stem() == VitConfig.Stem.CONV) {
+      patchEmbed = null;
+      stem = addChildBlock("stem", new ConvStem(p, config.dim()));
+    } else {
+      patchEmbed = addChildBlock("patchEmbed", new Dense(3 * p * p, config.dim(), true));
+      stem = null;
+    }
     for (int i = 0; i < config.layers(); i++) {
       layers.add(
           addChildBlock(
@@ -44,10 +52,13 @@ public final class TinyViT extends ModelBlock implements VisionBackbone {
   public NDArray features(ParameterStore ps, NDArray images, boolean training) {
     int g = config.grid();
     int p = config.patchSize();
-    NDArray patches = VisionBackbone.patches(images, g, p); // (B, P, 3·p·p)
     NDArray pos =
         Tensors.create(images.getManager(), positions, new Shape(config.patches(), config.dim()));
-    NDArray x = patchEmbed.apply(ps, patches, training).add(pos); // (B, P, Dv)
+    NDArray embedded =
+        stem != null
+            ? stem.apply(ps, images, training) // (B, P, Dv)
+            : patchEmbed.apply(ps, VisionBackbone.patches(images, g, p), training); // (B, P, Dv)
+    NDArray x = embedded.add(pos); // (B, P, Dv)
     for (TransformerLayer layer : layers) {
       x = layer.apply(ps, x, training); // (B, P, Dv)
     }
@@ -66,7 +77,11 @@ public final class TinyViT extends ModelBlock implements VisionBackbone {
 
   @Override
   public void collect(String prefix, Map<String, Parameter> out) {
-    patchEmbed.collect(prefix + ".patch_embed", out);
+    if (stem != null) {
+      stem.collect(prefix + ".stem", out);
+    } else {
+      patchEmbed.collect(prefix + ".patch_embed", out);
+    }
     for (int i = 0; i < layers.size(); i++) {
       layers.get(i).collect(prefix + ".layers." + i, out);
     }

@@ -69,7 +69,11 @@ final class VisionStage {
     return schedule.at(step);
   }
 
-  /** The losses of one batch; the caller runs backward on {@code loss}. */
+  /**
+   * The losses of one batch; the caller runs backward on {@code loss}. {@code accuracy}: the share
+   * of patches covered by an object whose colour and shape are both named right (most patches are
+   * background, so the share of all patches would say little).
+   */
   record Losses(NDArray loss, float accuracy) {}
 
   /**
@@ -127,16 +131,21 @@ final class VisionStage {
     long[] colourBest = colourLogits.argMax(2).toLongArray();
     long[] shapeBest = shapeLogits.argMax(2).toLongArray();
     int right = 0;
+    int covered = 0;
     for (int i = 0; i < n; i++) {
       for (int j = 0; j < p; j++) {
         int k = i * p + j;
-        right +=
-            colourBest[k] == targets.get(i).colour()[j] && shapeBest[k] == targets.get(i).shape()[j]
-                ? 1
-                : 0;
+        if (targets.get(i).colour()[j] != 0) {
+          covered++;
+          right +=
+              colourBest[k] == targets.get(i).colour()[j]
+                      && shapeBest[k] == targets.get(i).shape()[j]
+                  ? 1
+                  : 0;
+        }
       }
     }
-    return new Losses(loss, right / cells);
+    return new Losses(loss, (float) right / Math.max(1, covered));
   }
 
   private static NDArray crossEntropy(NDArray logits, NDArray oneHot, float count) {
