@@ -40,8 +40,9 @@ import java.util.Random;
 /**
  * Trains the encoder and the LM together on the synthetic world with the Matryoshka objective:
  * every step draws one m (even, 2..M, or fixed for a baseline) and uses only the first m latent
- * queries. Stage 1 (the first {@code alignmentSteps}) learns scene descriptions at m = M; stage 2
- * answers questions. A step's clips, questions and m come from (seed, step) alone, so a resumed run
+ * queries. An optional stage 0 (the first {@code visionSteps}, {@link VisionStage}) trains the
+ * vision backbone alone on per-patch labels; stage 1 (the next {@code alignmentSteps}) learns scene
+ * descriptions at m = M; stage 2 answers questions. A step's clips, questions and m come from (seed, step) alone, so a resumed run
  * takes exactly the steps an uninterrupted one would.
  */
 public final class Trainer implements AutoCloseable {
