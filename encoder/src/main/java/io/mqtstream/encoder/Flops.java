@@ -16,6 +16,17 @@ public final class Flops {
     long p = v.patches();
     long d = v.dim();
     long patchEmbed = 2 * p * (3L * v.patchSize() * v.patchSize()) * d;
+    if (v.stem() == VitConfig.Stem.CONV) { // 3×3 stride-2 convolutions, widths doubling up to d
+      patchEmbed = 0;
+      int convs = Integer.numberOfTrailingZeros(v.patchSize());
+      long in = 3;
+      for (int k = 1; k <= convs; k++) {
+        long out = d >> (convs - k);
+        long side = v.imageSize() >> k;
+        patchEmbed += 2 * side * side * out * in * 9;
+        in = out;
+      }
+    }
     long perLayer =
         2 * p * d * 3 * d // qkv
             + 2 * 2 * p * p * d // scores and mixing

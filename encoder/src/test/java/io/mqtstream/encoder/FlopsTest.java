@@ -31,4 +31,13 @@ class FlopsTest {
         (double) Flops.llmPrefill(vicuna, 576, 1, 64) / Flops.llmPrefill(vicuna, 16, 1, 64);
     assertThat(ratio).isBetween(7.0, 9.5);
   }
+
+  @Test
+  void theConvStemCountsEachConvolutionInPlaceOfThePatchEmbedding() {
+    // 8×8 image, patch 4, d = 8: convolutions 3→4 (out 4×4) and 4→8 (out 2×2), 3×3 kernels:
+    // 2·16·4·3·9 + 2·4·8·4·9 = 3456 + 2304 = 5760; the linear embedding: 2·4·48·8 = 3072
+    VitConfig linear = new VitConfig(8, 4, 8, 1, 2, 1);
+    VitConfig conv = new VitConfig(8, 4, 8, 1, 2, 1, VitConfig.Stem.CONV);
+    assertThat(Flops.backbone(conv) - Flops.backbone(linear)).isEqualTo(5760 - 3072);
+  }
 }

@@ -42,8 +42,8 @@ import java.util.Random;
  * every step draws one m (even, 2..M, or fixed for a baseline) and uses only the first m latent
  * queries. An optional stage 0 (the first {@code visionSteps}, {@link VisionStage}) trains the
  * vision backbone alone on per-patch labels; stage 1 (the next {@code alignmentSteps}) learns scene
- * descriptions at m = M; stage 2 answers questions. A step's clips, questions and m come from (seed, step) alone, so a resumed run
- * takes exactly the steps an uninterrupted one would.
+ * descriptions at m = M; stage 2 answers questions. A step's clips, questions and m come from
+ * (seed, step) alone, so a resumed run takes exactly the steps an uninterrupted one would.
  */
 public final class Trainer implements AutoCloseable {
   private static final String STATE_FILE = "trainer.json";
