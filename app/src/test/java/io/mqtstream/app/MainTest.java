@@ -99,10 +99,19 @@ class MainTest {
   void aTrainingConfigChoosesTheVisionBackboneAndNamesABadPatch(
       @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
     assertThat(TrainSpec.load(TRAIN_CONFIG).toConfig().encoder())
-        .as("the shipped config is the mqt-tiny preset")
+        .as("the shipped training config builds the shipped model's encoder")
         .isEqualTo(
-            io.mqtstream.encoder.EncoderConfig.tiny(
-                io.mqtstream.encoder.MqtConfig.KeyMode.POSITIONAL, true));
+            io.mqtstream.encoder.EncoderConfig.read(
+                java.nio.file.Path.of("..", "models", "mqt-tiny", "encoder", "config.json")));
+    assertThat(
+            variant(dir, TRAIN_CONFIG, "stem: conv", "stem: linear")
+                .toConfig()
+                .encoder()
+                .vision()
+                .stem())
+        .isEqualTo(io.mqtstream.encoder.VitConfig.Stem.LINEAR);
+    failure(dir, TRAIN_CONFIG, "stem: conv", "stem: convolutional")
+        .hasMessageContaining("vision.stem");
     io.mqtstream.encoder.EncoderConfig enc =
         variant(dir, TRAIN_CONFIG, "patchSize: 8", "patchSize: 4").toConfig().encoder();
     assertThat(enc.vision().patches()).isEqualTo(256);

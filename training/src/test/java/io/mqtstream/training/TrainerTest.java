@@ -192,7 +192,7 @@ class TrainerTest {
   @Test
   void theVisionStageTeachesTheBackboneAloneWhatLiesInEachPatch(@TempDir Path dir)
       throws Exception {
-    int visionSteps = 40;
+    int visionSteps = 300;
     try (Trainer t = Trainer.create(tiny(visionSteps + 3, visionSteps), dir)) {
       Map<String, float[]> before = snapshot(t);
       List<Trainer.StepResult> steps = new ArrayList<>();
@@ -201,18 +201,18 @@ class TrainerTest {
       }
       assertThat(steps).allSatisfy(r -> assertThat(r.m()).isZero());
       double firstLoss =
-          steps.subList(0, 5).stream().mapToDouble(r -> r.loss()).average().orElseThrow();
+          steps.subList(0, 20).stream().mapToDouble(r -> r.loss()).average().orElseThrow();
       double lastLoss =
-          steps.subList(35, 40).stream().mapToDouble(r -> r.loss()).average().orElseThrow();
+          steps.subList(280, 300).stream().mapToDouble(r -> r.loss()).average().orElseThrow();
       double firstAcc =
-          steps.subList(0, 5).stream().mapToDouble(r -> r.accuracy()).average().orElseThrow();
+          steps.subList(0, 20).stream().mapToDouble(r -> r.accuracy()).average().orElseThrow();
       double lastAcc =
-          steps.subList(35, 40).stream().mapToDouble(r -> r.accuracy()).average().orElseThrow();
+          steps.subList(280, 300).stream().mapToDouble(r -> r.accuracy()).average().orElseThrow();
       System.out.printf(
           "stage 0: loss %.3f -> %.3f, patch accuracy %.3f -> %.3f%n",
           firstLoss, lastLoss, firstAcc, lastAcc);
       assertThat(lastLoss).isLessThan(firstLoss * 0.8);
-      assertThat(lastAcc).isGreaterThan(firstAcc);
+      assertThat(lastAcc).as("object-covered patches named right").isGreaterThan(firstAcc + 0.1);
       Map<String, float[]> after = snapshot(t);
       for (String name : before.keySet()) {
         if (name.startsWith("vision.")) {
