@@ -25,12 +25,16 @@ import java.util.Map;
 final class ConvStem extends ModelBlock {
   private final List<Parameter> weights = new ArrayList<>();
   private final List<Parameter> biases = new ArrayList<>();
+  private final int patch;
+  private final int dim;
 
   /**
    * @param patch the patch side, a power of two
    * @param dim the output width
    */
   ConvStem(int patch, int dim) {
+    this.patch = patch;
+    this.dim = dim;
     int convs = Integer.numberOfTrailingZeros(patch);
     int in = 3;
     for (int k = 1; k <= convs; k++) {
@@ -91,6 +95,7 @@ final class ConvStem extends ModelBlock {
 
   @Override
   public Shape[] getOutputShapes(Shape[] inputShapes) {
-    return new Shape[] {inputShapes[0]}; // not used: shapes come from construction
+    Shape s = inputShapes[0]; // (B, 3, H, W)
+    return new Shape[] {new Shape(s.get(0), (s.get(2) / patch) * (s.get(3) / patch), dim)};
   }
 }

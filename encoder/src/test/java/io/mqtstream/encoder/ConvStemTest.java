@@ -49,7 +49,10 @@ class ConvStemTest {
         in[i] = (float) r.nextGaussian();
       }
       NDArray images = Tensors.create(manager, in, 0, new Shape(1, 3, side, side));
-      float[] out = Tensors.toFloats(stem.apply(new ParameterStore(manager, false), images, false));
+      NDArray features = stem.apply(new ParameterStore(manager, false), images, false);
+      assertThat(stem.getOutputShapes(new Shape[] {images.getShape()})[0])
+          .isEqualTo(features.getShape());
+      float[] out = Tensors.toFloats(features);
       int g = side / 2;
       assertThat(out).hasSize(g * g * dim);
       for (int y = 0; y < g; y++) {

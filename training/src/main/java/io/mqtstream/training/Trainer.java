@@ -188,23 +188,54 @@ public final class Trainer implements AutoCloseable {
       }
     }
     float lr = vision.learningRate(step);
+    return trainOn(
+        (ps, scope) ->
+            vision.losses(ps, scope, encoder.preprocessor().batch(scope, frames), targets),
+        vision.parameters(),
+        vision.optimizer(),
+        lr,
+        step + 1,
+        0,
+        config.batchSize());
+  }
+
+  /** A batch's forward pass: the loss to differentiate (in the batch's scope), the accuracy. */
+  record Forward(NDArray loss, float accuracy) {}
+
+  /**
+   * One optimisation step of either stage: runs {@code forward} in a scope closed before it
+   * returns, differentiates its loss, and updates {@code trained} with {@code adam} (or skips the
+   * update and counts it when the loss or the gradients are not finite).
+   *
+   * @param m the step's m (0 in stage 0)
+   */
+  private StepResult trainOn(
+      java.util.function.BiFunction<ParameterStore, NDManager, Forward> forward,
+      Map<String, Parameter> trained,
+      AdamW adam,
+      float lr,
+      int adamStep,
+      int m,
+      int examples) {
     float loss;
     float accuracy;
     try (NDManager scope = encoder.manager().newSubManager();
         GradientCollector gc =
             Engine.getEngine(Engines.pytorch().getEngineName()).newGradientCollector()) {
-      ParameterStore ps = new ParameterStore(scope, false);
-      NDArray images = encoder.preprocessor().batch(scope, frames); // (B·T, 3, H, W)
-      VisionStage.Losses l = vision.losses(ps, scope, images, targets);
-      gc.backward(l.loss());
-      loss = l.loss().getFloat();
-      accuracy = l.accuracy();
+      Forward f = forward.apply(new ParameterStore(scope, false), scope);
+      gc.backward(f.loss());
+      loss = f.loss().getFloat();
+      accuracy = f.accuracy();
     }
-    if (!update(vision.parameters(), vision.optimizer(), lr, step + 1, Float.isFinite(loss))) {
+    if (!update(trained, adam, lr, adamStep, Float.isFinite(loss))) {
       skippedSteps++;
-      log.warn("step {}: non-finite loss or gradient in stage 0; update skipped", step);
+      log.warn(
+          "step {}: non-finite loss or gradient (m={}); update skipped ({} so far)",
+          step,
+          m,
+          skippedSteps);
     }
-    return new StepResult(step, 0, loss, accuracy, lr, config.batchSize());
+    return new StepResult(step, m, loss, accuracy, lr, examples);
   }
 
   /** A clip's frames and its question-answer turns (stage 1: one turn, no question). */
@@ -253,36 +284,27 @@ public final class Trainer implements AutoCloseable {
   }
 
   private StepResult learn(List<Example> batch, int m, float lr, int adamStep) {
-    float loss;
-    float accuracy;
-    try (NDManager scope = encoder.manager().newSubManager();
-        GradientCollector gc =
-            Engine.getEngine(Engines.pytorch().getEngineName()).newGradientCollector()) {
-      ParameterStore ps = new ParameterStore(scope, false);
-      List<FrameRecord> all = new ArrayList<>();
-      batch.forEach(e -> all.addAll(e.frames()));
-      NDArray images = encoder.preprocessor().batch(scope, all); // (B·T, 3, H, W)
-      NDArray tokens = encoder.forward(ps, images, m, true); // (B·T, m, D)
-      Inputs in = assemble(ps, scope, batch, tokens, m);
-      NDArray logits =
-          reasoner
-              .lm()
-              .forward(ps, in.x(), in.positions(), in.pad(), null, false, true)
-              .logits(); // (B, L, V)
-      NDArray nll = logits.logSoftmax(2).mul(in.targetMask()).sum().neg().div(in.targetCount());
-      gc.backward(nll);
-      loss = nll.getFloat();
-      accuracy = accuracy(logits, in);
-    }
-    if (!update(parameters, optimizer, lr, adamStep, Float.isFinite(loss))) {
-      skippedSteps++;
-      log.warn(
-          "step {}: non-finite loss or gradient (m={}); update skipped ({} so far)",
-          step,
-          m,
-          skippedSteps);
-    }
-    return new StepResult(step, m, loss, accuracy, lr, batch.size());
+    List<FrameRecord> all = new ArrayList<>();
+    batch.forEach(e -> all.addAll(e.frames()));
+    return trainOn(
+        (ps, scope) -> {
+          NDArray images = encoder.preprocessor().batch(scope, all); // (B·T, 3, H, W)
+          NDArray tokens = encoder.forward(ps, images, m, true); // (B·T, m, D)
+          Inputs in = assemble(ps, scope, batch, tokens, m);
+          NDArray logits =
+              reasoner
+                  .lm()
+                  .forward(ps, in.x(), in.positions(), in.pad(), null, false, true)
+                  .logits(); // (B, L, V)
+          NDArray nll = logits.logSoftmax(2).mul(in.targetMask()).sum().neg().div(in.targetCount());
+          return new Forward(nll, accuracy(logits, in));
+        },
+        parameters,
+        optimizer,
+        lr,
+        adamStep,
+        m,
+        batch.size());
   }
 
   /**
@@ -428,17 +450,17 @@ public final class Trainer implements AutoCloseable {
     return (float) right / in.targetIds().length;
   }
 
-  /**
-   * Clips and applies the gradients of {@code trained}; returns false, discarding them and changing
-   * no weight, when the loss or the gradient norm is not finite (one such step once turned every
-   * weight of a baseline run into NaN: a NaN norm also slips past the clip).
-   */
   private void trainable(String name, Parameter p) {
     if (p.requiresGradient()) {
       parameters.put(name, p);
     }
   }
 
+  /**
+   * Clips and applies the gradients of {@code trained}; returns false, discarding them and changing
+   * no weight, when the loss or the gradient norm is not finite (one such step once turned every
+   * weight of a baseline run into NaN: a NaN norm also slips past the clip).
+   */
   private boolean update(
       Map<String, Parameter> trained, AdamW adam, float lr, int adamStep, boolean finiteLoss) {
     try (NDManager scratch = encoder.manager().newSubManager()) {

@@ -70,20 +70,16 @@ final class VisionStage {
   }
 
   /**
-   * The losses of one batch; the caller runs backward on {@code loss}. {@code accuracy}: the share
-   * of patches covered by an object whose colour and shape are both named right (most patches are
-   * background, so the share of all patches would say little).
-   */
-  record Losses(NDArray loss, float accuracy) {}
-
-  /**
    * The stage's loss on a batch of frames: cross-entropy of each patch's colour and shape, of
-   * whether a centre lies in it, and the squared error of the centre's place where one does.
+   * whether a centre lies in it, and the squared error of the centre's place where one does; the
+   * accuracy is the share of object-covered patches whose colour and shape are both named right
+   * (most patches are background, so the share of all patches would say little).
    *
    * @param images (N, 3, H, W)
    * @param targets one per image
    */
-  Losses losses(ParameterStore ps, NDManager scope, NDArray images, List<PatchTargets> targets) {
+  Trainer.Forward losses(
+      ParameterStore ps, NDManager scope, NDArray images, List<PatchTargets> targets) {
     int n = targets.size();
     int p = backbone.patches();
     NDArray out = head.apply(ps, backbone.features(ps, images, true), true); // (N, P, OUTPUTS)
@@ -145,7 +141,7 @@ final class VisionStage {
         }
       }
     }
-    return new Losses(loss, (float) right / Math.max(1, covered));
+    return new Trainer.Forward(loss, (float) right / Math.max(1, covered));
   }
 
   private static NDArray crossEntropy(NDArray logits, NDArray oneHot, float count) {

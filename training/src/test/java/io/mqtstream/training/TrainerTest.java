@@ -256,7 +256,16 @@ class TrainerTest {
 
   @Test
   void stepsLeaveNoNativeArraysBehind(@TempDir Path dir) throws Exception {
-    try (Trainer t = Trainer.create(tiny(10), dir)) {
+    leavesNoNativeArraysBehind(tiny(10), dir);
+  }
+
+  @Test
+  void visionStageStepsLeaveNoNativeArraysBehind(@TempDir Path dir) throws Exception {
+    leavesNoNativeArraysBehind(tiny(10, 8), dir); // all seven measured steps in stage 0
+  }
+
+  private static void leavesNoNativeArraysBehind(TrainConfig config, Path dir) throws Exception {
+    try (Trainer t = Trainer.create(config, dir)) {
       t.step();
       t.step();
       int encoderArrays = t.encoder().manager().getManagedArrays().size();
