@@ -35,10 +35,9 @@ final class ConvStem extends ModelBlock {
   ConvStem(int patch, int dim) {
     this.patch = patch;
     this.dim = dim;
-    int convs = Integer.numberOfTrailingZeros(patch);
     int in = 3;
-    for (int k = 1; k <= convs; k++) {
-      int out = dim >> (convs - k);
+    for (int out : widths(patch, dim)) {
+      int k = weights.size() + 1;
       weights.add(
           addParameter(
               Parameter.builder()
@@ -57,6 +56,16 @@ final class ConvStem extends ModelBlock {
                   .build()));
       in = out;
     }
+  }
+
+  /** The output width of each convolution: log₂(patch) of them, doubling up to {@code dim}. */
+  static int[] widths(int patch, int dim) {
+    int convs = Integer.numberOfTrailingZeros(patch);
+    int[] widths = new int[convs];
+    for (int k = 1; k <= convs; k++) {
+      widths[k - 1] = dim >> (convs - k);
+    }
+    return widths;
   }
 
   /**

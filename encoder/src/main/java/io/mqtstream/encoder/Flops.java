@@ -18,11 +18,10 @@ public final class Flops {
     long patchEmbed = 2 * p * (3L * v.patchSize() * v.patchSize()) * d;
     if (v.stem() == VitConfig.Stem.CONV) { // 3×3 stride-2 convolutions, widths doubling up to d
       patchEmbed = 0;
-      int convs = Integer.numberOfTrailingZeros(v.patchSize());
       long in = 3;
-      for (int k = 1; k <= convs; k++) {
-        long out = d >> (convs - k);
-        long side = v.imageSize() >> k;
+      long side = v.imageSize();
+      for (int out : ConvStem.widths(v.patchSize(), v.dim())) {
+        side /= 2;
         patchEmbed += 2 * side * side * out * in * 9;
         in = out;
       }
