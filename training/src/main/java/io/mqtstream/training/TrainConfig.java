@@ -11,6 +11,8 @@ import io.mqtstream.world.WorldConfig;
  * @param steps optimisation steps in all
  * @param visionSteps the first steps: stage 0, the vision backbone alone learns what lies in each
  *     patch ({@link VisionStage}); 0 = none
+ * @param objectSlots whether stage 0 also learns each object's slot, identity and place at its
+ *     centre ({@link PatchTargets#slots()})
  * @param alignmentSteps the steps after those: stage 1, scene descriptions at m = M
  * @param batchSize clips per step
  * @param learningRate peak learning rate
@@ -27,6 +29,7 @@ public record TrainConfig(
     long seed,
     int steps,
     int visionSteps,
+    boolean objectSlots,
     int alignmentSteps,
     int batchSize,
     float learningRate,
@@ -90,6 +93,7 @@ public record TrainConfig(
         seed,
         steps,
         visionSteps,
+        objectSlots,
         alignmentSteps,
         batchSize,
         learningRate,

@@ -28,9 +28,11 @@ final class VisionStage {
   static final String HEAD_FILE = "vision_head.safetensors";
   static final String OPTIMIZER_FILE = "vision_optimizer.safetensors";
   private static final int OUTPUTS = PatchTargets.COLOURS + PatchTargets.SHAPES + 2 + 2;
+  private static final int SLOT_OUTPUTS = PatchTargets.SLOTS * PatchTargets.SLOT_WIDTH;
 
   private final VisionBackbone backbone;
   private final Dense head;
+  private final boolean objectSlots;
   private final Map<String, Parameter> parameters = new LinkedHashMap<>();
   private final Map<String, Parameter> headParameters = new LinkedHashMap<>();
   private final AdamW optimizer;
@@ -42,8 +44,15 @@ final class VisionStage {
       NDManager manager,
       TrainConfig config) {
     this.backbone = backbone;
-    this.head = new Dense(backbone.featureDim(), OUTPUTS, true);
+    this.objectSlots = config.objectSlots();
+    this.head = new Dense(backbone.featureDim(), OUTPUTS + (objectSlots ? SLOT_OUTPUTS : 0), true);
     head.initialize(manager, DataType.FLOAT32, new Shape(1, backbone.featureDim()));
+    if (objectSlots) {
+      // the slots start at zero, the right value for all but the centres' patches: random slot
+      // outputs would start the loss at tens and, through the gradient clip, stall the labels
+      head.weight.getArray().set(new NDIndex(OUTPUTS + ":"), 0f);
+      head.bias.getArray().set(new NDIndex(OUTPUTS + ":"), 0f);
+    }
     head.collect("vision_head", headParameters);
     headParameters.values().forEach(p -> p.getArray().setRequiresGradient(true));
     parameters.putAll(backboneParameters);
@@ -71,9 +80,11 @@ final class VisionStage {
 
   /**
    * The stage's loss on a batch of frames: cross-entropy of each patch's colour and shape, of
-   * whether a centre lies in it, and the squared error of the centre's place where one does; the
-   * accuracy is the share of object-covered patches whose colour and shape are both named right
-   * (most patches are background, so the share of all patches would say little).
+   * whether a centre lies in it, and the squared error of the centre's place where one does; with
+   * {@code objectSlots}, also the squared error of every object slot ({@link
+   * PatchTargets#slots()}), summed over patches and slots and divided by the number of centres like
+   * the place's; the accuracy is the share of object-covered patches whose colour and shape are
+   * both named right (most patches are background, so the share of all patches would say little).
    *
    * @param images (N, 3, H, W)
    * @param targets one per image
@@ -88,7 +99,7 @@ final class VisionStage {
     NDArray colourLogits = out.get(new NDIndex(":, :, 0:" + c)); // (N, P, C)
     NDArray shapeLogits = out.get(new NDIndex(":, :, " + c + ":" + (c + s))); // (N, P, S)
     NDArray centreLogits = out.get(new NDIndex(":, :, " + (c + s) + ":" + (c + s + 2))); // (N,P,2)
-    NDArray offsets = out.get(new NDIndex(":, :, " + (c + s + 2) + ":")); // (N, P, 2)
+    NDArray offsets = out.get(new NDIndex(":, :, " + (c + s + 2) + ":" + OUTPUTS)); // (N, P, 2)
     float[] colourHot = new float[n * p * c];
     float[] shapeHot = new float[n * p * s];
     float[] centreHot = new float[n * p * 2];
@@ -124,6 +135,26 @@ final class VisionStage {
                     .mul(Tensors.create(scope, centreMask, 0, new Shape(n, p, 1)))
                     .sum()
                     .div(Math.max(1, 2 * centres)));
+    if (objectSlots) {
+      float[] slotTarget = new float[n * p * SLOT_OUTPUTS];
+      for (int i = 0; i < n; i++) {
+        System.arraycopy(
+            targets.get(i).slots(), 0, slotTarget, i * p * SLOT_OUTPUTS, p * SLOT_OUTPUTS);
+      }
+      NDArray slots = out.get(new NDIndex(":, :, " + OUTPUTS + ":")); // (N, P, SLOTS × 3)
+      NDArray error =
+          slots
+              .sub(Tensors.create(scope, slotTarget, 0, new Shape(n, p, SLOT_OUTPUTS)))
+              .square()
+              .sum(new int[] {2}); // (N, P)
+      NDArray atCentres = Tensors.create(scope, centreMask, 0, new Shape(n, p)); // (N, P)
+      // the centres' patches weigh per centre, as the place's error; the others (all zero) per
+      // patch,
+      // as the labels: otherwise the many zero patches drown the few that say where objects are
+      loss =
+          loss.add(error.mul(atCentres).sum().div(Math.max(1, centres)))
+              .add(error.mul(atCentres.neg().add(1)).sum().div(cells));
+    }
     long[] colourBest = colourLogits.argMax(2).toLongArray();
     long[] shapeBest = shapeLogits.argMax(2).toLongArray();
     int right = 0;

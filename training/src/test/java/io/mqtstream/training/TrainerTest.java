@@ -23,6 +23,10 @@ class TrainerTest {
 
   /** The same with a stage 0 of {@code visionSteps} first (within {@code steps}). */
   static TrainConfig tiny(int steps, int visionSteps) {
+    return tiny(steps, visionSteps, false);
+  }
+
+  static TrainConfig tiny(int steps, int visionSteps, boolean objectSlots) {
     VitConfig vit = new VitConfig(32, 8, 32, 1, 2, 2);
     EncoderConfig enc =
         new EncoderConfig(
@@ -36,6 +40,7 @@ class TrainerTest {
         5,
         steps,
         visionSteps,
+        objectSlots,
         2,
         8,
         3e-3f,
@@ -98,6 +103,7 @@ class TrainerTest {
             5,
             40,
             0,
+            false,
             2,
             8,
             3e-3f,
@@ -192,8 +198,19 @@ class TrainerTest {
   @Test
   void theVisionStageTeachesTheBackboneAloneWhatLiesInEachPatch(@TempDir Path dir)
       throws Exception {
+    visionStageTeachesTheBackbone(false, dir);
+  }
+
+  /** The same with object slots learnt beside: the patch labels are learnt as well as without. */
+  @Test
+  void theVisionStageLearnsObjectSlotsBeside(@TempDir Path dir) throws Exception {
+    visionStageTeachesTheBackbone(true, dir);
+  }
+
+  private static void visionStageTeachesTheBackbone(boolean objectSlots, Path dir)
+      throws Exception {
     int visionSteps = 300;
-    try (Trainer t = Trainer.create(tiny(visionSteps + 3, visionSteps), dir)) {
+    try (Trainer t = Trainer.create(tiny(visionSteps + 3, visionSteps, objectSlots), dir)) {
       Map<String, float[]> before = snapshot(t);
       List<Trainer.StepResult> steps = new ArrayList<>();
       for (int i = 0; i < visionSteps; i++) {
