@@ -191,6 +191,10 @@ public final class Engine implements AutoCloseable {
     meters.gauge("mqt.budget.m", budget, TokenBudget::m);
     meters.gauge("mqt.budget.pressure", budget, TokenBudget::pressure);
     meters.gauge("mqt.budget.stride", budget, TokenBudget::stride);
+    io.micrometer.core.instrument.FunctionCounter.builder(
+            "mqt.budget.failed.steps", budget, TokenBudget::failedSteps)
+        .description("steps up (m up or stride down) the load cut back: each doubles the next wait")
+        .register(meters);
     meters.gauge("mqt.kafka.lag", lag, LagMonitor::lag);
   }
 

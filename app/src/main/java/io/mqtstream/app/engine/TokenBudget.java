@@ -5,6 +5,8 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import reactor.core.publisher.Flux;
 import reactor.core.scheduler.Scheduler;
 
@@ -18,7 +20,11 @@ import reactor.core.scheduler.Scheduler;
  * <p>Accuracy floors and load shedding: a camera's m never goes below its floor ({@code
  * budget.floors}), and when m is at the floor (or fixed) and the load still cannot be carried, the
  * budget sheds instead of lowering m: it asks on every k-th frame of a camera ({@link #stride()}),
- * k doubling per cut up to {@code maxStride}; when relaxed, k halves back to 1 before m climbs.
+ * k growing by one per cut up to {@code maxStride}; when relaxed, k steps back to 1 before m
+ * climbs.
+ *
+ * <p>A step up that the load soon cuts back makes the next one wait twice as long ({@link
+ * #PROBE_WINDOW}): the budget probes for capacity, and backs off where the probe keeps failing.
  */
 public final class TokenBudget {
 
@@ -123,17 +129,36 @@ public final class TokenBudget {
    */
   static final double HEADROOM = 0.85;
 
+  /**
+   * A step up (m up, or the stride down) that the load cuts back within this many times {@code
+   * increaseAfter} looks has failed: the signals the headroom gate reads do not see every cost (a
+   * shed frame is still decoded and encoded), so a step can fit by the gate and not by the machine.
+   * After a failure the next step up waits twice as long, up to {@link #MAX_BACKOFF} times {@code
+   * increaseAfter}; a step that holds for the window resets the wait (as a retransmission timer
+   * backs off and resets).
+   */
+  static final int PROBE_WINDOW = 4;
+
+  /** The longest wait before a step up, in multiples of {@code increaseAfter}. */
+  static final int MAX_BACKOFF = 16;
+
+  private static final Logger log = LoggerFactory.getLogger(TokenBudget.class);
+
   private final Settings settings;
   private volatile int m;
   private volatile int stride = 1;
   private int overloadedLooks;
   private int relaxedLooks;
   private int coolingLooks;
+  private int relaxWait; // relaxed looks the next step up needs: increaseAfter, doubled per failure
+  private int sinceStepUp = -1; // looks since the last step up while it may still fail; -1 = none
+  private int failedSteps;
   private volatile double lastPressure;
 
   public TokenBudget(Settings settings) {
     this.settings = settings;
     this.m = settings.policy() == Policy.FIXED ? settings.fixedM() : settings.ceiling();
+    this.relaxWait = settings.config().increaseAfter();
   }
 
   public Settings settings() {
@@ -160,6 +185,11 @@ public final class TokenBudget {
     return stride;
   }
 
+  /** Steps up that the load cut back within the probe window (see {@link #PROBE_WINDOW}). */
+  public int failedSteps() {
+    return failedSteps;
+  }
+
   /** The load of the last look, as a fraction of the limits (1 = at a limit). */
   public double pressure() {
     return lastPressure;
@@ -178,6 +208,17 @@ public final class TokenBudget {
   public synchronized int observe(Load load) {
     double pressure = pressure(load);
     lastPressure = pressure;
+    if (log.isDebugEnabled()) {
+      log.debug(
+          "look: pressure {} (latency {} ms, step {} ms, queue {}/{}, lag {}), reasoner busy {}",
+          String.format(java.util.Locale.ROOT, "%.2f", pressure),
+          load.latency().toMillis(),
+          load.stepLatency().toMillis(),
+          load.queueDepth(),
+          load.maxQueue(),
+          load.lag(),
+          String.format(java.util.Locale.ROOT, "%.2f", load.utilization()));
+    }
     boolean fixed = settings.policy() == Policy.FIXED;
     if (fixed && settings.maxStride() == 1) {
       return m;
@@ -185,18 +226,32 @@ public final class TokenBudget {
     if (coolingLooks > 0) {
       coolingLooks--;
     }
+    int increaseAfter = settings.config().increaseAfter();
+    if (sinceStepUp >= 0 && ++sinceStepUp > PROBE_WINDOW * increaseAfter) {
+      sinceStepUp = -1; // the last step up held: the next one needs the usual wait
+      relaxWait = increaseAfter;
+    }
     if (pressure >= 1.0) {
       relaxedLooks = 0;
       if (++overloadedLooks >= settings.config().decreaseAfter() && coolingLooks == 0) {
         overloadedLooks = 0;
         int cut = fixed ? m : below(m);
         int shed = Math.min(stride + 1, settings.maxStride());
-        if (cut != m) {
-          m = cut;
+        if (cut != m || shed != stride) {
+          if (cut != m) {
+            m = cut;
+          } else { // m cannot go lower: shed instead
+            stride = shed;
+          }
           cooldown();
-        } else if (shed != stride) { // m cannot go lower: shed instead
-          stride = shed;
-          cooldown();
+          if (sinceStepUp >= 0) { // the last step up did not hold: wait longer before the next
+            sinceStepUp = -1;
+            failedSteps++;
+            relaxWait = Math.min(relaxWait * 2, MAX_BACKOFF * increaseAfter);
+            log.info(
+                "token budget: the last step up did not hold; the next waits {} relaxed looks",
+                relaxWait);
+          }
         }
       }
     } else if (pressure < settings.config().lowWater()) {
@@ -206,9 +261,10 @@ public final class TokenBudget {
         // every k-th costs the reasoner k / (k-1) times the work
         if (load.utilization() * stride / (stride - 1) >= HEADROOM) {
           relaxedLooks = 0;
-        } else if (++relaxedLooks >= settings.config().increaseAfter()) {
+        } else if (++relaxedLooks >= relaxWait) {
           relaxedLooks = 0;
           stride--;
+          sinceStepUp = 0;
         }
         return m;
       }
@@ -218,9 +274,12 @@ public final class TokenBudget {
       int next = above(m);
       if (next != m && load.utilization() * next / m >= HEADROOM) {
         relaxedLooks = 0; // relaxed at this m, but the next one would saturate the reasoner
-      } else if (++relaxedLooks >= settings.config().increaseAfter()) {
+      } else if (++relaxedLooks >= relaxWait) {
         relaxedLooks = 0;
-        m = next;
+        if (next != m) {
+          m = next;
+          sinceStepUp = 0;
+        }
       }
     } else {
       overloadedLooks = 0;

@@ -247,6 +247,67 @@ class TokenBudgetTest {
     assertThat(budget.stride()).isEqualTo(4);
   }
 
+  /**
+   * A machine that carries every 8th frame and no more, while the reasoner's busy fraction reads
+   * low (the cost of shed frames, still decoded and encoded, is where the gate does not look):
+   * every look below stride 8 adds 400 ms of backlog, every look at 8 drains 400 ms. Each step down
+   * from 8 fails; the budget must try less and less often instead of every few seconds, and still
+   * come all the way back once the load goes.
+   */
+  @Test
+  void aStepUpThatKeepsFailingIsTriedLessAndLessOften() {
+    TokenBudget budget = budget("fixed", 2, Map.of(), 8);
+    boolean[] heavy = {true};
+    long[] backlogMs = {0};
+    List<Integer> strides = new ArrayList<>();
+    java.util.function.Supplier<TokenBudget.Load> machine =
+        () -> {
+          int k = budget.stride();
+          backlogMs[0] = Math.max(0, backlogMs[0] + (heavy[0] && k < 8 ? 400 : -400));
+          return new TokenBudget.Load(
+              Duration.ofMillis(100 + backlogMs[0]), Duration.ofMillis(50), 0, 128, 0, 0.3);
+        };
+    StepVerifier.withVirtualTime(
+            () ->
+                budget
+                    .run(machine, VirtualTimeScheduler.get())
+                    .doOnNext(m -> strides.add(budget.stride()))
+                    .then())
+        .expectSubscription()
+        .thenAwait(Duration.ofSeconds(180))
+        .then(
+            () -> {
+              List<Integer> downs = new ArrayList<>(); // looks at which the stride left 8
+              for (int i = 1; i < strides.size(); i++) {
+                if (strides.get(i - 1) == 8 && strides.get(i) == 7) {
+                  downs.add(i);
+                }
+              }
+              assertThat(budget.failedSteps())
+                  .isEqualTo(downs.size() - (strides.get(strides.size() - 1) < 8 ? 1 : 0));
+              assertThat(downs.size()).as("tries in 3 minutes").isBetween(3, 10);
+              List<Integer> gaps = new ArrayList<>();
+              for (int i = 1; i < downs.size(); i++) {
+                gaps.add(downs.get(i) - downs.get(i - 1));
+              }
+              assertThat(gaps.get(gaps.size() - 1))
+                  .as("the last wait against the first")
+                  .isGreaterThan(4 * gaps.get(0));
+              long atEight =
+                  strides.subList(strides.size() / 2, strides.size()).stream()
+                      .filter(k -> k == 8)
+                      .count();
+              assertThat(atEight)
+                  .as("looks at stride 8 in the second half")
+                  .isGreaterThan(strides.size() / 2 * 8 / 10);
+              heavy[0] = false; // the load goes
+            })
+        .thenAwait(Duration.ofSeconds(60))
+        .then(() -> assertThat(budget.stride()).as("back to every frame").isEqualTo(1))
+        .thenCancel()
+        .verify();
+  }
+
   @Test
   void aBadStrideOrFloorNamesTheKey() {
     String yaml = "budget:\n  maxStride: 0\n";
