@@ -7,6 +7,7 @@ import io.mqtstream.reasoner.LmConfig;
 import io.mqtstream.reasoner.Reasoner;
 import io.mqtstream.training.AccuracyPlot;
 import io.mqtstream.training.Evaluator;
+import io.mqtstream.training.TokenProbe;
 import io.mqtstream.world.SyntheticWorld;
 import io.mqtstream.world.WorldConfig;
 import java.nio.file.Path;
@@ -63,6 +64,14 @@ final class EvalCommand implements Callable<Integer> {
   @Option(names = "--json", description = "print one JSON line last")
   boolean json;
 
+  @Option(
+      names = "--probe",
+      defaultValue = "0",
+      description =
+          "also fit a linear probe of each object's place from the first m tokens on this many"
+              + " training clips and score it on --samples test clips (m of --m up to 8; 0 = off)")
+  int probe;
+
   @Override
   public Integer call() throws Exception {
     int[] ms = Arrays.stream(m.split(",")).map(String::trim).mapToInt(Integer::parseInt).toArray();
@@ -101,6 +110,9 @@ final class EvalCommand implements Callable<Integer> {
                             "\reval %s: %d/%d clips", dir.getFileName(), done, samples));
         System.err.printf(" (%.0f s)%n", (System.nanoTime() - t0) / 1e9);
         results.put(dir.toString(), scores); // the path as given: folder names alone can collide
+        if (probe > 0) {
+          probe(encoder, world, ms, dir);
+        }
         LmConfig lm = reasoner.config();
         Flops.LlmShape shape =
             new Flops.LlmShape(
@@ -128,6 +140,37 @@ final class EvalCommand implements Callable<Integer> {
       System.out.println(json(results.values().iterator().next()));
     }
     return 0;
+  }
+
+  private void probe(MqtEncoder encoder, SyntheticWorld world, int[] ms, Path dir) {
+    int[] small = Arrays.stream(ms).filter(k -> k <= 8).toArray();
+    if (small.length == 0) {
+      throw new picocli.CommandLine.ParameterException(
+          new picocli.CommandLine(this), "--probe needs an m of at most 8 in --m");
+    }
+    long t0 = System.nanoTime();
+    List<TokenProbe.Score> scores =
+        new TokenProbe(encoder, world)
+            .run(
+                small,
+                probe,
+                samples,
+                1e-3,
+                done ->
+                    System.err.printf(
+                        "\rprobe %s: %d/%d clips", dir.getFileName(), done, probe + samples));
+    System.err.printf(" (%.0f s)%n", (System.nanoTime() - t0) / 1e9);
+    for (TokenProbe.Score s : scores) {
+      System.out.printf(
+          Locale.ROOT,
+          "probe %s m=%d: objects' places from the tokens %.1f%% right (%d calls; fitted on %d"
+              + " frames)%n",
+          dir,
+          s.m(),
+          100 * s.accuracy(),
+          s.scored(),
+          s.fitted());
+    }
   }
 
   private static String table(Map<String, Map<Integer, Evaluator.Score>> results, int[] ms) {

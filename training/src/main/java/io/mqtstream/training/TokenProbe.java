@@ -1,0 +1,255 @@
+package io.mqtstream.training;
+
+import io.mqtstream.encoder.MqtEncoder;
+import io.mqtstream.encoder.VisualTokens;
+import io.mqtstream.wire.FrameRecord;
+import io.mqtstream.wire.JpegEncoder;
+import io.mqtstream.world.Clip;
+import io.mqtstream.world.Colour;
+import io.mqtstream.world.SceneObject;
+import io.mqtstream.world.Shape;
+import io.mqtstream.world.Split;
+import io.mqtstream.world.SyntheticWorld;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.IntConsumer;
+
+/**
+ * What a frame's first m visual tokens carry about where each object is, read by a linear probe:
+ * for each object identity (colour × shape, unique within a clip) a ridge regression from the
+ * tokens, flattened, to the object's place (x and y), fitted on training clips and scored on test
+ * clips the way the position question scores an answer (left or right, top or bottom; objects
+ * within 12 % of the middle left out). A high probe score beside a low position score of the LM
+ * says the place is in the tokens and the LM does not read it; a low one says the encoder lost it.
+ */
+public final class TokenProbe {
+  private static final double MARGIN = 0.12; // of the image size, as SyntheticWorld's questions
+
+  private final MqtEncoder encoder;
+  private final SyntheticWorld world;
+  private final JpegEncoder jpeg = new JpegEncoder(0.85f);
+
+  public TokenProbe(MqtEncoder encoder, SyntheticWorld world) {
+    this.encoder = encoder;
+    this.world = world;
+  }
+
+  /**
+   * The probe's score at one m.
+   *
+   * @param m tokens read
+   * @param fitted frames with at least one object the regressions were fitted on
+   * @param scored left/right and top/bottom calls scored
+   * @param accuracy share of them right
+   */
+  public record Score(int m, int fitted, int scored, double accuracy) {}
+
+  /** One frame's tokens (the first {@code maxM}, flattened) and its objects. */
+  private record Sample(float[] tokens, List<SceneObject> objects, int t, int size) {}
+
+  /**
+   * @param ms the m to probe, each at most the encoder's M
+   * @param fitClips training clips to fit on (every frame of each)
+   * @param testClips test clips to score on (every frame of each)
+   * @param lambda ridge strength, relative to the mean diagonal of the features' Gram matrix
+   * @param progress called with the clips encoded so far
+   */
+  public List<Score> run(
+      int[] ms, int fitClips, int testClips, double lambda, IntConsumer progress) {
+    int maxM = 0;
+    for (int m : ms) {
+      if (m < 1 || m > encoder.maxTokens()) {
+        throw new IllegalArgumentException("m must be in 1.." + encoder.maxTokens() + ": " + m);
+      }
+      maxM = Math.max(maxM, m);
+    }
+    List<Sample> fit = samples(Split.TRAIN, fitClips, maxM, 0, progress);
+    List<Sample> test = samples(Split.TEST, testClips, maxM, fitClips, progress);
+    if (fit.isEmpty()) {
+      throw new IllegalArgumentException("no fitting frame shows an object: fit more clips");
+    }
+    int dim = fit.get(0).tokens().length / maxM;
+    List<Score> out = new ArrayList<>();
+    for (int m : ms) {
+      out.add(score(m * dim, fit, test, lambda, m));
+    }
+    return out;
+  }
+
+  private List<Sample> samples(Split split, int clips, int maxM, int done, IntConsumer progress) {
+    List<Sample> out = new ArrayList<>();
+    for (int i = 0; i < clips; i++) {
+      Clip clip = world.clip(split.seed(i));
+      List<FrameRecord> records = new ArrayList<>();
+      for (int t = 0; t < clip.frames(); t++) {
+        records.add(
+            new FrameRecord(
+                "probe",
+                t,
+                0,
+                clip.imageSize(),
+                clip.imageSize(),
+                FrameRecord.Encoding.JPEG,
+                jpeg.encode(clip.render(t))));
+      }
+      List<VisualTokens> frames = encoder.encode(records);
+      for (int t = 0; t < frames.size(); t++) {
+        if (!clip.visibleAt(t).isEmpty()) {
+          out.add(
+              new Sample(
+                  frames.get(t).tokens(maxM).toFloatArray(),
+                  clip.visibleAt(t),
+                  t,
+                  clip.imageSize()));
+        }
+      }
+      if ((i + 1) % 100 == 0 || i + 1 == clips) {
+        progress.accept(done + i + 1);
+      }
+    }
+    return out;
+  }
+
+  /** Fits on {@code fit} and scores on {@code test}, reading the first {@code width} values. */
+  private static Score score(int width, List<Sample> fit, List<Sample> test, double lambda, int m) {
+    int d = width + 1; // m tokens flattened, and a bias
+    Map<Integer, double[][]> weights = new LinkedHashMap<>(); // slot → (x, y) weights
+    for (Colour c : Colour.values()) {
+      for (Shape s : Shape.values()) {
+        double[] gram = new double[d * d];
+        double[][] rhs = new double[2][d];
+        int n = 0;
+        double[] f = new double[d];
+        for (Sample sample : fit) {
+          SceneObject o = find(sample.objects(), c, s);
+          if (o == null) {
+            continue;
+          }
+          features(sample, width, f);
+          for (int a = 0; a < d; a++) {
+            if (f[a] == 0) {
+              continue;
+            }
+            for (int b = a; b < d; b++) {
+              gram[a * d + b] += f[a] * f[b];
+            }
+            rhs[0][a] += f[a] * place(o.x(sample.t()), sample.size());
+            rhs[1][a] += f[a] * place(o.y(sample.t()), sample.size());
+          }
+          n++;
+        }
+        if (n == 0) {
+          continue;
+        }
+        double trace = 0;
+        for (int a = 0; a < d; a++) {
+          trace += gram[a * d + a];
+        }
+        for (int a = 0; a < d; a++) {
+          for (int b = 0; b < a; b++) {
+            gram[a * d + b] = gram[b * d + a];
+          }
+          gram[a * d + a] += lambda * trace / d;
+        }
+        double[] chol = cholesky(gram, d);
+        weights.put(slot(c, s), new double[][] {solve(chol, d, rhs[0]), solve(chol, d, rhs[1])});
+      }
+    }
+    int right = 0;
+    int scored = 0;
+    double[] f = new double[d];
+    for (Sample sample : test) {
+      features(sample, width, f);
+      for (SceneObject o : sample.objects()) {
+        double[][] w = weights.get(slot(o.colour(), o.shape()));
+        if (w == null) {
+          continue;
+        }
+        double[] truth = {o.x(sample.t()), o.y(sample.t())};
+        for (int axis = 0; axis < 2; axis++) {
+          double offset = truth[axis] - sample.size() / 2.0;
+          if (Math.abs(offset) <= MARGIN * sample.size()) {
+            continue;
+          }
+          double predicted = 0;
+          for (int a = 0; a < d; a++) {
+            predicted += w[axis][a] * f[a];
+          }
+          scored++;
+          right += (predicted < 0) == (offset < 0) ? 1 : 0;
+        }
+      }
+    }
+    return new Score(m, fit.size(), scored, scored == 0 ? Double.NaN : (double) right / scored);
+  }
+
+  /** The first {@code width} token values, then 1. */
+  private static void features(Sample sample, int width, double[] f) {
+    for (int a = 0; a < width; a++) {
+      f[a] = sample.tokens()[a];
+    }
+    f[width] = 1;
+  }
+
+  private static double place(double coordinate, int size) {
+    return 2 * coordinate / size - 1;
+  }
+
+  private static int slot(Colour c, Shape s) {
+    return c.ordinal() * Shape.values().length + s.ordinal();
+  }
+
+  private static SceneObject find(List<SceneObject> objects, Colour c, Shape s) {
+    for (SceneObject o : objects) {
+      if (o.colour() == c && o.shape() == s) {
+        return o;
+      }
+    }
+    return null;
+  }
+
+  /** The lower Cholesky factor of a symmetric positive definite d × d matrix, row-major. */
+  static double[] cholesky(double[] a, int d) {
+    double[] l = new double[d * d];
+    for (int i = 0; i < d; i++) {
+      for (int j = 0; j <= i; j++) {
+        double sum = a[i * d + j];
+        for (int k = 0; k < j; k++) {
+          sum -= l[i * d + k] * l[j * d + k];
+        }
+        if (i == j) {
+          if (sum <= 0) {
+            throw new ArithmeticException("not positive definite at " + i);
+          }
+          l[i * d + i] = Math.sqrt(sum);
+        } else {
+          l[i * d + j] = sum / l[j * d + j];
+        }
+      }
+    }
+    return l;
+  }
+
+  /** Solves L Lᵀ w = b for w. */
+  static double[] solve(double[] l, int d, double[] b) {
+    double[] y = new double[d];
+    for (int i = 0; i < d; i++) {
+      double sum = b[i];
+      for (int k = 0; k < i; k++) {
+        sum -= l[i * d + k] * y[k];
+      }
+      y[i] = sum / l[i * d + i];
+    }
+    double[] w = new double[d];
+    for (int i = d - 1; i >= 0; i--) {
+      double sum = y[i];
+      for (int k = i + 1; k < d; k++) {
+        sum -= l[k * d + i] * w[k];
+      }
+      w[i] = sum / l[i * d + i];
+    }
+    return w;
+  }
+}
