@@ -163,12 +163,13 @@ final class EvalCommand implements Callable<Integer> {
     for (TokenProbe.Score s : scores) {
       System.out.printf(
           Locale.ROOT,
-          "probe %s m=%d: objects' places from the tokens %.1f%% right (%d calls; fitted on %d"
-              + " frames)%n",
+          "probe %s m=%d: objects' places from the tokens %.1f%% right (%d calls), off by %.1f"
+              + " px rms (fitted on %d frames)%n",
           dir,
           s.m(),
           100 * s.accuracy(),
           s.scored(),
+          s.rmsPixels(),
           s.fitted());
     }
   }
