@@ -169,6 +169,8 @@ class DeployTest {
             "mqt_engine_answers_total",
             "mqt_engine_latency_seconds_bucket",
             "mqt_budget_m",
+            "mqt_budget_stride",
+            "mqt_budget_failed_steps_total",
             "mqt_kafka_lag",
             "mqt_dlq_total")) {
       assertThat(queries).as("dashboard shows " + metric).contains(metric);

@@ -142,6 +142,8 @@ class EngineTest {
           .contains("mqt_engine_answers_total " + (double) s.answers())
           .contains("mqt_engine_latency_seconds_bucket")
           .contains("mqt_budget_m ")
+          .contains("mqt_budget_stride ")
+          .contains("mqt_budget_failed_steps_total ")
           .contains("mqt_tokens_per_frame_count")
           .contains("mqt_reasoner_batch_size_count")
           .contains("mqt_reasoner_queue ")
