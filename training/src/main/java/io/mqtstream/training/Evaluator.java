@@ -6,8 +6,6 @@ import io.mqtstream.reasoner.Completion;
 import io.mqtstream.reasoner.Prompt;
 import io.mqtstream.reasoner.Reasoner;
 import io.mqtstream.reasoner.Sampling;
-import io.mqtstream.wire.FrameRecord;
-import io.mqtstream.wire.JpegEncoder;
 import io.mqtstream.world.Clip;
 import io.mqtstream.world.Question;
 import io.mqtstream.world.QuestionType;
@@ -34,7 +32,7 @@ public final class Evaluator {
   private final MqtEncoder encoder;
   private final Reasoner reasoner;
   private final SyntheticWorld world;
-  private final JpegEncoder jpeg = new JpegEncoder(0.85f);
+  private final CameraFrames cameraFrames = new CameraFrames("eval");
 
   public Evaluator(MqtEncoder encoder, Reasoner reasoner, SyntheticWorld world) {
     this.encoder = encoder;
@@ -63,7 +61,7 @@ public final class Evaluator {
       for (int i = from; i < from + n; i++) {
         Clip clip = world.clip(Split.TEST.seed(seed + i));
         questions.add(pick(world.questions(clip), Seeds.random(seed, i)));
-        frames.add(encoder.encode(records(clip)));
+        frames.add(encoder.encode(cameraFrames.of(clip)));
       }
       for (int m : ms) {
         List<Prompt> prompts = new ArrayList<>();
@@ -89,22 +87,6 @@ public final class Evaluator {
       Map<String, Double> byType = new TreeMap<>();
       rightByType.get(m).forEach((k, v) -> byType.put(k, (double) v[0] / v[1]));
       out.put(m, new Score(samples, (double) right.get(m)[0] / samples, byType));
-    }
-    return out;
-  }
-
-  private List<FrameRecord> records(Clip clip) {
-    List<FrameRecord> out = new ArrayList<>();
-    for (int t = 0; t < clip.frames(); t++) {
-      out.add(
-          new FrameRecord(
-              "eval",
-              t,
-              0,
-              clip.imageSize(),
-              clip.imageSize(),
-              FrameRecord.Encoding.JPEG,
-              jpeg.encode(clip.render(t))));
     }
     return out;
   }

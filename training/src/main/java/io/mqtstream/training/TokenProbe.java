@@ -2,8 +2,6 @@ package io.mqtstream.training;
 
 import io.mqtstream.encoder.MqtEncoder;
 import io.mqtstream.encoder.VisualTokens;
-import io.mqtstream.wire.FrameRecord;
-import io.mqtstream.wire.JpegEncoder;
 import io.mqtstream.world.Clip;
 import io.mqtstream.world.Colour;
 import io.mqtstream.world.SceneObject;
@@ -29,7 +27,7 @@ public final class TokenProbe {
 
   private final MqtEncoder encoder;
   private final SyntheticWorld world;
-  private final JpegEncoder jpeg = new JpegEncoder(0.85f);
+  private final CameraFrames cameraFrames = new CameraFrames("probe");
 
   public TokenProbe(MqtEncoder encoder, SyntheticWorld world) {
     this.encoder = encoder;
@@ -85,19 +83,7 @@ public final class TokenProbe {
     List<Sample> out = new ArrayList<>();
     for (int i = 0; i < clips; i++) {
       Clip clip = world.clip(split.seed(i));
-      List<FrameRecord> records = new ArrayList<>();
-      for (int t = 0; t < clip.frames(); t++) {
-        records.add(
-            new FrameRecord(
-                "probe",
-                t,
-                0,
-                clip.imageSize(),
-                clip.imageSize(),
-                FrameRecord.Encoding.JPEG,
-                jpeg.encode(clip.render(t))));
-      }
-      List<VisualTokens> frames = encoder.encode(records);
+      List<VisualTokens> frames = encoder.encode(cameraFrames.of(clip));
       for (int t = 0; t < frames.size(); t++) {
         if (!clip.visibleAt(t).isEmpty()) {
           out.add(

@@ -19,7 +19,6 @@ import io.mqtstream.reasoner.Reasoner;
 import io.mqtstream.reasoner.TextTokenizer;
 import io.mqtstream.reasoner.WordVocabulary;
 import io.mqtstream.wire.FrameRecord;
-import io.mqtstream.wire.JpegEncoder;
 import io.mqtstream.world.Clip;
 import io.mqtstream.world.Question;
 import io.mqtstream.world.Seeds;
@@ -60,7 +59,7 @@ public final class Trainer implements AutoCloseable {
   private final TokenBudgetDraw draw;
   // stage 0 (null when visionSteps is 0): the backbone learns per-patch labels before stage 1
   private final VisionStage vision;
-  private final JpegEncoder jpeg = new JpegEncoder(0.85f);
+  private final CameraFrames cameraFrames = new CameraFrames("train");
   private int step;
   private int skippedSteps;
   private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(Trainer.class);
@@ -182,7 +181,7 @@ public final class Trainer implements AutoCloseable {
     List<PatchTargets> targets = new ArrayList<>();
     for (int i = 0; i < config.batchSize(); i++) {
       Clip clip = world.clip(Split.TRAIN.seed(random.nextInt(1_000_000_000)));
-      frames.addAll(frames(clip));
+      frames.addAll(cameraFrames.of(clip));
       for (int t = 0; t < clip.frames(); t++) {
         targets.add(PatchTargets.of(clip, t, patch));
       }
@@ -263,24 +262,7 @@ public final class Trainer implements AutoCloseable {
         answers.add(tok.encode(q.answer()));
       }
     }
-    return new Example(frames(clip), asked, answers);
-  }
-
-  /** A clip's frames as a camera sends them (JPEG). */
-  private List<FrameRecord> frames(Clip clip) {
-    List<FrameRecord> frames = new ArrayList<>();
-    for (int t = 0; t < clip.frames(); t++) {
-      frames.add(
-          new FrameRecord(
-              "train",
-              t,
-              0,
-              clip.imageSize(),
-              clip.imageSize(),
-              FrameRecord.Encoding.JPEG,
-              jpeg.encode(clip.render(t))));
-    }
-    return frames;
+    return new Example(cameraFrames.of(clip), asked, answers);
   }
 
   private StepResult learn(List<Example> batch, int m, float lr, int adamStep) {

@@ -152,7 +152,7 @@ public final class TokenBudget {
   private int coolingLooks;
   private int relaxWait; // relaxed looks the next step up needs: increaseAfter, doubled per failure
   private int sinceStepUp = -1; // looks since the last step up while it may still fail; -1 = none
-  private int failedSteps;
+  private volatile int failedSteps; // read by the metrics registry off the budget's thread
   private volatile double lastPressure;
 
   public TokenBudget(Settings settings) {
