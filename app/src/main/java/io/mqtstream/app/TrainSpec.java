@@ -43,7 +43,8 @@ record TrainSpec(
     int lmFfn,
     Vision vision,
     World world,
-    List<Stage> curriculum) {
+    List<Stage> curriculum,
+    String queryInit) {
 
   /** One curriculum stage: until this step, at most this many objects per clip. */
   record Stage(int untilStep, int maxObjects) {}
@@ -128,6 +129,14 @@ record TrainSpec(
                 + ")");
       }
     }
+    TrainConfig.QueryInit init;
+    try {
+      init =
+          TrainConfig.QueryInit.valueOf(
+              queryInit == null ? "" : queryInit.toUpperCase(Locale.ROOT));
+    } catch (RuntimeException e) {
+      throw new ConfigException("queryInit", "must be random or pyramid");
+    }
     MqtConfig.Block mqtBlock;
     try {
       mqtBlock = MqtConfig.Block.valueOf(block == null ? "" : block.toUpperCase(Locale.ROOT));
@@ -188,9 +197,8 @@ record TrainSpec(
           w,
           new Curriculum(
               (curriculum == null ? List.<Stage>of() : curriculum)
-                  .stream()
-                      .map(s -> new Curriculum.Stage(s.untilStep(), s.maxObjects()))
-                      .toList()));
+                  .stream().map(s -> new Curriculum.Stage(s.untilStep(), s.maxObjects())).toList()),
+          init);
     } catch (IllegalArgumentException e) {
       String[] kv = e.getMessage().split(":", 2);
       throw new ConfigException(kv[0], kv.length > 1 ? kv[1].trim() : e.getMessage(), e);

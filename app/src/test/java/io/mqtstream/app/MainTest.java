@@ -96,6 +96,40 @@ class MainTest {
   }
 
   @Test
+  void aTrainingConfigChoosesHowTheQueriesStartAndNamesWhatAPyramidNeeds(
+      @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+    assertThat(TrainSpec.load(TRAIN_CONFIG).toConfig().queryInit())
+        .isEqualTo(io.mqtstream.training.TrainConfig.QueryInit.RANDOM);
+    assertThat(
+            variant(dir, TRAIN_CONFIG, "queryInit: random", "queryInit: pyramid")
+                .toConfig()
+                .queryInit())
+        .isEqualTo(io.mqtstream.training.TrainConfig.QueryInit.PYRAMID);
+    failure(dir, TRAIN_CONFIG, "queryInit: random", "queryInit: grid")
+        .hasMessageContaining("queryInit");
+    failure(
+            dir,
+            TRAIN_CONFIG,
+            "queryInit: random",
+            "queryInit: pyramid",
+            "block: legacy",
+            "block: reference",
+            "tokenPositions: true",
+            "tokenPositions: false")
+        .hasMessageContaining("queryInit")
+        .hasMessageContaining("positional");
+    failure(
+            dir,
+            TRAIN_CONFIG,
+            "queryInit: random",
+            "queryInit: pyramid",
+            "keyMode: positional",
+            "keyMode: content")
+        .hasMessageContaining("queryInit")
+        .hasMessageContaining("image");
+  }
+
+  @Test
   void aTrainingConfigChoosesTheVisionBackboneAndNamesABadPatch(
       @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
     assertThat(TrainSpec.load(TRAIN_CONFIG).toConfig().encoder())

@@ -2,6 +2,7 @@ package io.mqtstream.encoder;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
@@ -127,6 +128,35 @@ public final class MatryoshkaQueryTransformer extends ModelBlock {
         tokenPositions.duplicate().limit(m * config.outputDim() * Float.BYTES);
     return tokens.add(
         Tensors.create(scope, firstMTokens, new Shape(m, config.outputDim()))); // (B, m, outputDim)
+  }
+
+  /**
+   * Where every latent query looks: the cross-attention's scores before the softmax, per head. With
+   * positional keys they depend on positions alone, not on the image, so one tensor holds them all
+   * (the softmax over patches is each query's attention).
+   *
+   * @return scores (H, M, P), owned by {@code scope}
+   * @throws IllegalStateException with content keys, where the scores depend on the image
+   */
+  public NDArray positionalScores(ParameterStore ps, NDManager scope, boolean training) {
+    if (config.keyMode() != MqtConfig.KeyMode.POSITIONAL) {
+      throw new IllegalStateException("attention depends on the image unless keys are positional");
+    }
+    int bigM = config.maxTokens();
+    int d = config.dim();
+    NDArray queries =
+        ps.getValue(latentQueries, scope.getDevice(), training)
+            .get(new NDIndex(":" + bigM)); // (M, D)
+    queries.attach(scope); // a slice of a parameter: this call's, not the model's
+    NDArray queryPos = Tensors.create(scope, queryPositions, new Shape(bigM, d)); // (M, D)
+    NDArray q = lnQ.apply(ps, queries, training).add(queryPos).expandDims(0); // (1, M, D)
+    NDArray keys =
+        Tensors.create(scope, keyPositions, new Shape(1, config.patches(), d)); // (1, P, D)
+    NDArray qh = Attention.splitHeads(qProj.apply(ps, q, training), config.heads()); // (1,H,M,dh)
+    NDArray kh =
+        Attention.splitHeads(kProj.apply(ps, keys, training), config.heads()); // (1,H,P,dh)
+    long dh = qh.getShape().get(3);
+    return qh.matMul(kh.transpose(0, 1, 3, 2)).mul(1.0 / Math.sqrt(dh)).squeeze(0); // (H, M, P)
   }
 
   /** The latent queries, (M, D): the only parameter whose rows belong to one token each. */

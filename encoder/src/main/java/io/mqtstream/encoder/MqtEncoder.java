@@ -77,6 +77,11 @@ public final class MqtEncoder implements FrameEncoder, AutoCloseable {
         public ai.djl.nn.Block block() {
           return legacy;
         }
+
+        @Override
+        public NDArray positionalScores(ParameterStore ps, NDManager scope, boolean training) {
+          return legacy.positionalScores(ps, scope, training);
+        }
       };
     }
     MqtResampler reference =
@@ -184,6 +189,16 @@ public final class MqtEncoder implements FrameEncoder, AutoCloseable {
   public NDArray forward(ParameterStore ps, NDArray images, int m, boolean training) {
     NDArray features = backbone.features(ps, images, training); // (B, P, Dv)
     return mqt.forward(ps, features, m, training); // (B, m, D)
+  }
+
+  /**
+   * Where each latent query looks, (H, M, P) scores before the softmax over patches: the legacy
+   * block with positional keys only, whose attention does not depend on the image.
+   *
+   * @throws IllegalStateException for any other block
+   */
+  public NDArray positionalScores(ParameterStore ps, NDManager scope, boolean training) {
+    return mqt.positionalScores(ps, scope, training);
   }
 
   public EncoderConfig config() {

@@ -1,6 +1,7 @@
 package io.mqtstream.encoder;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import java.util.Map;
@@ -18,4 +19,10 @@ interface QueryTransformer {
 
   /** The block as a DJL block, to initialise. */
   ai.djl.nn.Block block();
+
+  /** See {@link MatryoshkaQueryTransformer#positionalScores}; other blocks do not offer it. */
+  default NDArray positionalScores(ParameterStore ps, NDManager scope, boolean training) {
+    throw new IllegalStateException(
+        "only the legacy block with positional keys has image-free attention scores");
+  }
 }

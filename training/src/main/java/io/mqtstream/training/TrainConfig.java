@@ -24,6 +24,7 @@ import io.mqtstream.world.WorldConfig;
  *     clip's tokens, as in LLaVA's multi-turn conversations: the frames are encoded once for all of
  *     them (4 turns cost ~1.3× the time of one step with a single question, see the model card)
  * @param curriculum object counts by step ({@link Curriculum#NONE} for the world's own range)
+ * @param queryInit how a fresh run's latent queries start looking at the patches
  */
 public record TrainConfig(
     long seed,
@@ -44,10 +45,24 @@ public record TrainConfig(
     int lmHeads,
     int lmFfn,
     WorldConfig world,
-    Curriculum curriculum) {
+    Curriculum curriculum,
+    QueryInit queryInit) {
+
+  /** Where a fresh run's latent queries start looking. */
+  public enum QueryInit {
+    /** Random weights: each query pools most of the frame. */
+    RANDOM,
+    /** Coarse to fine regions, fitted before training ({@link QueryPyramid}). */
+    PYRAMID
+  }
 
   public TrainConfig {
     curriculum = curriculum == null ? Curriculum.NONE : curriculum;
+    queryInit = queryInit == null ? QueryInit.RANDOM : queryInit;
+    if (queryInit == QueryInit.PYRAMID && QueryPyramid.unsupported(encoder.mqt()) != null) {
+      throw new IllegalArgumentException(
+          "train.queryInit: pyramid " + QueryPyramid.unsupported(encoder.mqt()));
+    }
     if (steps < 1 || batchSize < 1 || alignmentSteps < 0 || alignmentSteps > steps) {
       throw new IllegalArgumentException(
           "train: need steps >= 1, batchSize >= 1, 0 <= alignmentSteps <= steps");
@@ -108,6 +123,7 @@ public record TrainConfig(
         lmHeads,
         lmFfn,
         world,
-        curriculum);
+        curriculum,
+        queryInit);
   }
 }

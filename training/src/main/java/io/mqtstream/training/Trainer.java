@@ -111,6 +111,9 @@ public final class Trainer implements AutoCloseable {
     WordVocabulary.write(tok, SyntheticWorld.vocabulary());
     TextTokenizer tokenizer = TextTokenizer.load(tok);
     MqtEncoder encoder = MqtEncoder.create(config.encoder(), config.seed());
+    if (config.queryInit() == TrainConfig.QueryInit.PYRAMID) {
+      QueryPyramid.fit(encoder);
+    }
     Reasoner reasoner =
         Reasoner.create(
             config.lm(tokenizer.vocabSize()), tokenizer, config.seed() + 1, Device.cpu());

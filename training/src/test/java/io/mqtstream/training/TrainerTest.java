@@ -55,7 +55,8 @@ class TrainerTest {
         2,
         64,
         world,
-        Curriculum.NONE);
+        Curriculum.NONE,
+        TrainConfig.QueryInit.RANDOM);
   }
 
   @Test
@@ -118,7 +119,8 @@ class TrainerTest {
             2,
             64,
             base.world(),
-            Curriculum.NONE);
+            Curriculum.NONE,
+            TrainConfig.QueryInit.RANDOM);
     try (Trainer t = Trainer.create(c, dir)) {
       float[] positions = t.encoder().parameters().get("mqt.pos_embed").getArray().toFloatArray();
       for (int i = 0; i < 40; i++) {
