@@ -244,9 +244,19 @@ class MqtEncoderTest {
   void encodingThousandsOfFramesLeavesNoNativeArraysBehind() {
     try (MqtEncoder encoder = MqtEncoder.create(TINY, 1)) {
       List<FrameRecord> batch = MqtTestSupport.frames(32, 64, 2);
-      // Warm-up: the JVM touches its young generation's pages for the first time over the first
-      // ~2,000 frames (RSS rises, then stays flat); only growth after that would be a leak.
+      // Warm-up: the JVM touches its young generation's pages and the allocator fills its arenas
+      // over the first thousands of frames (RSS rises, then stays flat; once in a clean-clone CI
+      // 2,000 frames were not enough and 100 MiB came after them). Warm up until a round of 1,000
+      // frames adds under 8 MiB (a leak of one output per frame would add 60), at most 10 rounds;
+      // only growth after that is measured.
       encode(encoder, batch, 2_000);
+      for (int round = 0; round < 10; round++) {
+        long before = rssKb();
+        encode(encoder, batch, 1_000);
+        if (rssKb() - before < 8 * 1024) {
+          break;
+        }
+      }
       int liveBefore = encoder.manager().getManagedArrays().size();
       long rssBefore = rssKb();
       long jvmBefore = jvmCommittedKb();
@@ -268,9 +278,12 @@ class MqtEncoderTest {
           jvmBefore / 1024,
           jvmAfter / 1024);
       assertThat(liveAfter).isEqualTo(liveBefore);
-      // One leaked (64 x 256) float output per frame alone would add over 300 MiB here. A Java
-      // heap that grows (the GC's choice, not a leak) is taken out of the RSS growth.
-      assertThat(nativeGrowth).isLessThan(64 * 1024);
+      // One leaked (64 x 256) float output per frame alone would add over 300 MiB here; the
+      // bound is half of that, as the allocator's own steps reach 60 MiB at times (seen in
+      // clean-clone CI runs), and a leak of every output still fails. A Java heap that grows (the
+      // GC's choice, not a leak) is taken out of the RSS growth.
+      long oneOutputPerFrameKb = (long) frames * 64 * 256 * Float.BYTES / 1024;
+      assertThat(nativeGrowth).isLessThan(oneOutputPerFrameKb / 2);
     }
   }
 
