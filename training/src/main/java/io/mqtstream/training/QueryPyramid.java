@@ -3,7 +3,7 @@ package io.mqtstream.training;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import ai.djl.training.GradientCollector;
@@ -130,44 +130,52 @@ final class QueryPyramid {
     int side = (int) Math.round(Math.sqrt(config.patches()));
     int tokens = config.maxTokens();
     float[] target = targets(side, tokens);
-    float[] inside = new float[target.length];
-    for (int i = 0; i < target.length; i++) {
-      inside[i] = target[i] > 0 ? 1 : 0;
-    }
     Shape shape = new Shape(4, tokens, config.patches());
     NDManager manager = encoder.manager();
     querySide.values().forEach(p -> p.getArray().setRequiresGradient(true));
-    AdamW adam = new AdamW(querySide, manager, 0.9f, 0.98f, 1e-8f, 0f);
-    float share = 0;
-    for (int step = 1; step <= STEPS; step++) {
-      float loss;
-      try (NDManager scope = manager.newSubManager();
-          GradientCollector gc =
-              Engine.getEngine(Engines.pytorch().getEngineName()).newGradientCollector()) {
-        NDArray t = Tensors.create(scope, target, 0, shape); // (H, M, P)
-        NDArray logAttention =
-            encoder.positionalScores(new ParameterStore(scope, false), scope, true).logSoftmax(2);
-        NDArray crossEntropy = t.mul(logAttention).sum().neg().div(4 * tokens);
-        gc.backward(crossEntropy);
-        loss = crossEntropy.getFloat();
+    // the fit's own arrays (targets, Adam's moments) go when it ends; the weights stay
+    try (NDManager fit = manager.newSubManager()) {
+      NDArray t = Tensors.create(fit, target, 0, shape); // (H, M, P)
+      AdamW adam = new AdamW(querySide, fit, 0.9f, 0.98f, 1e-8f, 0f);
+      for (int step = 1; step <= STEPS; step++) {
+        try (NDManager scope = fit.newSubManager();
+            GradientCollector gc =
+                Engine.getEngine(Engines.pytorch().getEngineName()).newGradientCollector()) {
+          NDArray logAttention =
+              encoder.positionalScores(new ParameterStore(scope, false), scope, true).logSoftmax(2);
+          // (a result lands in its left operand's manager: the step's, not the fit's)
+          NDArray crossEntropy = logAttention.mul(t).sum().neg().div(4 * tokens);
+          gc.backward(crossEntropy);
+          if (step == 1 || step % 100 == 0) {
+            log.info(
+                "query pyramid {}/{}: cross-entropy {}",
+                step,
+                STEPS,
+                String.format("%.3f", crossEntropy.getFloat()));
+          }
+        }
+        try (NDManager scratch = fit.newSubManager()) {
+          Map<String, NDArray> grads = new LinkedHashMap<>();
+          querySide.forEach(
+              (name, p) -> grads.put(name, AdamW.local(scratch, p.getArray().getGradient())));
+          adam.update(grads, LEARNING_RATE, step, scratch);
+          grads.values().forEach(Trainer::clear);
+        }
+      }
+      float share;
+      try (NDManager scope = fit.newSubManager()) {
         share =
-            logAttention.exp().mul(Tensors.create(scope, inside, 0, shape)).sum().getFloat()
+            encoder
+                    .positionalScores(new ParameterStore(scope, false), scope, false)
+                    .softmax(2)
+                    .mul(t.gt(0).toType(DataType.FLOAT32, false))
+                    .sum()
+                    .getFloat()
                 / (4 * tokens);
       }
-      try (NDManager scratch = manager.newSubManager()) {
-        Map<String, NDArray> grads = new LinkedHashMap<>();
-        querySide.forEach(
-            (name, p) -> grads.put(name, AdamW.local(scratch, p.getArray().getGradient())));
-        adam.update(grads, LEARNING_RATE, step, scratch);
-        // the next backward adds into these buffers
-        grads.values().forEach(g -> g.set(new NDIndex("..."), 0f));
-      }
-      if (step == 1 || step % 100 == 0) {
-        log.info(
-            "query pyramid {}/{}: cross-entropy {}, attention inside the regions {} %",
-            step, STEPS, String.format("%.3f", loss), String.format("%.1f", 100 * share));
-      }
+      log.info(
+          "query pyramid: attention inside the regions {} %", String.format("%.1f", 100 * share));
+      return share;
     }
-    return share;
   }
 }

@@ -59,9 +59,10 @@ public record TrainConfig(
   public TrainConfig {
     curriculum = curriculum == null ? Curriculum.NONE : curriculum;
     queryInit = queryInit == null ? QueryInit.RANDOM : queryInit;
-    if (queryInit == QueryInit.PYRAMID && QueryPyramid.unsupported(encoder.mqt()) != null) {
-      throw new IllegalArgumentException(
-          "train.queryInit: pyramid " + QueryPyramid.unsupported(encoder.mqt()));
+    String noPyramid =
+        queryInit == QueryInit.PYRAMID ? QueryPyramid.unsupported(encoder.mqt()) : null;
+    if (noPyramid != null) {
+      throw new IllegalArgumentException("train.queryInit: pyramid " + noPyramid);
     }
     if (steps < 1 || batchSize < 1 || alignmentSteps < 0 || alignmentSteps > steps) {
       throw new IllegalArgumentException(

@@ -471,7 +471,8 @@ public final class Trainer implements AutoCloseable {
   }
 
   /** Zeroes a gradient buffer in place; multiplying by 0 would keep a NaN (0 · NaN = NaN). */
-  private static void clear(NDArray gradient) {
+  /** Zeroes a gradient buffer in place: the next backward adds into it. */
+  static void clear(NDArray gradient) {
     gradient.set(new ai.djl.ndarray.index.NDIndex("..."), 0f);
   }
 

@@ -109,7 +109,11 @@ class QueryPyramidTest {
     float[] targets = QueryPyramid.targets(SIDE, tokens);
     try (MqtEncoder e = MqtEncoder.create(encoder(4, MqtConfig.KeyMode.POSITIONAL), 3)) {
       float before = leastShareInside(e, targets, tokens);
+      int arrays = e.manager().getManagedArrays().size();
       float mean = QueryPyramid.fit(e);
+      assertThat(e.manager().getManagedArrays())
+          .as("the fit's targets and Adam moments are closed with it")
+          .hasSize(arrays);
       float after = leastShareInside(e, targets, tokens);
       assertThat(before).as("random queries look everywhere").isLessThan(0.5f);
       assertThat(mean).isGreaterThan(0.95f);
