@@ -44,7 +44,8 @@ record TrainSpec(
     Vision vision,
     World world,
     List<Stage> curriculum,
-    String queryInit) {
+    String queryInit,
+    String promptOrder) {
 
   /** One curriculum stage: until this step, at most this many objects per clip. */
   record Stage(int untilStep, int maxObjects) {}
@@ -137,6 +138,14 @@ record TrainSpec(
     } catch (RuntimeException e) {
       throw new ConfigException("queryInit", "must be random or pyramid");
     }
+    LmConfig.PromptOrder order;
+    try {
+      order =
+          LmConfig.PromptOrder.valueOf(
+              promptOrder == null ? "" : promptOrder.toUpperCase(Locale.ROOT).replace('-', '_'));
+    } catch (RuntimeException e) {
+      throw new ConfigException("promptOrder", "must be frames-first or question-first");
+    }
     MqtConfig.Block mqtBlock;
     try {
       mqtBlock = MqtConfig.Block.valueOf(block == null ? "" : block.toUpperCase(Locale.ROOT));
@@ -198,7 +207,8 @@ record TrainSpec(
           new Curriculum(
               (curriculum == null ? List.<Stage>of() : curriculum)
                   .stream().map(s -> new Curriculum.Stage(s.untilStep(), s.maxObjects())).toList()),
-          init);
+          init,
+          order);
     } catch (IllegalArgumentException e) {
       String[] kv = e.getMessage().split(":", 2);
       throw new ConfigException(kv[0], kv.length > 1 ? kv[1].trim() : e.getMessage(), e);

@@ -96,6 +96,20 @@ class MainTest {
   }
 
   @Test
+  void aTrainingConfigChoosesWhereTheQuestionStands(
+      @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+    assertThat(TrainSpec.load(TRAIN_CONFIG).toConfig().promptOrder())
+        .isEqualTo(io.mqtstream.reasoner.LmConfig.PromptOrder.FRAMES_FIRST);
+    io.mqtstream.training.TrainConfig questionFirst =
+        variant(dir, TRAIN_CONFIG, "promptOrder: frames-first", "promptOrder: question-first")
+            .toConfig();
+    assertThat(questionFirst.promptOrder())
+        .isEqualTo(io.mqtstream.reasoner.LmConfig.PromptOrder.QUESTION_FIRST);
+    failure(dir, TRAIN_CONFIG, "promptOrder: frames-first", "promptOrder: answer-first")
+        .hasMessageContaining("promptOrder");
+  }
+
+  @Test
   void aTrainingConfigChoosesHowTheQueriesStartAndNamesWhatAPyramidNeeds(
       @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
     assertThat(TrainSpec.load(TRAIN_CONFIG).toConfig().queryInit())

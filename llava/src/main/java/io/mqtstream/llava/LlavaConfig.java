@@ -78,7 +78,8 @@ public record LlavaConfig(
               (float) theta,
               c.path("tie_word_embeddings").asBoolean(false),
               c.path("num_key_value_heads").asInt(heads),
-              (float) c.path("rms_norm_eps").asDouble(1e-6));
+              (float) c.path("rms_norm_eps").asDouble(1e-6),
+              LmConfig.PromptOrder.FRAMES_FIRST);
     } catch (IllegalArgumentException e) {
       throw new IOException(configJson + ": " + e.getMessage(), e);
     }

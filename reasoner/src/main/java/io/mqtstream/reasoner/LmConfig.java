@@ -19,6 +19,9 @@ package io.mqtstream.reasoner;
  * @param kvHeads key/value heads (grouped-query attention: {@code num_key_value_heads}); 0 = heads
  * @param normEps the norms' ε ({@code rms_norm_eps}); 0 = the norm's default (RMSNorm 1e-6,
  *     LayerNorm 1e-5)
+ * @param promptOrder where the question stands in this project's own prompt format: after the
+ *     frames' tokens (mqt-tiny v1–v3's) or before them, so that every frame token can attend to the
+ *     question from the first layer on; absent in older {@code llm.json} files = frames first
  */
 public record LmConfig(
     int vocab,
@@ -34,7 +37,8 @@ public record LmConfig(
     float ropeTheta,
     boolean tiedEmbeddings,
     int kvHeads,
-    float normEps) {
+    float normEps,
+    PromptOrder promptOrder) {
 
   public enum Norm {
     LAYER,
@@ -51,6 +55,14 @@ public record LmConfig(
     LEARNED
   }
 
+  /** Where the question stands in this project's own prompt format. */
+  public enum PromptOrder {
+    /** [frame tokens…, sep, question]: the frames cannot see the question (causal attention). */
+    FRAMES_FIRST,
+    /** [question, sep, frame tokens…, sep]: every frame token attends to the question. */
+    QUESTION_FIRST
+  }
+
   public LmConfig {
     positive("llm.vocab", vocab);
     positive("llm.dim", dim);
@@ -64,6 +76,7 @@ public record LmConfig(
           "llm.heads: must divide dim " + dim + " into even head widths");
     }
     kvHeads = kvHeads == 0 ? heads : kvHeads;
+    promptOrder = promptOrder == null ? PromptOrder.FRAMES_FIRST : promptOrder;
     if (kvHeads < 1 || heads % kvHeads != 0) {
       throw new IllegalArgumentException(
           "llm.kvHeads: must divide heads " + heads + ", got " + kvHeads);
@@ -76,7 +89,41 @@ public record LmConfig(
   /** The {@code mqt-tiny} LM: 4 layers, width 256, 4 heads, RMSNorm, SwiGLU, RoPE, tied head. */
   public static LmConfig tiny(int vocab) {
     return new LmConfig(
-        vocab, 256, 4, 4, 512, 8, 1024, Norm.RMS, Mlp.SWIGLU, Positions.ROPE, 10_000f, true, 0, 0);
+        vocab,
+        256,
+        4,
+        4,
+        512,
+        8,
+        1024,
+        Norm.RMS,
+        Mlp.SWIGLU,
+        Positions.ROPE,
+        10_000f,
+        true,
+        0,
+        0,
+        PromptOrder.FRAMES_FIRST);
+  }
+
+  /** The same model with the question standing elsewhere in its prompts. */
+  public LmConfig withPromptOrder(PromptOrder order) {
+    return new LmConfig(
+        vocab,
+        dim,
+        layers,
+        heads,
+        ffnDim,
+        maxFrames,
+        maxPositions,
+        norm,
+        mlp,
+        positions,
+        ropeTheta,
+        tiedEmbeddings,
+        kvHeads,
+        normEps,
+        order);
   }
 
   public int headDim() {

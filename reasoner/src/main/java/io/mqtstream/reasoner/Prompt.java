@@ -16,7 +16,7 @@ public record Prompt(
     Object context,
     int separators) {
 
-  /** A prompt of this project's own format: the frames, one separator, the question. */
+  /** A prompt of this project's frames-first format: the frames, one separator, the question. */
   public Prompt(
       String id, List<VisualTokens> frames, long[] questionIds, Sampling sampling, Object context) {
     this(id, frames, questionIds, sampling, context, 1);
@@ -30,8 +30,8 @@ public record Prompt(
   }
 
   /**
-   * Length of the prompt in positions: Σ m over frames, the separators (1 in this project's format,
-   * 0 in LLaVA's), the text's ids.
+   * Length of the prompt in positions: Σ m over frames, the separators (1 in this project's format
+   * with the frames first, 2 with the question first, 0 in LLaVA's), the text's ids.
    */
   public int length() {
     return frames.stream().mapToInt(VisualTokens::count).sum() + separators + questionIds.length;

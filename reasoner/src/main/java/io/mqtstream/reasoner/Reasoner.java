@@ -27,7 +27,9 @@ import java.util.Map;
 /**
  * The LLM stage: the tokenizer, the decoder LM and its weights, prompt assembly, and generation. A
  * prompt's input is [frame 1's m tokens + frame-index embedding 1, …, frame T's, the separator, the
- * question]; the answer is generated after it, token by token with a KV cache.
+ * question], or with the question first ({@link LmConfig.PromptOrder}) [the question, the
+ * separator, the frames' tokens, the separator]; the answer is generated after it, token by token
+ * with a KV cache.
  *
  * <p>Checkpoints are a folder: {@code llm.json} ({@link LmConfig}), {@code llm.safetensors} (tensor
  * names {@code llm.embed_tokens.weight}, {@code llm.layers.{i}.attn.q_proj.weight}, …) and {@code
@@ -122,7 +124,20 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
 
   /** Loads a checkpoint folder (see the class comment). */
   public static Reasoner load(Path dir, Device device) throws IOException {
-    LmConfig config = mapper().readValue(dir.resolve(CONFIG_FILE).toFile(), LmConfig.class);
+    return load(dir, readConfig(dir), device);
+  }
+
+  /** A checkpoint folder's {@code llm.json}. */
+  public static LmConfig readConfig(Path dir) throws IOException {
+    return mapper().readValue(dir.resolve(CONFIG_FILE).toFile(), LmConfig.class);
+  }
+
+  /**
+   * Loads a checkpoint folder's weights and tokenizer into a model of {@code config} instead of the
+   * folder's own {@code llm.json} (a training run resumed before its LM has trained may change the
+   * prompt order); the weights must fit its shapes.
+   */
+  public static Reasoner load(Path dir, LmConfig config, Device device) throws IOException {
     TextTokenizer tokenizer = TextTokenizer.load(dir.resolve(TOKENIZER_FILE));
     Reasoner r = new Reasoner(config, tokenizer, device);
     try {
@@ -163,28 +178,57 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
               + " frames, the model takes at most "
               + lm.config().maxFrames());
     }
-    return format != null
-        ? format.prompt(id, frames, question, sampling, context)
-        : new Prompt(id, frames, tokenizer.encode(question), sampling, context);
+    if (format != null) {
+      return format.prompt(id, frames, question, sampling, context);
+    }
+    int separators = lm.config().promptOrder() == LmConfig.PromptOrder.QUESTION_FIRST ? 2 : 1;
+    return new Prompt(id, frames, tokenizer.encode(question), sampling, context, separators);
   }
 
   /**
    * The prompt's input embeddings, (L, D), in {@code scope}: each frame's tokens plus its
-   * frame-index embedding, then the separator and the question's token embeddings.
+   * frame-index embedding, the separator and the question's token embeddings, in the model's {@link
+   * LmConfig.PromptOrder}.
    */
   public NDArray embed(ParameterStore ps, NDManager scope, Prompt prompt, boolean training) {
     if (format != null) {
       return format.embed(ps, scope, lm, prompt);
     }
-    NDList parts = new NDList();
-    for (int t = 0; t < prompt.frames().size(); t++) {
-      NDArray frame = prompt.frames().get(t).toNDArray(scope); // (m, D)
-      parts.add(frame.add(lm.frameIndex(ps, scope, t, training))); // (m, D)
+    List<NDArray> frames = new ArrayList<>();
+    for (VisualTokens tokens : prompt.frames()) {
+      frames.add(tokens.toNDArray(scope)); // (m, D)
     }
-    long[] text = new long[prompt.questionIds().length + 1];
-    text[0] = tokenizer.sep();
-    System.arraycopy(prompt.questionIds(), 0, text, 1, prompt.questionIds().length);
-    parts.add(lm.embedTokens(ps, scope, new long[][] {text}, training).squeeze(0)); // (1 + q, D)
+    return embed(ps, scope, frames, prompt.questionIds(), training);
+  }
+
+  /**
+   * This project's prompt layout over frames' tokens already on the device (training passes the
+   * encoder's output, gradients and all): frames first, [frame 1 + index 1, …, frame T + index T,
+   * sep, question]; question first, [question, sep, frame 1 + index 1, …, frame T + index T, sep].
+   * The answer's first token is predicted at the last position in both.
+   *
+   * @param frames per frame its (m, D) tokens
+   * @return (L, D), L = Σ m + question + 1 (frames first) or + 2 (question first)
+   */
+  public NDArray embed(
+      ParameterStore ps, NDManager scope, List<NDArray> frames, long[] question, boolean training) {
+    NDList parts = new NDList();
+    for (int t = 0; t < frames.size(); t++) {
+      parts.add(frames.get(t).add(lm.frameIndex(ps, scope, t, training))); // (m, D)
+    }
+    long sep = tokenizer.sep();
+    if (lm.config().promptOrder() == LmConfig.PromptOrder.QUESTION_FIRST) {
+      long[] before = java.util.Arrays.copyOf(question, question.length + 1);
+      before[question.length] = sep;
+      parts.add(
+          0, lm.embedTokens(ps, scope, new long[][] {before}, training).squeeze(0)); // (q+1, D)
+      parts.add(lm.embedTokens(ps, scope, new long[][] {{sep}}, training).squeeze(0)); // (1, D)
+    } else {
+      long[] text = new long[question.length + 1];
+      text[0] = sep;
+      System.arraycopy(question, 0, text, 1, question.length);
+      parts.add(lm.embedTokens(ps, scope, new long[][] {text}, training).squeeze(0)); // (1 + q, D)
+    }
     return NDArrays.concat(parts, 0); // (L, D)
   }
 

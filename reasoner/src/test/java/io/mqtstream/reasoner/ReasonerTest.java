@@ -10,6 +10,7 @@ import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.ParameterStore;
+import io.mqtstream.encoder.VisualTokens;
 import io.mqtstream.nn.Tensors;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -135,6 +136,104 @@ class ReasonerTest {
     }
   }
 
+  /**
+   * The two prompt orders under causal attention: with the frames first a frame token's output
+   * cannot depend on the question; with the question first every frame token's does. Two questions
+   * of the same length that differ in one word, the same frames.
+   */
+  @ParameterizedTest
+  @CsvSource({"FRAMES_FIRST,1", "QUESTION_FIRST,2"})
+  void withTheQuestionFirstEveryFrameTokenReadsTheQuestion(
+      LmConfig.PromptOrder order, int separators, @TempDir Path dir) throws Exception {
+    try (Reasoner r = ReasonerTestSupport.reasoner(dir, order)) {
+      List<VisualTokens> clip = frames(2, 3, 32, 11);
+      Sampling s = Sampling.greedy(1);
+      Prompt circle = r.prompt("c", clip, "what colour is the circle ?", s, null);
+      Prompt square = r.prompt("s", clip, "what colour is the square ?", s, null);
+      int question = circle.questionIds().length;
+      assertThat(circle.length()).isEqualTo(2 * 3 + question + separators);
+      int firstFrameToken = order == LmConfig.PromptOrder.QUESTION_FIRST ? question + 1 : 0;
+      float[][] a = allLogits(r, circle);
+      float[][] b = allLogits(r, square);
+      for (int k = 0; k < 6; k++) {
+        float diff = maxDiff(a[firstFrameToken + k], b[firstFrameToken + k]);
+        if (order == LmConfig.PromptOrder.QUESTION_FIRST) {
+          assertThat(diff).as("frame token %d", k).isGreaterThan(1e-3f);
+        } else {
+          assertThat(diff).as("frame token %d", k).isLessThan(TOL);
+        }
+      }
+      assertThat(maxDiff(a[a.length - 1], b[b.length - 1])).isGreaterThan(1e-3f);
+    }
+  }
+
+  /** Batching, padding and the KV cache change nothing with the question first either. */
+  @Test
+  void withTheQuestionFirstBatchingAndTheCacheChangeNothing(@TempDir Path dir) throws Exception {
+    Path ckpt = dir.resolve("ckpt");
+    Files.createDirectories(dir.resolve("tok"));
+    List<Completion> batched;
+    try (Reasoner r =
+        ReasonerTestSupport.reasoner(dir.resolve("tok"), LmConfig.PromptOrder.QUESTION_FIRST)) {
+      List<Prompt> prompts = mixedPrompts(r, 6);
+      batched = r.generate(prompts);
+      Map<String, Completion> byId = byId(batched);
+      for (Prompt p : prompts) {
+        Completion alone = r.generate(List.of(p)).get(0);
+        assertThat(byId.get(p.id()).tokens()).as(p.id()).containsExactly(alone.tokens());
+        assertSameLogits(byId.get(p.id()).stepLogits(), alone.stepLogits());
+        for (int k = 0; k < alone.stepLogits().size(); k++) {
+          float[] recomputed =
+              lastLogitsWithoutCache(r, p, java.util.Arrays.copyOf(alone.tokens(), k));
+          assertThat(maxDiff(recomputed, alone.stepLogits().get(k)))
+              .as("%s step %d", p.id(), k)
+              .isLessThan(TOL);
+        }
+      }
+      r.save(ckpt);
+    }
+    try (Reasoner loaded = Reasoner.load(ckpt, Device.cpu())) {
+      assertThat(loaded.config().promptOrder()).isEqualTo(LmConfig.PromptOrder.QUESTION_FIRST);
+      Map<String, Completion> after = byId(loaded.generate(mixedPrompts(loaded, 6)));
+      for (Completion c : batched) {
+        assertSameLogits(after.get(c.prompt().id()).stepLogits(), c.stepLogits());
+      }
+    }
+    // an llm.json written before the key existed (mqt-tiny v1–v3) reads as frames first
+    Files.writeString(
+        ckpt.resolve(Reasoner.CONFIG_FILE),
+        Files.readString(ckpt.resolve(Reasoner.CONFIG_FILE))
+            .replaceAll(",\\s*\"promptOrder\"\\s*:\\s*\"QUESTION_FIRST\"", ""));
+    assertThat(Files.readString(ckpt.resolve(Reasoner.CONFIG_FILE))).doesNotContain("promptOrder");
+    try (Reasoner loaded = Reasoner.load(ckpt, Device.cpu())) {
+      assertThat(loaded.config().promptOrder()).isEqualTo(LmConfig.PromptOrder.FRAMES_FIRST);
+    }
+  }
+
+  /** Every position's logits of a prompt in one forward pass: [L][V]. */
+  private static float[][] allLogits(Reasoner r, Prompt p) {
+    try (NDManager m = r.manager().newSubManager()) {
+      ParameterStore ps = new ParameterStore(m, false);
+      NDArray x = r.embed(ps, m, p, false); // (L, D)
+      int n = (int) x.getShape().get(0);
+      long[][] pos = new long[1][n];
+      for (int i = 0; i < n; i++) {
+        pos[0][i] = i;
+      }
+      float[] all =
+          Tensors.toFloats(
+              r.lm()
+                  .forward(ps, x.expandDims(0), pos, new float[1][n], null, false, false)
+                  .logits());
+      int v = all.length / n;
+      float[][] out = new float[n][];
+      for (int i = 0; i < n; i++) {
+        out[i] = java.util.Arrays.copyOfRange(all, i * v, (i + 1) * v);
+      }
+      return out;
+    }
+  }
+
   @Test
   void maxNewTokensAndStopTokensAreRespected(@TempDir Path dir) throws Exception {
     try (Reasoner r = ReasonerTestSupport.reasoner(dir)) {
@@ -181,7 +280,7 @@ class ReasonerTest {
   }
 
   private static Prompt withSampling(Reasoner r, Prompt p, Sampling s) {
-    return new Prompt(p.id(), p.frames(), p.questionIds(), s, p.context());
+    return new Prompt(p.id(), p.frames(), p.questionIds(), s, p.context(), p.separators());
   }
 
   @Test

@@ -45,6 +45,10 @@ final class ReasonerTestSupport {
   }
 
   static LmConfig config(int vocab) {
+    return config(vocab, LmConfig.PromptOrder.FRAMES_FIRST);
+  }
+
+  static LmConfig config(int vocab, LmConfig.PromptOrder order) {
     return new LmConfig(
         vocab,
         32,
@@ -59,7 +63,8 @@ final class ReasonerTestSupport {
         10_000f,
         true,
         0,
-        0);
+        0,
+        order);
   }
 
   static Reasoner reasoner(Path dir, LmConfig.Norm norm, LmConfig.Mlp mlp, LmConfig.Positions pos)
@@ -80,13 +85,18 @@ final class ReasonerTestSupport {
             10_000f,
             pos == LmConfig.Positions.ROPE,
             0,
-            0);
+            0,
+            LmConfig.PromptOrder.FRAMES_FIRST);
     return Reasoner.create(c, t, 7, Device.cpu());
   }
 
   static Reasoner reasoner(Path dir) throws IOException {
+    return reasoner(dir, LmConfig.PromptOrder.FRAMES_FIRST);
+  }
+
+  static Reasoner reasoner(Path dir, LmConfig.PromptOrder order) throws IOException {
     TextTokenizer t = tokenizer(dir);
-    return Reasoner.create(config(t.vocabSize()), t, 7, Device.cpu());
+    return Reasoner.create(config(t.vocabSize(), order), t, 7, Device.cpu());
   }
 
   /** T frames of m random tokens of width dim; the frames hold M = 8 tokens, cut to m. */

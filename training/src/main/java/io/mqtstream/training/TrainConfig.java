@@ -25,6 +25,8 @@ import io.mqtstream.world.WorldConfig;
  *     them (4 turns cost ~1.3× the time of one step with a single question, see the model card)
  * @param curriculum object counts by step ({@link Curriculum#NONE} for the world's own range)
  * @param queryInit how a fresh run's latent queries start looking at the patches
+ * @param promptOrder where the question stands in the LM's input; question first, stage 2 trains a
+ *     row per turn (the clip's tokens encoded once, read by every turn's row)
  */
 public record TrainConfig(
     long seed,
@@ -46,7 +48,8 @@ public record TrainConfig(
     int lmFfn,
     WorldConfig world,
     Curriculum curriculum,
-    QueryInit queryInit) {
+    QueryInit queryInit,
+    LmConfig.PromptOrder promptOrder) {
 
   /** Where a fresh run's latent queries start looking. */
   public enum QueryInit {
@@ -59,6 +62,7 @@ public record TrainConfig(
   public TrainConfig {
     curriculum = curriculum == null ? Curriculum.NONE : curriculum;
     queryInit = queryInit == null ? QueryInit.RANDOM : queryInit;
+    promptOrder = promptOrder == null ? LmConfig.PromptOrder.FRAMES_FIRST : promptOrder;
     String noPyramid =
         queryInit == QueryInit.PYRAMID ? QueryPyramid.unsupported(encoder.mqt()) : null;
     if (noPyramid != null) {
@@ -100,7 +104,8 @@ public record TrainConfig(
         10_000f,
         true,
         0,
-        0);
+        0,
+        promptOrder);
   }
 
   /** The same run as a fixed-m baseline. */
@@ -125,6 +130,7 @@ public record TrainConfig(
         lmFfn,
         world,
         curriculum,
-        queryInit);
+        queryInit,
+        promptOrder);
   }
 }

@@ -15,6 +15,7 @@ import io.mqtstream.encoder.MqtEncoder;
 import io.mqtstream.nn.Engines;
 import io.mqtstream.nn.Tensors;
 import io.mqtstream.reasoner.DecoderLm;
+import io.mqtstream.reasoner.LmConfig;
 import io.mqtstream.reasoner.Reasoner;
 import io.mqtstream.reasoner.TextTokenizer;
 import io.mqtstream.reasoner.WordVocabulary;
@@ -122,12 +123,28 @@ public final class Trainer implements AutoCloseable {
 
   /** Continues a run from a checkpoint written by {@link #save}. */
   public static Trainer resume(TrainConfig config, Path checkpoint) throws IOException {
+    int step =
+        new ObjectMapper().readTree(checkpoint.resolve(STATE_FILE).toFile()).get("step").asInt();
+    Path llm = checkpoint.resolve("llm");
+    LmConfig saved = Reasoner.readConfig(llm);
+    if (saved.promptOrder() != config.promptOrder() && step > config.visionSteps()) {
+      throw new IllegalArgumentException(
+          "train.promptOrder: "
+              + config.promptOrder()
+              + ", but the LM of "
+              + checkpoint
+              + " has trained with "
+              + saved.promptOrder()
+              + " (a run may change it only until its LM starts, step visionSteps = "
+              + config.visionSteps()
+              + ")");
+    }
     MqtEncoder encoder = MqtEncoder.load(checkpoint.resolve("encoder"));
-    Reasoner reasoner = Reasoner.load(checkpoint.resolve("llm"), Device.cpu());
+    Reasoner reasoner =
+        Reasoner.load(llm, saved.withPromptOrder(config.promptOrder()), Device.cpu());
     Trainer t = new Trainer(config, encoder, reasoner);
     t.optimizer.load(checkpoint.resolve(OPTIMIZER_FILE), encoder.manager());
-    t.step =
-        new ObjectMapper().readTree(checkpoint.resolve(STATE_FILE).toFile()).get("step").asInt();
+    t.step = step;
     if (t.step < config.visionSteps()) {
       t.vision.load(checkpoint, encoder.manager());
     }
@@ -275,7 +292,7 @@ public final class Trainer implements AutoCloseable {
         (ps, scope) -> {
           NDArray images = encoder.preprocessor().batch(scope, all); // (B·T, 3, H, W)
           NDArray tokens = encoder.forward(ps, images, m, true); // (B·T, m, D)
-          Inputs in = assemble(ps, scope, batch, tokens, m);
+          Inputs in = assemble(ps, scope, batch, tokens);
           NDArray logits =
               reasoner
                   .lm()
@@ -293,14 +310,16 @@ public final class Trainer implements AutoCloseable {
   }
 
   /**
-   * The LM's teacher-forced inputs: per example [frames' m tokens + frame index, then per turn sep,
-   * question, answer, and {@code <eos>} between turns], left-padded to the longest; each turn's
-   * targets are its answer tokens then {@code <eos>}, predicted from the position before each. The
-   * first turn is exactly the prompt the engine builds.
+   * The LM's teacher-forced inputs, left-padded to the longest row. Frames first, a row per
+   * example: [frames' m tokens + frame index, then per turn sep, question, answer, and {@code
+   * <eos>} between turns]. Question first, a row per turn (its frames' tokens shared): [question,
+   * sep, frames' m tokens + frame index, sep, answer]. Each turn's targets are its answer tokens
+   * then {@code <eos>}, predicted from the position before each. A row's first turn is exactly the
+   * prompt the engine builds ({@link Reasoner#embed}, for question first the same method).
    *
-   * @param x (B, L, D)
-   * @param targetMask (B, L, V) one at each target token
-   * @param targetRow per turn, its example's row
+   * @param x (R, L, D)
+   * @param targetMask (R, L, V) one at each target token
+   * @param targetRow per turn, its row
    * @param targetIds per turn, the answer then {@code <eos>}
    * @param firstTarget per turn, the padded position that predicts the first answer token
    */
@@ -314,25 +333,19 @@ public final class Trainer implements AutoCloseable {
       long[][] targetIds,
       int[] firstTarget) {}
 
-  private Inputs assemble(
-      ParameterStore ps, NDManager scope, List<Example> batch, NDArray tokens, int m) {
-    DecoderLm lm = reasoner.lm();
-    int frames = batch.get(0).frames().size();
-    int b = batch.size();
-    List<NDArray> rows = new ArrayList<>();
+  /** One row of the LM's input: its embeddings (L, D), and per turn its targets and where. */
+  private record Row(NDArray x, List<long[]> targets, List<Integer> firstTarget) {}
+
+  private Inputs assemble(ParameterStore ps, NDManager scope, List<Example> batch, NDArray tokens) {
+    List<Row> rows = new ArrayList<>();
     int longest = 0;
-    for (int i = 0; i < b; i++) {
-      Example e = batch.get(i);
-      NDList parts = new NDList();
-      for (int t = 0; t < frames; t++) {
-        parts.add(tokens.get(i * frames + t).add(lm.frameIndex(ps, scope, t, true))); // (m, D)
-      }
-      long[] text = turns(e).text();
-      parts.add(lm.embedTokens(ps, scope, new long[][] {text}, true).squeeze(0)); // (text, D)
-      NDArray row = NDArrays.concat(parts, 0); // (L_i, D)
-      rows.add(row);
-      longest = Math.max(longest, (int) row.getShape().get(0));
+    for (int i = 0; i < batch.size(); i++) {
+      rows.addAll(rows(ps, scope, batch.get(i), tokens, i));
     }
+    for (Row row : rows) {
+      longest = Math.max(longest, (int) row.x().getShape().get(0));
+    }
+    int b = rows.size();
     int vocab = reasoner.config().vocab();
     long[][] positions = new long[b][longest];
     float[][] pad = new float[b][longest];
@@ -344,22 +357,20 @@ public final class Trainer implements AutoCloseable {
     NDList padded = new NDList();
     int count = 0;
     for (int i = 0; i < b; i++) {
-      Example e = batch.get(i);
-      NDArray row = rows.get(i);
-      int left = longest - (int) row.getShape().get(0);
+      Row row = rows.get(i);
+      int left = longest - (int) row.x().getShape().get(0);
       padded.add(
           left == 0
-              ? row
+              ? row.x()
               : NDArrays.concat(
-                  new NDList(scope.zeros(new Shape(left, row.getShape().get(1))), row), 0));
+                  new NDList(scope.zeros(new Shape(left, row.x().getShape().get(1))), row.x()), 0));
       for (int t = 0; t < longest; t++) {
         positions[i][t] = Math.max(0, t - left);
         pad[i][t] = t < left ? -1e9f : 0f;
       }
-      Turns turns = turns(e);
-      for (int k = 0; k < turns.targets().length; k++) {
-        long[] ids = turns.targets()[k];
-        int first = left + frames * m + turns.firstTarget()[k];
+      for (int k = 0; k < row.targets().size(); k++) {
+        long[] ids = row.targets().get(k);
+        int first = left + row.firstTarget().get(k);
         for (int j = 0; j < ids.length; j++) {
           mask.putFloat((((i * longest) + first + j) * vocab + (int) ids[j]) * Float.BYTES, 1f);
           count++;
@@ -379,6 +390,44 @@ public final class Trainer implements AutoCloseable {
         targetRow.stream().mapToInt(Integer::intValue).toArray(),
         targetIds.toArray(long[][]::new),
         firstTarget.stream().mapToInt(Integer::intValue).toArray());
+  }
+
+  /** Example {@code i}'s rows: one (frames first) or one per turn (question first). */
+  private List<Row> rows(ParameterStore ps, NDManager scope, Example e, NDArray tokens, int i) {
+    DecoderLm lm = reasoner.lm();
+    int frames = e.frames().size();
+    List<NDArray> clip = new ArrayList<>();
+    for (int t = 0; t < frames; t++) {
+      clip.add(tokens.get(i * frames + t)); // (m, D)
+    }
+    Turns turns = turns(e);
+    if (reasoner.config().promptOrder() == LmConfig.PromptOrder.QUESTION_FIRST) {
+      List<Row> rows = new ArrayList<>();
+      for (int k = 0; k < e.questions().size(); k++) {
+        NDArray prompt = reasoner.embed(ps, scope, clip, e.questions().get(k), true); // (P, D)
+        NDArray answer =
+            lm.embedTokens(ps, scope, new long[][] {e.answers().get(k)}, true).squeeze(0); // (a, D)
+        int predicting = (int) prompt.getShape().get(0) - 1;
+        rows.add(
+            new Row(
+                NDArrays.concat(new NDList(prompt, answer), 0),
+                List.of(turns.targets()[k]),
+                List.of(predicting)));
+      }
+      return rows;
+    }
+    NDList parts = new NDList();
+    int visual = 0;
+    for (int t = 0; t < frames; t++) {
+      parts.add(clip.get(t).add(lm.frameIndex(ps, scope, t, true))); // (m, D)
+      visual += (int) clip.get(t).getShape().get(0);
+    }
+    parts.add(lm.embedTokens(ps, scope, new long[][] {turns.text()}, true).squeeze(0)); // (text, D)
+    List<Integer> first = new ArrayList<>();
+    for (int k : turns.firstTarget()) {
+      first.add(visual + k);
+    }
+    return List.of(new Row(NDArrays.concat(parts, 0), List.of(turns.targets()), first)); // (L_i, D)
   }
 
   private Turns turns(Example e) {

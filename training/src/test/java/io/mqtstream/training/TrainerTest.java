@@ -56,7 +56,8 @@ class TrainerTest {
         64,
         world,
         Curriculum.NONE,
-        TrainConfig.QueryInit.RANDOM);
+        TrainConfig.QueryInit.RANDOM,
+        LmConfig.PromptOrder.FRAMES_FIRST);
   }
 
   @Test
@@ -76,6 +77,80 @@ class TrainerTest {
         losses.subList(34, 40).stream().mapToDouble(Float::doubleValue).average().orElseThrow();
     System.out.printf("loss: first steps %.3f, last steps %.3f%n", first, last);
     assertThat(last).isLessThan(first * 0.8);
+  }
+
+  /** The same run with the question standing elsewhere in the LM's input. */
+  static TrainConfig withOrder(TrainConfig c, LmConfig.PromptOrder order) {
+    return new TrainConfig(
+        c.seed(),
+        c.steps(),
+        c.visionSteps(),
+        c.objectSlots(),
+        c.alignmentSteps(),
+        c.batchSize(),
+        c.learningRate(),
+        c.warmupSteps(),
+        c.weightDecay(),
+        c.clipNorm(),
+        c.fixedM(),
+        c.questionsPerClip(),
+        c.encoder(),
+        c.norm(),
+        c.lmLayers(),
+        c.lmHeads(),
+        c.lmFfn(),
+        c.world(),
+        c.curriculum(),
+        c.queryInit(),
+        order);
+  }
+
+  @Test
+  void withTheQuestionFirstAShortRunLowersTheLossToo(@TempDir Path dir) throws Exception {
+    TrainConfig c = withOrder(tiny(40), LmConfig.PromptOrder.QUESTION_FIRST);
+    List<Float> losses = new ArrayList<>();
+    try (Trainer t = Trainer.create(c, dir)) {
+      assertThat(t.reasoner().config().promptOrder())
+          .isEqualTo(LmConfig.PromptOrder.QUESTION_FIRST);
+      for (int i = 0; i < 40; i++) {
+        losses.add(t.step().loss());
+      }
+    }
+    double first =
+        losses.subList(2, 8).stream().mapToDouble(Float::doubleValue).average().orElseThrow();
+    double last =
+        losses.subList(34, 40).stream().mapToDouble(Float::doubleValue).average().orElseThrow();
+    assertThat(last).isLessThan(first * 0.8);
+  }
+
+  /**
+   * A run may change where the question stands until its LM starts training (the end of stage 0:
+   * the LM's weights are still its initial ones), never after.
+   */
+  @Test
+  void thePromptOrderMayChangeOnResumeOnlyBeforeTheLmTrains(@TempDir Path dir) throws Exception {
+    TrainConfig framesFirst = tiny(8, 3);
+    TrainConfig questionFirst = withOrder(framesFirst, LmConfig.PromptOrder.QUESTION_FIRST);
+    try (Trainer t = Trainer.create(framesFirst, dir.resolve("run"))) {
+      for (int i = 0; i < 3; i++) {
+        t.step();
+      }
+      t.save(dir.resolve("end-of-stage-0"));
+      t.step();
+      t.save(dir.resolve("in-stage-1"));
+    }
+    try (Trainer t = Trainer.resume(questionFirst, dir.resolve("end-of-stage-0"))) {
+      assertThat(t.reasoner().config().promptOrder())
+          .isEqualTo(LmConfig.PromptOrder.QUESTION_FIRST);
+      t.step();
+      t.save(dir.resolve("switched"));
+    }
+    assertThat(io.mqtstream.reasoner.Reasoner.readConfig(dir.resolve("switched/llm")).promptOrder())
+        .isEqualTo(LmConfig.PromptOrder.QUESTION_FIRST);
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> Trainer.resume(questionFirst, dir.resolve("in-stage-1")).close())
+        .hasMessageStartingWith("train.promptOrder")
+        .hasMessageContaining("FRAMES_FIRST");
   }
 
   @Test
@@ -120,7 +195,8 @@ class TrainerTest {
             64,
             base.world(),
             Curriculum.NONE,
-            TrainConfig.QueryInit.RANDOM);
+            TrainConfig.QueryInit.RANDOM,
+            LmConfig.PromptOrder.FRAMES_FIRST);
     try (Trainer t = Trainer.create(c, dir)) {
       float[] positions = t.encoder().parameters().get("mqt.pos_embed").getArray().toFloatArray();
       for (int i = 0; i < 40; i++) {
