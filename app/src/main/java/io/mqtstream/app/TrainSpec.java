@@ -45,7 +45,8 @@ record TrainSpec(
     World world,
     List<Stage> curriculum,
     String queryInit,
-    String promptOrder) {
+    String promptOrder,
+    boolean freezeVision) {
 
   /** One curriculum stage: until this step, at most this many objects per clip. */
   record Stage(int untilStep, int maxObjects) {}
@@ -208,7 +209,8 @@ record TrainSpec(
               (curriculum == null ? List.<Stage>of() : curriculum)
                   .stream().map(s -> new Curriculum.Stage(s.untilStep(), s.maxObjects())).toList()),
           init,
-          order);
+          order,
+          freezeVision);
     } catch (IllegalArgumentException e) {
       String[] kv = e.getMessage().split(":", 2);
       throw new ConfigException(kv[0], kv.length > 1 ? kv[1].trim() : e.getMessage(), e);

@@ -42,8 +42,9 @@ final class AdamW {
   }
 
   /**
-   * One update with the given gradients (already clipped). Every temporary goes to {@code scratch},
-   * which the caller closes; the moments and weights change in place.
+   * One update with the given gradients (already clipped); parameters without one are left as they
+   * are. Every temporary goes to {@code scratch}, which the caller closes; the moments and weights
+   * change in place.
    *
    * @param step 1-based step number, for the bias correction
    */
@@ -51,8 +52,11 @@ final class AdamW {
     float c1 = 1f - (float) Math.pow(beta1, step);
     float c2 = 1f - (float) Math.pow(beta2, step);
     for (Map.Entry<String, Parameter> e : parameters.entrySet()) {
-      NDArray w = e.getValue().getArray();
       NDArray g = gradients.get(e.getKey());
+      if (g == null) {
+        continue; // not trained this stage (a frozen backbone): weight and moments stay
+      }
+      NDArray w = e.getValue().getArray();
       NDArray m = first.get(e.getKey());
       NDArray v = second.get(e.getKey());
       m.muli(beta1).addi(local(scratch, g.mul(1f - beta1)));

@@ -27,6 +27,8 @@ import io.mqtstream.world.WorldConfig;
  * @param queryInit how a fresh run's latent queries start looking at the patches
  * @param promptOrder where the question stands in the LM's input; question first, stage 2 trains a
  *     row per turn (the clip's tokens encoded once, read by every turn's row)
+ * @param freezeVision whether the vision backbone keeps, in stages 1 and 2, the weights stage 0
+ *     left it (only the MQT and the LM train); false: everything trains
  */
 public record TrainConfig(
     long seed,
@@ -49,7 +51,8 @@ public record TrainConfig(
     WorldConfig world,
     Curriculum curriculum,
     QueryInit queryInit,
-    LmConfig.PromptOrder promptOrder) {
+    LmConfig.PromptOrder promptOrder,
+    boolean freezeVision) {
 
   /** Where a fresh run's latent queries start looking. */
   public enum QueryInit {
@@ -131,6 +134,7 @@ public record TrainConfig(
         world,
         curriculum,
         queryInit,
-        promptOrder);
+        promptOrder,
+        freezeVision);
   }
 }

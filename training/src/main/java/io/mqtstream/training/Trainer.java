@@ -55,6 +55,8 @@ public final class Trainer implements AutoCloseable {
   private final MqtEncoder encoder;
   private final Reasoner reasoner;
   private final Map<String, Parameter> parameters = new LinkedHashMap<>();
+  // what stages 1 and 2 update: all of the above, or without the backbone when it is frozen
+  private final Map<String, Parameter> languageStages = new LinkedHashMap<>();
   private final AdamW optimizer;
   private final LearningRate schedule;
   private final TokenBudgetDraw draw;
@@ -77,6 +79,12 @@ public final class Trainer implements AutoCloseable {
     encoder.parameters().forEach((n, p) -> trainable(n, p));
     reasoner.parameters().forEach((n, p) -> trainable(n, p));
     parameters.values().forEach(p -> p.getArray().setRequiresGradient(true));
+    parameters.forEach(
+        (n, p) -> {
+          if (!(config.freezeVision() && n.startsWith("vision."))) {
+            languageStages.put(n, p);
+          }
+        });
     this.optimizer =
         new AdamW(parameters, encoder.manager(), 0.9f, 0.98f, 1e-8f, config.weightDecay());
     // stages 1 and 2 keep their own schedule, counted from their first step
@@ -173,6 +181,15 @@ public final class Trainer implements AutoCloseable {
       StepResult result = visionStep();
       step++;
       return result;
+    }
+    if (config.freezeVision()) {
+      // no gradient through the backbone: it keeps stage 0's weights and costs a forward only
+      parameters.forEach(
+          (n, p) -> {
+            if (!languageStages.containsKey(n)) {
+              p.getArray().setRequiresGradient(false);
+            }
+          });
     }
     // stages 1 and 2 count their steps from their start: with or without stage 0 they see the
     // same clips, questions, m and learning rates
@@ -301,7 +318,7 @@ public final class Trainer implements AutoCloseable {
           NDArray nll = logits.logSoftmax(2).mul(in.targetMask()).sum().neg().div(in.targetCount());
           return new Forward(nll, accuracy(logits, in));
         },
-        parameters,
+        languageStages,
         optimizer,
         lr,
         adamStep,

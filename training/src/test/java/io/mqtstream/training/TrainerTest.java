@@ -57,7 +57,8 @@ class TrainerTest {
         world,
         Curriculum.NONE,
         TrainConfig.QueryInit.RANDOM,
-        LmConfig.PromptOrder.FRAMES_FIRST);
+        LmConfig.PromptOrder.FRAMES_FIRST,
+        false);
   }
 
   @Test
@@ -102,7 +103,8 @@ class TrainerTest {
         c.world(),
         c.curriculum(),
         c.queryInit(),
-        order);
+        order,
+        c.freezeVision());
   }
 
   @Test
@@ -121,6 +123,57 @@ class TrainerTest {
     double last =
         losses.subList(34, 40).stream().mapToDouble(Float::doubleValue).average().orElseThrow();
     assertThat(last).isLessThan(first * 0.8);
+  }
+
+  /** With {@code freezeVision} stage 0 trains the backbone, and stages 1 and 2 leave it there. */
+  @Test
+  void aFrozenBackboneKeepsStageZerosWeightsWhileTheRestTrains(@TempDir Path dir) throws Exception {
+    TrainConfig c = tiny(8, 3);
+    TrainConfig frozen =
+        new TrainConfig(
+            c.seed(),
+            c.steps(),
+            c.visionSteps(),
+            c.objectSlots(),
+            c.alignmentSteps(),
+            c.batchSize(),
+            c.learningRate(),
+            c.warmupSteps(),
+            c.weightDecay(),
+            c.clipNorm(),
+            c.fixedM(),
+            c.questionsPerClip(),
+            c.encoder(),
+            c.norm(),
+            c.lmLayers(),
+            c.lmHeads(),
+            c.lmFfn(),
+            c.world(),
+            c.curriculum(),
+            c.queryInit(),
+            c.promptOrder(),
+            true);
+    try (Trainer t = Trainer.create(frozen, dir)) {
+      Map<String, float[]> start = snapshot(t);
+      for (int i = 0; i < 3; i++) {
+        t.step();
+      }
+      Map<String, float[]> endOfStage0 = snapshot(t);
+      for (int i = 3; i < 8; i++) {
+        t.step();
+      }
+      Map<String, float[]> end = snapshot(t);
+      int moved = 0;
+      for (String name : start.keySet()) {
+        if (name.startsWith("vision.")) {
+          assertThat(end.get(name)).as(name).isEqualTo(endOfStage0.get(name));
+          moved += java.util.Arrays.equals(start.get(name), endOfStage0.get(name)) ? 0 : 1;
+        } else if (name.startsWith("mqt.latent") || name.startsWith("llm.embed_tokens")) {
+          assertThat(end.get(name)).as(name).isNotEqualTo(endOfStage0.get(name));
+        }
+      }
+      assertThat(moved).as("backbone tensors stage 0 moved").isPositive();
+    }
   }
 
   /**
@@ -196,7 +249,8 @@ class TrainerTest {
             base.world(),
             Curriculum.NONE,
             TrainConfig.QueryInit.RANDOM,
-            LmConfig.PromptOrder.FRAMES_FIRST);
+            LmConfig.PromptOrder.FRAMES_FIRST,
+            false);
     try (Trainer t = Trainer.create(c, dir)) {
       float[] positions = t.encoder().parameters().get("mqt.pos_embed").getArray().toFloatArray();
       for (int i = 0; i < 40; i++) {
