@@ -32,6 +32,7 @@ import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -65,6 +66,7 @@ public final class Trainer implements AutoCloseable {
   private final CameraFrames cameraFrames = new CameraFrames("train");
   private int step;
   private int skippedSteps;
+  private boolean backboneFrozen;
   private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(Trainer.class);
 
   /** What one step did. */
@@ -182,14 +184,16 @@ public final class Trainer implements AutoCloseable {
       step++;
       return result;
     }
-    if (config.freezeVision()) {
-      // no gradient through the backbone: it keeps stage 0's weights and costs a forward only
+    if (config.freezeVision() && !backboneFrozen) {
+      // once, at the first step after stage 0 (or after a resume): no gradient through the
+      // backbone, which keeps stage 0's weights and costs a forward only
       parameters.forEach(
           (n, p) -> {
             if (!languageStages.containsKey(n)) {
               p.getArray().setRequiresGradient(false);
             }
           });
+      backboneFrozen = true;
     }
     // stages 1 and 2 count their steps from their start: with or without stage 0 they see the
     // same clips, questions, m and learning rates
@@ -433,18 +437,23 @@ public final class Trainer implements AutoCloseable {
       }
       return rows;
     }
-    NDList parts = new NDList();
-    int visual = 0;
-    for (int t = 0; t < frames; t++) {
-      parts.add(clip.get(t).add(lm.frameIndex(ps, scope, t, true))); // (m, D)
-      visual += (int) clip.get(t).getShape().get(0);
-    }
-    parts.add(lm.embedTokens(ps, scope, new long[][] {turns.text()}, true).squeeze(0)); // (text, D)
+    // the engine's prompt with an empty question, [frames' tokens + frame index, sep], then the
+    // turns' text after its leading sep
+    NDArray frameTokens = reasoner.embed(ps, scope, clip, new long[0], true); // (Σm + 1, D)
+    long[] text = turns.text();
+    NDArray rest =
+        lm.embedTokens(ps, scope, new long[][] {Arrays.copyOfRange(text, 1, text.length)}, true)
+            .squeeze(0); // (text - 1, D)
+    int visual = (int) frameTokens.getShape().get(0) - 1; // text index k sits at visual + k
     List<Integer> first = new ArrayList<>();
     for (int k : turns.firstTarget()) {
       first.add(visual + k);
     }
-    return List.of(new Row(NDArrays.concat(parts, 0), List.of(turns.targets()), first)); // (L_i, D)
+    return List.of(
+        new Row(
+            NDArrays.concat(new NDList(frameTokens, rest), 0),
+            List.of(turns.targets()),
+            first)); // (L_i, D)
   }
 
   private Turns turns(Example e) {
@@ -478,7 +487,7 @@ public final class Trainer implements AutoCloseable {
         for (long id : answers.get(k)) {
           text.add(id);
         }
-        targets[k] = java.util.Arrays.copyOf(answers.get(k), answers.get(k).length + 1);
+        targets[k] = Arrays.copyOf(answers.get(k), answers.get(k).length + 1);
         targets[k][answers.get(k).length] = eos;
       }
       return new Turns(text.stream().mapToLong(Long::longValue).toArray(), targets, first);

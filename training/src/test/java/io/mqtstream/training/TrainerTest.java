@@ -80,8 +80,10 @@ class TrainerTest {
     assertThat(last).isLessThan(first * 0.8);
   }
 
-  /** The same run with the question standing elsewhere in the LM's input. */
-  static TrainConfig withOrder(TrainConfig c, LmConfig.PromptOrder order) {
+  /**
+   * The same run with the question standing elsewhere, the backbone frozen after stage 0 or not.
+   */
+  static TrainConfig variant(TrainConfig c, LmConfig.PromptOrder order, boolean freezeVision) {
     return new TrainConfig(
         c.seed(),
         c.steps(),
@@ -104,7 +106,11 @@ class TrainerTest {
         c.curriculum(),
         c.queryInit(),
         order,
-        c.freezeVision());
+        freezeVision);
+  }
+
+  static TrainConfig withOrder(TrainConfig c, LmConfig.PromptOrder order) {
+    return variant(c, order, c.freezeVision());
   }
 
   @Test
@@ -129,30 +135,7 @@ class TrainerTest {
   @Test
   void aFrozenBackboneKeepsStageZerosWeightsWhileTheRestTrains(@TempDir Path dir) throws Exception {
     TrainConfig c = tiny(8, 3);
-    TrainConfig frozen =
-        new TrainConfig(
-            c.seed(),
-            c.steps(),
-            c.visionSteps(),
-            c.objectSlots(),
-            c.alignmentSteps(),
-            c.batchSize(),
-            c.learningRate(),
-            c.warmupSteps(),
-            c.weightDecay(),
-            c.clipNorm(),
-            c.fixedM(),
-            c.questionsPerClip(),
-            c.encoder(),
-            c.norm(),
-            c.lmLayers(),
-            c.lmHeads(),
-            c.lmFfn(),
-            c.world(),
-            c.curriculum(),
-            c.queryInit(),
-            c.promptOrder(),
-            true);
+    TrainConfig frozen = variant(c, c.promptOrder(), true);
     try (Trainer t = Trainer.create(frozen, dir)) {
       Map<String, float[]> start = snapshot(t);
       for (int i = 0; i < 3; i++) {
@@ -163,6 +146,13 @@ class TrainerTest {
         t.step();
       }
       Map<String, float[]> end = snapshot(t);
+      t.encoder()
+          .parameters()
+          .forEach(
+              (name, p) ->
+                  assertThat(p.getArray().hasGradient())
+                      .as("%s carries a gradient after stage 0", name)
+                      .isEqualTo(!name.startsWith("vision.") && p.requiresGradient()));
       int moved = 0;
       for (String name : start.keySet()) {
         if (name.startsWith("vision.")) {

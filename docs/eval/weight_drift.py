@@ -1,0 +1,53 @@
+"""How far training moved a model's weights between two checkpoints: per weight matrix and in all,
+the norm of the change relative to the norm at the first checkpoint.
+
+    # v3's backbone from the end of stage 0 to the shipped weights (the model card's 37 %)
+    /usr/bin/python3 docs/eval/weight_drift.py target/train/mqt-tiny-vision/step-1000/encoder/encoder.safetensors models/mqt-tiny/encoder/encoder.safetensors --prefix vision.
+
+Reads the safetensors files directly (float32 tensors only). Not used by the build or the tests.
+"""
+import argparse
+import json
+import math
+import struct
+
+import numpy as np
+
+
+def load(path):
+    blob = open(path, "rb").read()
+    n = struct.unpack("<Q", blob[:8])[0]
+    header = json.loads(blob[8:8 + n])
+    out = {}
+    for name, v in header.items():
+        if name == "__metadata__":
+            continue
+        if v["dtype"] != "F32":
+            raise SystemExit(f"{path}: {name} is {v['dtype']}, only F32 is read")
+        start, end = v["data_offsets"]
+        out[name] = np.frombuffer(blob[8 + n + start:8 + n + end], dtype=np.float32).reshape(v["shape"])
+    return out
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("before")
+    p.add_argument("after")
+    p.add_argument("--prefix", default="", help="only tensors whose name starts with this")
+    a = p.parse_args()
+    before, after = load(a.before), load(a.after)
+    changed = total = 0.0
+    for name in sorted(before):
+        if not name.startswith(a.prefix):
+            continue
+        d = float(np.linalg.norm(after[name] - before[name]))
+        n = float(np.linalg.norm(before[name]))
+        changed += d * d
+        total += n * n
+        if before[name].ndim > 1:
+            print(f"{name:45s} {100 * d / n:5.1f} %")
+    print(f"all {a.prefix or 'tensors'}: {100 * math.sqrt(changed / total):.1f} % of the norm")
+
+
+if __name__ == "__main__":
+    main()
