@@ -19,6 +19,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -105,7 +106,7 @@ class ProcessFaultsTest {
       Set<String> beforeKill = books.published();
       try (EngineProcess second =
           EngineProcess.start(dir, "second", c, kafka.bootstrapServers(), Map.of())) {
-        double recovered = recover(books, cameras, beforeKill, killedAt);
+        double recovered = recover(books, cameras, beforeKill, killedAt, second);
         second.terminate();
         assertThat(second.waitFor(60)).isTrue();
         System.out.printf(
@@ -132,7 +133,7 @@ class ProcessFaultsTest {
       a.kill();
       long killedAt = System.nanoTime();
       Set<String> beforeKill = books.published();
-      double recovered = recover(books, cameras, beforeKill, killedAt);
+      double recovered = recover(books, cameras, beforeKill, killedAt, b);
       // the survivor's last assignment holds every partition
       String log = b.log();
       String last = log.substring(log.lastIndexOf("assigned ["));
@@ -163,7 +164,7 @@ class ProcessFaultsTest {
       long down = System.nanoTime();
       kafka.restart(Duration.ofSeconds(3)); // clients on both sides see the broker gone
       Set<String> beforeRestart = books.published();
-      double recovered = recover(books, cameras, beforeRestart, down);
+      double recovered = recover(books, cameras, beforeRestart, down, engine);
       assertThat(engine.alive()).as("the engine rode out the outage").isTrue();
       engine.terminate();
       assertThat(engine.waitFor(60)).isTrue();
@@ -178,17 +179,31 @@ class ProcessFaultsTest {
   /**
    * After a fault at {@code faultNanos}: waits until every frame published before it is answered
    * (the returned seconds), then for the answers to go on, stops the cameras and waits until every
-   * frame published at all is answered.
+   * frame published at all is answered. A timeout names the unanswered frames and ends with the
+   * tail of {@code engine}'s log, so a lost frame can be told from a slow one.
    */
   private static double recover(
-      Books books, Cameras cameras, Set<String> beforeFault, long faultNanos)
+      Books books, Cameras cameras, Set<String> beforeFault, long faultNanos, EngineProcess engine)
       throws InterruptedException {
-    await(() -> books.answered(beforeFault), 120, "every frame published before the fault");
+    await(
+        () -> books.answered(beforeFault),
+        120,
+        "every frame published before the fault",
+        () -> books.unanswered(beforeFault, engine));
     double recovered = (System.nanoTime() - faultNanos) / 1e9;
     long answersNow = books.answers();
-    await(() -> books.answers() > answersNow + 10, 60, "answers go on after the fault");
+    await(
+        () -> books.answers() > answersNow + 10,
+        60,
+        "answers go on after the fault",
+        () -> books.unanswered(books.published(), engine));
     cameras.close();
-    await(() -> books.answered(books.published()), 120, "every frame published");
+    Set<String> all = books.published();
+    await(
+        () -> books.answered(all),
+        120,
+        "every frame published",
+        () -> books.unanswered(all, engine));
     return recovered;
   }
 
@@ -202,10 +217,16 @@ class ProcessFaultsTest {
 
   private static void await(BooleanSupplier condition, long seconds, String what)
       throws InterruptedException {
+    await(condition, seconds, what, () -> "");
+  }
+
+  private static void await(
+      BooleanSupplier condition, long seconds, String what, Supplier<String> state)
+      throws InterruptedException {
     long deadline = System.nanoTime() + Duration.ofSeconds(seconds).toNanos();
     while (!condition.getAsBoolean()) {
       if (System.nanoTime() > deadline) {
-        throw new AssertionError(what + ": not within " + seconds + " s");
+        throw new AssertionError(what + ": not within " + seconds + " s" + state.get());
       }
       Thread.sleep(100);
     }
@@ -268,6 +289,28 @@ class ProcessFaultsTest {
         }
       }
       return true;
+    }
+
+    /** The frames of {@code frames} still missing an answer, and the engine's last log lines. */
+    String unanswered(Set<String> frames, EngineProcess engine) {
+      List<String> missing =
+          frames.stream()
+              .filter(f -> questions.stream().anyMatch(q -> !answerCounts.containsKey(f + "#" + q)))
+              .sorted()
+              .toList();
+      String tail;
+      try {
+        List<String> lines = engine.log().lines().toList();
+        tail = String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size()));
+      } catch (java.io.IOException e) {
+        tail = "(engine log unreadable: " + e + ")";
+      }
+      return "\n%d of %d frames unanswered, first %s\nengine log tail:\n%s"
+          .formatted(
+              missing.size(),
+              frames.size(),
+              missing.subList(0, Math.min(20, missing.size())),
+              tail);
     }
 
     long duplicates() {
