@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 
@@ -50,6 +51,23 @@ class MainTest {
         TrainSpec.load(java.nio.file.Path.of("..", "configs", "train", "mqt-tiny.yaml")).toConfig();
     assertThat(c.encoder().mqt().maxTokens()).isEqualTo(64);
     assertThat(c.fixedM()).isZero();
+  }
+
+  /** Every recipe the docs name (earlier models', tries, diagnostics) still loads and validates. */
+  @Test
+  void everyTrainingConfigInTheRepositoryIsValid() throws java.io.IOException {
+    List<java.nio.file.Path> configs;
+    try (var files = java.nio.file.Files.list(java.nio.file.Path.of("..", "configs", "train"))) {
+      configs = files.filter(f -> f.toString().endsWith(".yaml")).sorted().toList();
+    }
+    assertThat(configs).hasSizeGreaterThan(1);
+    for (java.nio.file.Path f : configs) {
+      try {
+        TrainSpec.load(f).toConfig();
+      } catch (RuntimeException e) {
+        throw new AssertionError(f + ": " + e.getMessage(), e);
+      }
+    }
   }
 
   private static final java.nio.file.Path TRAIN_CONFIG =
