@@ -179,15 +179,16 @@ class ProcessFaultsTest {
   /**
    * After a fault at {@code faultNanos}: waits until every frame published before it is answered
    * (the returned seconds), then for the answers to go on, stops the cameras and waits until every
-   * frame published at all is answered. A timeout names the unanswered frames and ends with the
-   * tail of {@code engine}'s log, so a lost frame can be told from a slow one.
+   * frame published at all is answered. The waits end in failure when no answer has come for {@link
+   * #STALL_SECONDS} (a slow machine answers late, a lost frame never), naming the unanswered frames
+   * and ending with the tail of {@code engine}'s log.
    */
   private static double recover(
       Books books, Cameras cameras, Set<String> beforeFault, long faultNanos, EngineProcess engine)
       throws InterruptedException {
-    await(
+    awaitAnswers(
+        books,
         () -> books.answered(beforeFault),
-        120,
         "every frame published before the fault",
         () -> books.unanswered(beforeFault, engine));
     double recovered = (System.nanoTime() - faultNanos) / 1e9;
@@ -199,12 +200,42 @@ class ProcessFaultsTest {
         () -> books.unanswered(books.published(), engine));
     cameras.close();
     Set<String> all = books.published();
-    await(
+    awaitAnswers(
+        books,
         () -> books.answered(all),
-        120,
         "every frame published",
         () -> books.unanswered(all, engine));
     return recovered;
+  }
+
+  /**
+   * Longest wait without a new answer: covers a consumer group's default session timeout (45 s, the
+   * restarted engine waits it out after a {@code kill -9}) plus an engine's start.
+   */
+  private static final long STALL_SECONDS = 120;
+
+  /** Waits for {@code condition} while answers keep coming; fails after a stall or 15 minutes. */
+  private static void awaitAnswers(
+      Books books, BooleanSupplier condition, String what, Supplier<String> state)
+      throws InterruptedException {
+    long start = System.nanoTime();
+    long lastAnswers = books.answers();
+    long lastProgress = start;
+    while (!condition.getAsBoolean()) {
+      long now = System.nanoTime();
+      long answers = books.answers();
+      if (answers != lastAnswers) {
+        lastAnswers = answers;
+        lastProgress = now;
+      }
+      if (now - lastProgress > Duration.ofSeconds(STALL_SECONDS).toNanos()
+          || now - start > Duration.ofMinutes(15).toNanos()) {
+        throw new AssertionError(
+            "%s: not after %.0f s, the last new answer %.0f s ago%s"
+                .formatted(what, (now - start) / 1e9, (now - lastProgress) / 1e9, state.get()));
+      }
+      Thread.sleep(100);
+    }
   }
 
   private static boolean assigned(EngineProcess p) {
