@@ -20,7 +20,7 @@ package io.mqtstream.reasoner;
  * @param normEps the norms' ε ({@code rms_norm_eps}); 0 = the norm's default (RMSNorm 1e-6,
  *     LayerNorm 1e-5)
  * @param promptOrder where the question stands in this project's own prompt format: after the
- *     frames' tokens (mqt-tiny v1–v3's) or before them, so that every frame token can attend to the
+ *     frames' tokens (mqt-tiny v1–v4's) or before them, so that every frame token can attend to the
  *     question from the first layer on; absent in older {@code llm.json} files = frames first
  */
 public record LmConfig(

@@ -102,7 +102,9 @@ public final class AccuracyPlot {
           g.setColor(palette[k % palette.length]);
         }
       }
-      g.drawString(s.getKey(), right - 150, top + 16 + 16 * k);
+      // legend right-aligned inside the panel, so a long checkpoint path is not cut off
+      int width = g.getFontMetrics().stringWidth(s.getKey());
+      g.drawString(s.getKey(), Math.max(left + 4, right - width - 4), top + 16 + 16 * k);
       k++;
     }
   }
