@@ -11,6 +11,7 @@ import ai.djl.nn.Parameter;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.mqtstream.encoder.EncoderConfig;
 import io.mqtstream.encoder.MqtEncoder;
 import io.mqtstream.nn.Engines;
 import io.mqtstream.nn.Tensors;
@@ -149,6 +150,11 @@ public final class Trainer implements AutoCloseable {
               + config.visionSteps()
               + ")");
     }
+    checkSameShapes(
+        config,
+        EncoderConfig.read(checkpoint.resolve("encoder").resolve(MqtEncoder.CONFIG_FILE)),
+        saved,
+        checkpoint);
     MqtEncoder encoder = MqtEncoder.load(checkpoint.resolve("encoder"));
     Reasoner reasoner =
         Reasoner.load(llm, saved.withPromptOrder(config.promptOrder()), Device.cpu());
@@ -159,6 +165,39 @@ public final class Trainer implements AutoCloseable {
       t.vision.load(checkpoint, encoder.manager());
     }
     return t;
+  }
+
+  /**
+   * A resumed run goes on with its checkpoint's models, so a config whose model shapes differ (a
+   * deeper LM, another backbone) would be silently ignored: it fails instead, naming the keys.
+   */
+  private static void checkSameShapes(
+      TrainConfig config, EncoderConfig encoder, LmConfig lm, Path checkpoint) {
+    List<String> differ = new ArrayList<>();
+    if (!encoder.vision().equals(config.encoder().vision())) {
+      differ.add("vision (checkpoint: " + encoder.vision() + ")");
+    }
+    if (!encoder.mqt().equals(config.encoder().mqt())) {
+      differ.add("keyMode/tokenPositions/block (checkpoint: " + encoder.mqt() + ")");
+    }
+    LmConfig wanted = config.lm(lm.vocab());
+    if (lm.layers() != wanted.layers()) {
+      differ.add("lmLayers " + wanted.layers() + " (checkpoint: " + lm.layers() + ")");
+    }
+    if (lm.heads() != wanted.heads()) {
+      differ.add("lmHeads " + wanted.heads() + " (checkpoint: " + lm.heads() + ")");
+    }
+    if (lm.ffnDim() != wanted.ffnDim()) {
+      differ.add("lmFfn " + wanted.ffnDim() + " (checkpoint: " + lm.ffnDim() + ")");
+    }
+    if (!differ.isEmpty()) {
+      throw new IllegalArgumentException(
+          "train."
+              + String.join(", train.", differ)
+              + ": the models of "
+              + checkpoint
+              + " have other shapes; a resumed run keeps them (start a fresh run to change them)");
+    }
   }
 
   /** Writes the models, the optimizer state and the step reached. */

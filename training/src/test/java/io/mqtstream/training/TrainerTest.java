@@ -76,9 +76,11 @@ class TrainerTest {
   }
 
   /**
-   * The same run with the question standing elsewhere, the backbone frozen after stage 0 or not.
+   * The same run with the question standing elsewhere, the backbone frozen after stage 0 or not,
+   * another number of LM layers.
    */
-  static TrainConfig variant(TrainConfig c, LmConfig.PromptOrder order, boolean freezeVision) {
+  static TrainConfig variant(
+      TrainConfig c, LmConfig.PromptOrder order, boolean freezeVision, int lmLayers) {
     return new TrainConfig(
         c.seed(),
         c.steps(),
@@ -94,7 +96,7 @@ class TrainerTest {
         c.questionsPerClip(),
         c.encoder(),
         c.norm(),
-        c.lmLayers(),
+        lmLayers,
         c.lmHeads(),
         c.lmFfn(),
         c.world(),
@@ -105,7 +107,7 @@ class TrainerTest {
   }
 
   static TrainConfig withOrder(TrainConfig c, LmConfig.PromptOrder order) {
-    return variant(c, order, c.freezeVision());
+    return variant(c, order, c.freezeVision(), c.lmLayers());
   }
 
   @Test
@@ -126,7 +128,7 @@ class TrainerTest {
   @Test
   void aFrozenBackboneKeepsStageZerosWeightsWhileTheRestTrains(@TempDir Path dir) throws Exception {
     TrainConfig c = tiny(8, 3);
-    TrainConfig frozen = variant(c, c.promptOrder(), true);
+    TrainConfig frozen = variant(c, c.promptOrder(), true, c.lmLayers());
     try (Trainer t = Trainer.create(frozen, dir)) {
       Map<String, float[]> start = snapshot(t);
       for (int i = 0; i < 3; i++) {
@@ -185,6 +187,26 @@ class TrainerTest {
             () -> Trainer.resume(questionFirst, dir.resolve("in-stage-1")).close())
         .hasMessageStartingWith("train.promptOrder")
         .hasMessageContaining("FRAMES_FIRST");
+  }
+
+  /**
+   * A resumed run goes on with its checkpoint's models: a config asking for another LM depth fails
+   * at start naming the key, instead of being ignored.
+   */
+  @Test
+  void resumingWithAnotherModelShapeFailsNamingTheKey(@TempDir Path dir) throws Exception {
+    TrainConfig c = tiny(8, 3);
+    try (Trainer t = Trainer.create(c, dir.resolve("run"))) {
+      t.step();
+      t.save(dir.resolve("ckpt"));
+    }
+    TrainConfig deeper = variant(c, c.promptOrder(), c.freezeVision(), c.lmLayers() + 1);
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> Trainer.resume(deeper, dir.resolve("ckpt")).close())
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageStartingWith("train.lmLayers " + (c.lmLayers() + 1))
+        .hasMessageContaining("checkpoint: " + c.lmLayers());
+    Trainer.resume(c, dir.resolve("ckpt")).close(); // the same shapes resume
   }
 
   @Test
