@@ -17,6 +17,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
@@ -82,6 +83,7 @@ final class EvalCommand implements Callable<Integer> {
             : Path.of(System.getProperty("mqt.home", "."), "models", "mqt-tiny"));
     all.addAll(compare);
     Map<String, Map<Integer, Evaluator.Score>> results = new LinkedHashMap<>();
+    Map<String, Evaluator.Score> blind = new LinkedHashMap<>();
     Map<Integer, Double> gflops = new LinkedHashMap<>();
     for (Path dir : all) {
       try (MqtEncoder encoder = MqtEncoder.load(dir.resolve("encoder"));
@@ -110,6 +112,7 @@ final class EvalCommand implements Callable<Integer> {
                             "\reval %s: %d/%d clips", dir.getFileName(), done, samples));
         System.err.printf(" (%.0f s)%n", (System.nanoTime() - t0) / 1e9);
         results.put(dir.toString(), scores); // the path as given: folder names alone can collide
+        blind.put(dir.toString(), Evaluator.blind(world, samples, seed));
         if (probe > 0) {
           probe(encoder, world, ms, dir);
         }
@@ -126,7 +129,7 @@ final class EvalCommand implements Callable<Integer> {
         }
       }
     }
-    System.out.println(table(results, ms));
+    System.out.println(table(results, blind, ms));
     Map<String, Map<Integer, Double>> series = new LinkedHashMap<>();
     results.forEach(
         (name, scores) -> {
@@ -137,7 +140,8 @@ final class EvalCommand implements Callable<Integer> {
     AccuracyPlot.write(plot, series, gflops);
     System.out.println("plot: " + plot);
     if (json) {
-      System.out.println(json(results.values().iterator().next()));
+      String first = results.keySet().iterator().next();
+      System.out.println(json(results.get(first), blind.get(first)));
     }
     return 0;
   }
@@ -174,7 +178,11 @@ final class EvalCommand implements Callable<Integer> {
     }
   }
 
-  private static String table(Map<String, Map<Integer, Evaluator.Score>> results, int[] ms) {
+  /** Per checkpoint a Markdown table: a row per m, then the row answered without looking. */
+  private static String table(
+      Map<String, Map<Integer, Evaluator.Score>> results,
+      Map<String, Evaluator.Score> blind,
+      int[] ms) {
     StringBuilder sb = new StringBuilder();
     for (Map.Entry<String, Map<Integer, Evaluator.Score>> r : results.entrySet()) {
       TreeSet<String> types = new TreeSet<>();
@@ -183,36 +191,43 @@ final class EvalCommand implements Callable<Integer> {
       types.forEach(t -> sb.append(' ').append(t).append(" |"));
       sb.append("\n|---|---|").append("---|".repeat(types.size())).append('\n');
       for (int k : ms) {
-        Evaluator.Score s = r.getValue().get(k);
-        sb.append(String.format(Locale.ROOT, "| %d | %.1f%% |", k, 100 * s.accuracy()));
-        types.forEach(
-            t ->
-                sb.append(
-                    String.format(
-                        Locale.ROOT, " %.1f%% |", 100 * s.byType().getOrDefault(t, Double.NaN))));
-        sb.append('\n');
+        row(sb, Integer.toString(k), r.getValue().get(k), types);
       }
+      row(sb, "blind", blind.get(r.getKey()), types);
     }
+    sb.append(
+        "\nblind: no frames, each question answered with its commonest answer on these clips\n");
     return sb.toString();
   }
 
-  private static String json(Map<Integer, Evaluator.Score> scores) {
+  private static void row(StringBuilder sb, String label, Evaluator.Score s, Set<String> types) {
+    sb.append(String.format(Locale.ROOT, "| %s | %.1f%% |", label, 100 * s.accuracy()));
+    types.forEach(
+        t ->
+            sb.append(
+                String.format(
+                    Locale.ROOT, " %.1f%% |", 100 * s.byType().getOrDefault(t, Double.NaN))));
+    sb.append('\n');
+  }
+
+  /** {@code {"m":{"2":{score},…},"blind":{score}}}, a score being accuracy and by_type. */
+  private static String json(Map<Integer, Evaluator.Score> scores, Evaluator.Score blind) {
     return "{\"m\":{"
         + scores.entrySet().stream()
-            .map(
-                e ->
-                    String.format(
-                        Locale.ROOT,
-                        "\"%d\":{\"accuracy\":%.4f,\"by_type\":{%s}}",
-                        e.getKey(),
-                        e.getValue().accuracy(),
-                        e.getValue().byType().entrySet().stream()
-                            .map(
-                                t ->
-                                    String.format(
-                                        Locale.ROOT, "\"%s\":%.4f", t.getKey(), t.getValue()))
-                            .collect(Collectors.joining(","))))
+            .map(e -> String.format(Locale.ROOT, "\"%d\":%s", e.getKey(), json(e.getValue())))
             .collect(Collectors.joining(","))
-        + "}}";
+        + "},\"blind\":"
+        + json(blind)
+        + "}";
+  }
+
+  private static String json(Evaluator.Score s) {
+    return String.format(
+        Locale.ROOT,
+        "{\"accuracy\":%.4f,\"by_type\":{%s}}",
+        s.accuracy(),
+        s.byType().entrySet().stream()
+            .map(t -> String.format(Locale.ROOT, "\"%s\":%.4f", t.getKey(), t.getValue()))
+            .collect(Collectors.joining(",")));
   }
 }

@@ -13,6 +13,9 @@ import io.mqtstream.world.Seeds;
 import io.mqtstream.world.Split;
 import io.mqtstream.world.SyntheticWorld;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -59,8 +62,8 @@ public final class Evaluator {
       List<Question> questions = new ArrayList<>();
       List<List<VisualTokens>> frames = new ArrayList<>();
       for (int i = from; i < from + n; i++) {
-        Clip clip = world.clip(Split.TEST.seed(seed + i));
-        questions.add(pick(world.questions(clip), Seeds.random(seed, i)));
+        Clip clip = testClip(world, seed, i);
+        questions.add(asked(world, clip, seed, i));
         frames.add(encoder.encode(cameraFrames.of(clip)));
       }
       for (int m : ms) {
@@ -89,6 +92,55 @@ public final class Evaluator {
       out.put(m, new Score(samples, (double) right.get(m)[0] / samples, byType));
     }
     return out;
+  }
+
+  /**
+   * Accuracy without looking at the frames: each question answered with its commonest answer on the
+   * same test clips and questions {@link #evaluate} uses (with the same {@code samples} and {@code
+   * seed}). It is what the answer priors alone give, the floor a model must beat to be reading the
+   * pixels; the commonest answers are chosen on these clips, so it is slightly optimistic. No model
+   * is run.
+   */
+  public static Score blind(SyntheticWorld world, int samples, long seed) {
+    List<Question> questions = new ArrayList<>();
+    Map<String, Map<String, Integer>> answers = new HashMap<>(); // question → answer → times
+    for (int i = 0; i < samples; i++) {
+      Question q = asked(world, testClip(world, seed, i), seed, i);
+      questions.add(q);
+      answers.computeIfAbsent(q.text(), k -> new HashMap<>()).merge(q.answer(), 1, Integer::sum);
+    }
+    Map<String, String> commonest = new HashMap<>(); // ties go to the alphabetically first answer
+    answers.forEach(
+        (text, seen) ->
+            commonest.put(
+                text,
+                Collections.max(
+                        seen.entrySet(),
+                        Map.Entry.<String, Integer>comparingByValue()
+                            .thenComparing(Map.Entry.comparingByKey(Comparator.reverseOrder())))
+                    .getKey()));
+    int right = 0;
+    Map<String, int[]> byType = new TreeMap<>();
+    for (Question q : questions) {
+      boolean ok = q.answer().equals(commonest.get(q.text()));
+      right += ok ? 1 : 0;
+      int[] t = byType.computeIfAbsent(q.type().key(), k -> new int[2]);
+      t[0] += ok ? 1 : 0;
+      t[1]++;
+    }
+    Map<String, Double> share = new TreeMap<>();
+    byType.forEach((k, v) -> share.put(k, (double) v[0] / v[1]));
+    return new Score(samples, (double) right / samples, share);
+  }
+
+  /** Test clip {@code i} of an evaluation with {@code seed}. */
+  static Clip testClip(SyntheticWorld world, long seed, int i) {
+    return world.clip(Split.TEST.seed(seed + i));
+  }
+
+  /** The question an evaluation with {@code seed} asks about its test clip {@code i}. */
+  static Question asked(SyntheticWorld world, Clip clip, long seed, int i) {
+    return pick(world.questions(clip), Seeds.random(seed, i));
   }
 
   /** One question of a type drawn uniformly among the clip's types (as in training). */

@@ -5,10 +5,10 @@ import static org.assertj.core.api.Assertions.within;
 
 import io.mqtstream.world.Question;
 import io.mqtstream.world.QuestionType;
-import io.mqtstream.world.Seeds;
-import io.mqtstream.world.Split;
 import io.mqtstream.world.SyntheticWorld;
+import io.mqtstream.world.WorldConfig;
 import java.nio.file.Path;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -38,9 +38,7 @@ class EvaluatorTest {
         Map<String, Integer> asked = new java.util.HashMap<>();
         SyntheticWorld world = new SyntheticWorld(c.world());
         for (int i = 0; i < 40; i++) {
-          Question q =
-              Evaluator.pick(
-                  world.questions(world.clip(Split.TEST.seed(7 + i))), Seeds.random(7, i));
+          Question q = Evaluator.asked(world, Evaluator.testClip(world, 7, i), 7, i);
           asked.merge(q.type().key(), 1, Integer::sum);
         }
         assertThat(s.byType().keySet()).isEqualTo(asked.keySet());
@@ -55,6 +53,39 @@ class EvaluatorTest {
         assertThat(right).isCloseTo(s.accuracy() * 40, within(1e-9));
       }
     }
+  }
+
+  @Test
+  void blindAnswersEachQuestionWithItsCommonestAnswer() {
+    // one object in every clip: "how many shapes are there?" is always "one", known without looking
+    WorldConfig one =
+        new WorldConfig(64, 4, 1, 1, 0.6, 0.0, 0.3, EnumSet.of(QuestionType.COUNT_ALL));
+    Evaluator.Score always = Evaluator.blind(new SyntheticWorld(one), 400, 5);
+    assertThat(always.accuracy()).isEqualTo(1.0);
+    assertThat(always.byType()).containsOnlyKeys("count_all");
+    // "is there a red circle?": "no" is every such question's commonest answer with 1-4 objects
+    // among 12 colour-shape pairs, so answering blind is right exactly when the answer is "no"
+    WorldConfig tiny = WorldConfig.tiny();
+    SyntheticWorld exists =
+        new SyntheticWorld(
+            new WorldConfig(
+                tiny.imageSize(),
+                tiny.frames(),
+                tiny.minObjects(),
+                tiny.maxObjects(),
+                tiny.moving(),
+                tiny.appearing(),
+                tiny.checkered(),
+                EnumSet.of(QuestionType.EXISTS)));
+    int no = 0;
+    for (int i = 0; i < 400; i++) {
+      no +=
+          Evaluator.asked(exists, Evaluator.testClip(exists, 5, i), 5, i).answer().equals("no")
+              ? 1
+              : 0;
+    }
+    Evaluator.Score blind = Evaluator.blind(exists, 400, 5);
+    assertThat(blind.accuracy()).isEqualTo(no / 400.0).isLessThan(1.0);
   }
 
   @Test
