@@ -180,15 +180,14 @@ public final class Trainer implements AutoCloseable {
     if (!encoder.mqt().equals(config.encoder().mqt())) {
       differ.add("keyMode/tokenPositions/block (checkpoint: " + encoder.mqt() + ")");
     }
-    LmConfig wanted = config.lm(lm.vocab());
-    if (lm.layers() != wanted.layers()) {
-      differ.add("lmLayers " + wanted.layers() + " (checkpoint: " + lm.layers() + ")");
+    if (lm.layers() != config.lmLayers()) {
+      differ.add("lmLayers " + config.lmLayers() + " (checkpoint: " + lm.layers() + ")");
     }
-    if (lm.heads() != wanted.heads()) {
-      differ.add("lmHeads " + wanted.heads() + " (checkpoint: " + lm.heads() + ")");
+    if (lm.heads() != config.lmHeads()) {
+      differ.add("lmHeads " + config.lmHeads() + " (checkpoint: " + lm.heads() + ")");
     }
-    if (lm.ffnDim() != wanted.ffnDim()) {
-      differ.add("lmFfn " + wanted.ffnDim() + " (checkpoint: " + lm.ffnDim() + ")");
+    if (lm.ffnDim() != config.lmFfn()) {
+      differ.add("lmFfn " + config.lmFfn() + " (checkpoint: " + lm.ffnDim() + ")");
     }
     if (!differ.isEmpty()) {
       throw new IllegalArgumentException(

@@ -312,23 +312,16 @@ class ProcessFaultsTest {
 
     /** Every frame of {@code frames} has an answer to every standing question. */
     boolean answered(Set<String> frames) {
-      for (String f : frames) {
-        for (String q : questions) {
-          if (!answerCounts.containsKey(f + "#" + q)) {
-            return false;
-          }
-        }
-      }
-      return true;
+      return frames.stream().allMatch(this::answered);
+    }
+
+    private boolean answered(String frame) {
+      return questions.stream().allMatch(q -> answerCounts.containsKey(frame + "#" + q));
     }
 
     /** The frames of {@code frames} still missing an answer, and the engine's last log lines. */
     String unanswered(Set<String> frames, EngineProcess engine) {
-      List<String> missing =
-          frames.stream()
-              .filter(f -> questions.stream().anyMatch(q -> !answerCounts.containsKey(f + "#" + q)))
-              .sorted()
-              .toList();
+      List<String> missing = frames.stream().filter(f -> !answered(f)).sorted().toList();
       String tail;
       try {
         List<String> lines = engine.log().lines().toList();
