@@ -168,12 +168,14 @@ final class EvalCommand implements Callable<Integer> {
       System.out.printf(
           Locale.ROOT,
           "probe %s m=%d: objects' places from the tokens %.1f%% right (%d calls), off by %.1f"
-              + " px rms (fitted on %d frames)%n",
+              + " px rms; counts by shape %.1f%%, by colour %.1f%% right (fitted on %d frames)%n",
           dir,
           s.m(),
           100 * s.accuracy(),
           s.scored(),
           s.rmsPixels(),
+          100 * s.shapeCounts(),
+          100 * s.colourCounts(),
           s.fitted());
     }
   }

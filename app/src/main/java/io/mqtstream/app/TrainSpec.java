@@ -46,7 +46,8 @@ record TrainSpec(
     List<Stage> curriculum,
     String queryInit,
     String promptOrder,
-    boolean freezeVision) {
+    boolean freezeVision,
+    float identityWeight) {
 
   /** One curriculum stage: until this step, at most this many objects per clip. */
   record Stage(int untilStep, int maxObjects) {}
@@ -210,7 +211,8 @@ record TrainSpec(
                   .stream().map(s -> new Curriculum.Stage(s.untilStep(), s.maxObjects())).toList()),
           init,
           order,
-          freezeVision);
+          freezeVision,
+          identityWeight);
     } catch (IllegalArgumentException e) {
       String[] kv = e.getMessage().split(":", 2);
       throw new ConfigException(kv[0], kv.length > 1 ? kv[1].trim() : e.getMessage(), e);

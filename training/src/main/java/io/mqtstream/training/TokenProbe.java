@@ -44,11 +44,23 @@ public final class TokenProbe {
    * @param rmsPixels root-mean-square error of the place read, in pixels, over every test object
    *     and both axes (objects near the middle included): against the 8–13 pixels an object moves
    *     over a 4-frame clip, it says whether motion could be read from the places too
+   * @param shapeCounts share of (test frame, shape) counts read right: one ridge regression per
+   *     shape from the tokens to how many objects of that shape the frame shows, rounded — what
+   *     "how many circles are there?" asks, read without the LM
+   * @param colourCounts the same per colour ("how many red shapes are there?"): beside {@code
+   *     shapeCounts} it says whether the tokens keep an object's shape as well as its colour
    */
-  public record Score(int m, int fitted, int scored, double accuracy, double rmsPixels) {}
+  public record Score(
+      int m,
+      int fitted,
+      int scored,
+      double accuracy,
+      double rmsPixels,
+      double shapeCounts,
+      double colourCounts) {}
 
   /** One frame's tokens (the first {@code maxM}, flattened) and its objects. */
-  private record Sample(float[] tokens, List<SceneObject> objects, int t, int size) {}
+  record Sample(float[] tokens, List<SceneObject> objects, int t, int size) {}
 
   /**
    * @param ms the m to probe, each at most the encoder's M
@@ -178,12 +190,83 @@ public final class TokenProbe {
         }
       }
     }
+    double[] counts = counts(width, fit, test, lambda);
     return new Score(
         m,
         fit.size(),
         scored,
         scored == 0 ? Double.NaN : (double) right / scored,
-        placed == 0 ? Double.NaN : Math.sqrt(squares / placed));
+        placed == 0 ? Double.NaN : Math.sqrt(squares / placed),
+        counts[0],
+        counts[1]);
+  }
+
+  /**
+   * One ridge regression per shape and per colour from the first {@code width} token values to the
+   * frame's count of objects of that shape (colour), fitted on {@code fit}, rounded and scored on
+   * {@code test}: {shape counts right, colour counts right}, each a share.
+   */
+  static double[] counts(int width, List<Sample> fit, List<Sample> test, double lambda) {
+    int d = width + 1;
+    int shapes = Shape.values().length;
+    int targets = shapes + Colour.values().length;
+    double[] gram = new double[d * d];
+    double[][] rhs = new double[targets][d];
+    double[] f = new double[d];
+    for (Sample sample : fit) {
+      features(sample, width, f);
+      int[] truth = counts(sample.objects());
+      for (int a = 0; a < d; a++) {
+        for (int b = a; b < d; b++) {
+          gram[a * d + b] += f[a] * f[b];
+        }
+        for (int k = 0; k < targets; k++) {
+          rhs[k][a] += f[a] * truth[k];
+        }
+      }
+    }
+    double trace = 0;
+    for (int a = 0; a < d; a++) {
+      trace += gram[a * d + a];
+    }
+    for (int a = 0; a < d; a++) {
+      for (int b = 0; b < a; b++) {
+        gram[a * d + b] = gram[b * d + a];
+      }
+      gram[a * d + a] += lambda * trace / d;
+    }
+    double[] chol = cholesky(gram, d);
+    double[][] w = new double[targets][];
+    for (int k = 0; k < targets; k++) {
+      w[k] = solve(chol, d, rhs[k]);
+    }
+    int[] right = new int[2];
+    for (Sample sample : test) {
+      features(sample, width, f);
+      int[] truth = counts(sample.objects());
+      for (int k = 0; k < targets; k++) {
+        double predicted = 0;
+        for (int a = 0; a < d; a++) {
+          predicted += w[k][a] * f[a];
+        }
+        right[k < shapes ? 0 : 1] += Math.round(predicted) == truth[k] ? 1 : 0;
+      }
+    }
+    return new double[] {
+      (double) right[0] / (test.size() * shapes),
+      (double) right[1] / (test.size() * Colour.values().length)
+    };
+  }
+
+  /** How many objects of each shape, then of each colour. */
+  private static int[] counts(List<SceneObject> objects) {
+    int shapes = Shape.values().length;
+    int[] out = new int[shapes + Colour.values().length];
+    for (SceneObject o : objects) {
+      out[o.shape().ordinal()]++;
+      out[shapes + o.colour().ordinal()]++;
+    }
+    return out;
   }
 
   /** The first {@code width} token values, then 1. */

@@ -29,6 +29,9 @@ import io.mqtstream.world.WorldConfig;
  *     row per turn (the clip's tokens encoded once, read by every turn's row)
  * @param freezeVision whether the vision backbone keeps, in stages 1 and 2, the weights stage 0
  *     left it (only the MQT and the LM train); false: everything trains
+ * @param identityWeight weight, in stages 1 and 2, of an auxiliary loss that reads from the mean of
+ *     each frame's first m tokens which objects (colour × shape) the frame shows ({@link
+ *     IdentityHead}); 0 = none
  */
 public record TrainConfig(
     long seed,
@@ -52,7 +55,8 @@ public record TrainConfig(
     Curriculum curriculum,
     QueryInit queryInit,
     LmConfig.PromptOrder promptOrder,
-    boolean freezeVision) {
+    boolean freezeVision,
+    float identityWeight) {
 
   /** Where a fresh run's latent queries start looking. */
   public enum QueryInit {
@@ -81,6 +85,9 @@ public record TrainConfig(
     }
     if (fixedM < 0 || fixedM > encoder.mqt().maxTokens()) {
       throw new IllegalArgumentException("train.fixedM: must be 0 (Matryoshka) or 1..M");
+    }
+    if (!(identityWeight >= 0) || Float.isInfinite(identityWeight)) {
+      throw new IllegalArgumentException("train.identityWeight: must be a number >= 0");
     }
     if (questionsPerClip < 1) {
       throw new IllegalArgumentException("train.questionsPerClip: must be >= 1");
@@ -135,6 +142,7 @@ public record TrainConfig(
         curriculum,
         queryInit,
         promptOrder,
-        freezeVision);
+        freezeVision,
+        identityWeight);
   }
 }

@@ -64,6 +64,8 @@ public final class Trainer implements AutoCloseable {
   private final TokenBudgetDraw draw;
   // stage 0 (null when visionSteps is 0): the backbone learns per-patch labels before stage 1
   private final VisionStage vision;
+  // stages 1 and 2's auxiliary loss (null when identityWeight is 0): the tokens say which objects
+  private final IdentityHead identity;
   private final CameraFrames cameraFrames = new CameraFrames("train");
   private int step;
   private int skippedSteps;
@@ -113,6 +115,10 @@ public final class Trainer implements AutoCloseable {
     this.vision =
         config.visionSteps() > 0
             ? new VisionStage(encoder.backbone(), backbone, encoder.manager(), config)
+            : null;
+    this.identity =
+        config.identityWeight() > 0
+            ? new IdentityHead(config.encoder().mqt().outputDim(), encoder.manager(), config)
             : null;
   }
 
@@ -164,6 +170,12 @@ public final class Trainer implements AutoCloseable {
     if (t.step < config.visionSteps()) {
       t.vision.load(checkpoint, encoder.manager());
     }
+    if (t.identity != null && !t.identity.load(checkpoint, encoder.manager())) {
+      log.info(
+          "{} has no identity head: it starts fresh (identityWeight {})",
+          checkpoint,
+          config.identityWeight());
+    }
     return t;
   }
 
@@ -206,6 +218,9 @@ public final class Trainer implements AutoCloseable {
     optimizer.save(checkpoint.resolve(OPTIMIZER_FILE), encoder.manager());
     if (step < config.visionSteps()) {
       vision.save(checkpoint, encoder.manager());
+    }
+    if (identity != null) {
+      identity.save(checkpoint, encoder.manager());
     }
     Files.writeString(checkpoint.resolve(STATE_FILE), "{\"step\":" + step + "}");
   }
@@ -269,8 +284,7 @@ public final class Trainer implements AutoCloseable {
     return trainOn(
         (ps, scope) ->
             vision.losses(ps, scope, encoder.preprocessor().batch(scope, frames), targets),
-        vision.parameters(),
-        vision.optimizer(),
+        List.of(new Optimised(vision.parameters(), vision.optimizer())),
         lr,
         step + 1,
         0,
@@ -280,17 +294,20 @@ public final class Trainer implements AutoCloseable {
   /** A batch's forward pass: the loss to differentiate (in the batch's scope), the accuracy. */
   record Forward(NDArray loss, float accuracy) {}
 
+  /** Parameters a step updates, with the optimizer that updates them. */
+  private record Optimised(Map<String, Parameter> trained, AdamW adam) {}
+
   /**
    * One optimisation step of either stage: runs {@code forward} in a scope closed before it
-   * returns, differentiates its loss, and updates {@code trained} with {@code adam} (or skips the
-   * update and counts it when the loss or the gradients are not finite).
+   * returns, differentiates its loss, and updates each group of {@code optimised} with its
+   * optimizer, each group's gradients clipped on their own (or skips the update and counts it when
+   * the loss or the first group's gradients are not finite).
    *
    * @param m the step's m (0 in stage 0)
    */
   private StepResult trainOn(
       java.util.function.BiFunction<ParameterStore, NDManager, Forward> forward,
-      Map<String, Parameter> trained,
-      AdamW adam,
+      List<Optimised> optimised,
       float lr,
       int adamStep,
       int m,
@@ -305,7 +322,11 @@ public final class Trainer implements AutoCloseable {
       loss = f.loss().getFloat();
       accuracy = f.accuracy();
     }
-    if (!update(trained, adam, lr, adamStep, Float.isFinite(loss))) {
+    boolean updated = true;
+    for (Optimised o : optimised) {
+      updated &= update(o.trained(), o.adam(), lr, adamStep, updated && Float.isFinite(loss));
+    }
+    if (!updated) {
       skippedSteps++;
       log.warn(
           "step {}: non-finite loss or gradient (m={}); update skipped ({} so far)",
@@ -317,7 +338,8 @@ public final class Trainer implements AutoCloseable {
   }
 
   /** A clip's frames and its question-answer turns (stage 1: one turn, no question). */
-  private record Example(List<FrameRecord> frames, List<long[]> questions, List<long[]> answers) {}
+  private record Example(
+      List<FrameRecord> frames, List<long[]> questions, List<long[]> answers, float[] identities) {}
 
   private Example example(SyntheticWorld world, Random random, boolean align) {
     Clip clip = world.clip(Split.TRAIN.seed(random.nextInt(1_000_000_000)));
@@ -341,7 +363,11 @@ public final class Trainer implements AutoCloseable {
         answers.add(tok.encode(q.answer()));
       }
     }
-    return new Example(cameraFrames.of(clip), asked, answers);
+    return new Example(
+        cameraFrames.of(clip),
+        asked,
+        answers,
+        identity == null ? new float[0] : IdentityHead.targets(clip));
   }
 
   private StepResult learn(List<Example> batch, int m, float lr, int adamStep) {
@@ -358,14 +384,30 @@ public final class Trainer implements AutoCloseable {
                   .forward(ps, in.x(), in.positions(), in.pad(), null, false, true)
                   .logits(); // (B, L, V)
           NDArray nll = logits.logSoftmax(2).mul(in.targetMask()).sum().neg().div(in.targetCount());
+          if (identity != null) {
+            nll = nll.add(identity.loss(ps, scope, tokens, identities(batch)));
+          }
           return new Forward(nll, accuracy(logits, in));
         },
-        languageStages,
-        optimizer,
+        identity == null
+            ? List.of(new Optimised(languageStages, optimizer))
+            : List.of(
+                new Optimised(languageStages, optimizer),
+                new Optimised(identity.parameters(), identity.optimizer())),
         lr,
         adamStep,
         m,
         batch.size());
+  }
+
+  /** The batch's identity targets, frame after frame in the order the frames were encoded. */
+  private static float[] identities(List<Example> batch) {
+    int each = batch.get(0).identities().length;
+    float[] out = new float[batch.size() * each];
+    for (int i = 0; i < batch.size(); i++) {
+      System.arraycopy(batch.get(i).identities(), 0, out, i * each, each);
+    }
+    return out;
   }
 
   /**
@@ -587,6 +629,30 @@ public final class Trainer implements AutoCloseable {
   /** Zeroes a gradient buffer in place: the next backward adds into it. */
   static void clear(NDArray gradient) {
     gradient.set(new ai.djl.ndarray.index.NDIndex("..."), 0f);
+  }
+
+  /**
+   * The identity head's binary cross-entropy on every frame of {@code clips} at {@code m} (no
+   * gradient, no update): how well the tokens say which objects each frame shows.
+   *
+   * @throws IllegalStateException when the run has no identity loss ({@code identityWeight} 0)
+   */
+  float identityLoss(List<Clip> clips, int m) {
+    if (identity == null) {
+      throw new IllegalStateException("this run has no identity head (identityWeight 0)");
+    }
+    List<FrameRecord> frames = new ArrayList<>();
+    List<Example> targets = new ArrayList<>();
+    for (Clip clip : clips) {
+      frames.addAll(cameraFrames.of(clip));
+      targets.add(new Example(List.of(), List.of(), List.of(), IdentityHead.targets(clip)));
+    }
+    try (NDManager scope = encoder.manager().newSubManager()) {
+      ParameterStore ps = new ParameterStore(scope, false);
+      NDArray tokens =
+          encoder.forward(ps, encoder.preprocessor().batch(scope, frames), m, false); // (N, m, D)
+      return identity.bce(ps, scope, tokens, identities(targets)).getFloat();
+    }
   }
 
   /** Steps whose update was skipped because the loss or the gradients were not finite. */

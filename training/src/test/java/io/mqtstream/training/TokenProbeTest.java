@@ -3,6 +3,13 @@ package io.mqtstream.training;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
+import io.mqtstream.world.Clip;
+import io.mqtstream.world.SceneObject;
+import io.mqtstream.world.Split;
+import io.mqtstream.world.SyntheticWorld;
+import io.mqtstream.world.WorldConfig;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
@@ -47,5 +54,55 @@ class TokenProbeTest {
       }
       assertThat(aw).isCloseTo(b[i], within(1e-9));
     }
+  }
+
+  /**
+   * The count probe reads counts by shape where the tokens carry each object's shape, and not where
+   * they carry only its colour: tokens built from real clips' objects, one noisy unit vector per
+   * colour (and per shape, in the first case) added for each object a frame shows.
+   */
+  @Test
+  void theCountProbeReadsShapesOnlyWhereTheTokensKeepThem() {
+    SyntheticWorld world = new SyntheticWorld(new WorldConfig(64, 4, 1, 4, 0.6, 0.3, 0.3, null));
+    double[] both = counts(world, true);
+    double[] colourOnly = counts(world, false);
+    assertThat(both[0]).as("shape counts, shapes kept").isGreaterThan(0.95);
+    assertThat(both[1]).as("colour counts, shapes kept").isGreaterThan(0.95);
+    assertThat(colourOnly[1]).as("colour counts, colours only").isGreaterThan(0.95);
+    assertThat(colourOnly[0]).as("shape counts, colours only").isLessThan(0.8);
+  }
+
+  private static double[] counts(SyntheticWorld world, boolean shapes) {
+    Random noise = new Random(3);
+    List<TokenProbe.Sample> fit = samples(world, Split.TRAIN, 400, shapes, noise);
+    List<TokenProbe.Sample> test = samples(world, Split.TEST, 200, shapes, noise);
+    return TokenProbe.counts(16, fit, test, 1e-3);
+  }
+
+  /** Every frame with an object, its "tokens" 16 values: 8 for colours, 8 for shapes. */
+  private static List<TokenProbe.Sample> samples(
+      SyntheticWorld world, Split split, int clips, boolean shapes, Random noise) {
+    List<TokenProbe.Sample> out = new ArrayList<>();
+    for (int i = 0; i < clips; i++) {
+      Clip clip = world.clip(split.seed(i));
+      for (int t = 0; t < clip.frames(); t++) {
+        List<SceneObject> objects = clip.visibleAt(t);
+        if (objects.isEmpty()) {
+          continue;
+        }
+        float[] tokens = new float[16];
+        for (int k = 0; k < tokens.length; k++) {
+          tokens[k] = (float) (0.05 * noise.nextGaussian());
+        }
+        for (SceneObject o : objects) {
+          tokens[o.colour().ordinal()] += 1;
+          if (shapes) {
+            tokens[8 + o.shape().ordinal()] += 1;
+          }
+        }
+        out.add(new TokenProbe.Sample(tokens, objects, t, clip.imageSize()));
+      }
+    }
+    return out;
   }
 }
