@@ -76,6 +76,14 @@ record TrainSpec(
       for (int i = 0; i < tree.path("curriculum").size(); i++) {
         rejectUnknown(tree.path("curriculum").get(i), Stage.class, "curriculum[" + i + "].");
       }
+      // then missing ones: a number left out would otherwise read as 0 (a run without a key
+      // added later, e.g. identityWeight, would silently get it off)
+      rejectMissing(tree, TrainSpec.class, "");
+      rejectMissing(tree.path("world"), World.class, "world.");
+      rejectMissing(tree.path("vision"), Vision.class, "vision.");
+      for (int i = 0; i < tree.path("curriculum").size(); i++) {
+        rejectMissing(tree.path("curriculum").get(i), Stage.class, "curriculum[" + i + "].");
+      }
       return EngineConfig.mapper().treeToValue(tree, TrainSpec.class);
     } catch (UnrecognizedPropertyException e) {
       throw new ConfigException(path(e), "unknown key", e);
@@ -100,6 +108,18 @@ record TrainSpec(
                     prefix + name, "unknown key (known: " + new java.util.TreeSet<>(known) + ")");
               }
             });
+  }
+
+  private static void rejectMissing(
+      com.fasterxml.jackson.databind.JsonNode node, Class<?> record, String prefix) {
+    if (!node.isObject()) {
+      return; // a whole section missing: toConfig names it
+    }
+    for (java.lang.reflect.RecordComponent c : record.getRecordComponents()) {
+      if (!node.has(c.getName())) {
+        throw new ConfigException(prefix + c.getName(), "missing key (every key is required)");
+      }
+    }
   }
 
   private static String path(JsonMappingException e) {

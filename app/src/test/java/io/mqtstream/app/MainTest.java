@@ -45,6 +45,21 @@ class MainTest {
     assertThat(err.toString()).contains("batchSise").contains("unknown key");
   }
 
+  /** A key left out fails naming it, instead of reading as 0 (identityWeight's 0 means off). */
+  @Test
+  void aTrainingConfigWithoutAKeyFailsNamingIt(
+      @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+    assertThatThrownBy(() -> variant(dir, TRAIN_CONFIG, "identityWeight: 0", ""))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("identityWeight")
+        .hasMessageContaining("missing");
+    assertThatThrownBy(() -> variant(dir, TRAIN_CONFIG, "  checkered: 0.3", ""))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("world.checkered");
+    failure(dir, TRAIN_CONFIG, "identityWeight: 0", "identityWeight: -1")
+        .hasMessageContaining("identityWeight");
+  }
+
   @Test
   void theShippedTrainingConfigIsValid() {
     io.mqtstream.training.TrainConfig c =
