@@ -144,17 +144,7 @@ public final class TokenProbe {
         if (n == 0) {
           continue;
         }
-        double trace = 0;
-        for (int a = 0; a < d; a++) {
-          trace += gram[a * d + a];
-        }
-        for (int a = 0; a < d; a++) {
-          for (int b = 0; b < a; b++) {
-            gram[a * d + b] = gram[b * d + a];
-          }
-          gram[a * d + a] += lambda * trace / d;
-        }
-        double[] chol = cholesky(gram, d);
+        double[] chol = ridgeFactor(gram, d, lambda);
         weights.put(
             PatchTargets.slot(c, s),
             new double[][] {solve(chol, d, rhs[0]), solve(chol, d, rhs[1])});
@@ -225,17 +215,7 @@ public final class TokenProbe {
         }
       }
     }
-    double trace = 0;
-    for (int a = 0; a < d; a++) {
-      trace += gram[a * d + a];
-    }
-    for (int a = 0; a < d; a++) {
-      for (int b = 0; b < a; b++) {
-        gram[a * d + b] = gram[b * d + a];
-      }
-      gram[a * d + a] += lambda * trace / d;
-    }
-    double[] chol = cholesky(gram, d);
+    double[] chol = ridgeFactor(gram, d, lambda);
     double[][] w = new double[targets][];
     for (int k = 0; k < targets; k++) {
       w[k] = solve(chol, d, rhs[k]);
@@ -288,6 +268,24 @@ public final class TokenProbe {
       }
     }
     return null;
+  }
+
+  /**
+   * The Cholesky factor of a ridge system: {@code gram} holds XᵀX in its upper triangle (row-major,
+   * d × d); it is mirrored, λ times its mean diagonal added to the diagonal, and factored.
+   */
+  private static double[] ridgeFactor(double[] gram, int d, double lambda) {
+    double trace = 0;
+    for (int a = 0; a < d; a++) {
+      trace += gram[a * d + a];
+    }
+    for (int a = 0; a < d; a++) {
+      for (int b = 0; b < a; b++) {
+        gram[a * d + b] = gram[b * d + a];
+      }
+      gram[a * d + a] += lambda * trace / d;
+    }
+    return cholesky(gram, d);
   }
 
   /** The lower Cholesky factor of a symmetric positive definite d × d matrix, row-major. */

@@ -322,9 +322,10 @@ public final class Trainer implements AutoCloseable {
       loss = f.loss().getFloat();
       accuracy = f.accuracy();
     }
-    boolean updated = true;
-    for (Optimised o : optimised) {
-      updated &= update(o.trained(), o.adam(), lr, adamStep, updated && Float.isFinite(loss));
+    Optimised first = optimised.get(0);
+    boolean updated = update(first.trained(), first.adam(), lr, adamStep, Float.isFinite(loss));
+    for (Optimised o : optimised.subList(1, optimised.size())) {
+      update(o.trained(), o.adam(), lr, adamStep, updated); // discarded when the first is
     }
     if (!updated) {
       skippedSteps++;
