@@ -47,7 +47,8 @@ record TrainSpec(
     String queryInit,
     String promptOrder,
     boolean freezeVision,
-    float identityWeight) {
+    float identityWeight,
+    boolean identityPlaces) {
 
   /** One curriculum stage: until this step, at most this many objects per clip. */
   record Stage(int untilStep, int maxObjects) {}
@@ -232,7 +233,8 @@ record TrainSpec(
           init,
           order,
           freezeVision,
-          identityWeight);
+          identityWeight,
+          identityPlaces);
     } catch (IllegalArgumentException e) {
       String[] kv = e.getMessage().split(":", 2);
       throw new ConfigException(kv[0], kv.length > 1 ? kv[1].trim() : e.getMessage(), e);

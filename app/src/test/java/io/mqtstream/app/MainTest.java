@@ -58,6 +58,8 @@ class MainTest {
         .hasMessageContaining("world.checkered");
     failure(dir, TRAIN_CONFIG, "identityWeight: 0", "identityWeight: -1")
         .hasMessageContaining("identityWeight");
+    failure(dir, TRAIN_CONFIG, "identityPlaces: false", "identityPlaces: true")
+        .hasMessageContaining("identityPlaces");
   }
 
   @Test

@@ -32,6 +32,8 @@ import io.mqtstream.world.WorldConfig;
  * @param identityWeight weight, in stages 1 and 2, of an auxiliary loss that reads from the mean of
  *     each frame's first m tokens which objects (colour × shape) the frame shows ({@link
  *     IdentityHead}); 0 = none
+ * @param identityPlaces whether that head also reads each shown object's place (x, y) from the same
+ *     mean (squared error over the objects shown), so the tokens keep who is where
  */
 public record TrainConfig(
     long seed,
@@ -56,7 +58,8 @@ public record TrainConfig(
     QueryInit queryInit,
     LmConfig.PromptOrder promptOrder,
     boolean freezeVision,
-    float identityWeight) {
+    float identityWeight,
+    boolean identityPlaces) {
 
   /** Where a fresh run's latent queries start looking. */
   public enum QueryInit {
@@ -88,6 +91,10 @@ public record TrainConfig(
     }
     if (!(identityWeight >= 0) || Float.isInfinite(identityWeight)) {
       throw new IllegalArgumentException("train.identityWeight: must be a number >= 0");
+    }
+    if (identityPlaces && identityWeight == 0) {
+      throw new IllegalArgumentException(
+          "train.identityPlaces: needs identityWeight > 0 (the places are read by its head)");
     }
     if (questionsPerClip < 1) {
       throw new IllegalArgumentException("train.questionsPerClip: must be >= 1");
@@ -143,6 +150,7 @@ public record TrainConfig(
         queryInit,
         promptOrder,
         freezeVision,
-        identityWeight);
+        identityWeight,
+        identityPlaces);
   }
 }

@@ -633,12 +633,13 @@ public final class Trainer implements AutoCloseable {
   }
 
   /**
-   * The identity head's binary cross-entropy on every frame of {@code clips} at {@code m} (no
-   * gradient, no update): how well the tokens say which objects each frame shows.
+   * The identity head's errors on every frame of {@code clips} at {@code m} (no gradient, no
+   * update): how well the tokens say which objects each frame shows, {binary cross-entropy, places'
+   * mean squared error or NaN without {@code identityPlaces}}.
    *
    * @throws IllegalStateException when the run has no identity loss ({@code identityWeight} 0)
    */
-  float identityLoss(List<Clip> clips, int m) {
+  float[] identityErrors(List<Clip> clips, int m) {
     if (identity == null) {
       throw new IllegalStateException("this run has no identity head (identityWeight 0)");
     }
@@ -652,7 +653,10 @@ public final class Trainer implements AutoCloseable {
       ParameterStore ps = new ParameterStore(scope, false);
       NDArray tokens =
           encoder.forward(ps, encoder.preprocessor().batch(scope, frames), m, false); // (N, m, D)
-      return identity.bce(ps, scope, tokens, identities(targets)).getFloat();
+      NDList errors = identity.errors(ps, scope, tokens, identities(targets));
+      return new float[] {
+        errors.get(0).getFloat(), errors.size() > 1 ? errors.get(1).getFloat() : Float.NaN
+      };
     }
   }
 

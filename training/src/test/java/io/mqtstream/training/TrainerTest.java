@@ -62,7 +62,8 @@ class TrainerTest {
         TrainConfig.QueryInit.RANDOM,
         LmConfig.PromptOrder.FRAMES_FIRST,
         false,
-        0f);
+        0f,
+        false);
   }
 
   @Test
@@ -85,7 +86,7 @@ class TrainerTest {
    */
   static TrainConfig variant(
       TrainConfig c, LmConfig.PromptOrder order, boolean freezeVision, int lmLayers) {
-    return variant(c, order, freezeVision, lmLayers, c.identityWeight());
+    return variant(c, order, freezeVision, lmLayers, c.identityWeight(), c.identityPlaces());
   }
 
   static TrainConfig variant(
@@ -93,7 +94,8 @@ class TrainerTest {
       LmConfig.PromptOrder order,
       boolean freezeVision,
       int lmLayers,
-      float identityWeight) {
+      float identityWeight,
+      boolean identityPlaces) {
     return new TrainConfig(
         c.seed(),
         c.steps(),
@@ -117,7 +119,8 @@ class TrainerTest {
         c.queryInit(),
         order,
         freezeVision,
-        identityWeight);
+        identityWeight,
+        identityPlaces);
   }
 
   static TrainConfig withOrder(TrainConfig c, LmConfig.PromptOrder order) {
@@ -152,13 +155,65 @@ class TrainerTest {
             .mapToObj(i -> world.clip(Split.TEST.seed(i)))
             .toList();
     try (Trainer t = Trainer.create(c, dir)) {
-      float before = t.identityLoss(heldOut, 8);
+      float before = t.identityErrors(heldOut, 8)[0];
       for (int i = 0; i < 240; i++) {
         t.step();
       }
-      float after = t.identityLoss(heldOut, 8);
+      float after = t.identityErrors(heldOut, 8)[0];
       assertThat(after).isLessThan(before).isLessThan((float) bestConstantCrossEntropy(heldOut));
     }
+  }
+
+  /**
+   * With {@code identityPlaces} the head also reads where each shown object is: on held-out clips
+   * its squared error falls below that of guessing each identity's mean place on those very frames.
+   */
+  @Test
+  void identityPlacesTeachTheTokensWhereEachObjectIs(@TempDir Path dir) throws Exception {
+    TrainConfig c = variant(tiny(800), LmConfig.PromptOrder.FRAMES_FIRST, false, 1, 1f, true);
+    SyntheticWorld world = new SyntheticWorld(c.world());
+    List<Clip> heldOut =
+        java.util.stream.IntStream.range(0, 64)
+            .mapToObj(i -> world.clip(Split.TEST.seed(i)))
+            .toList();
+    try (Trainer t = Trainer.create(c, dir)) {
+      float before = t.identityErrors(heldOut, 8)[1];
+      for (int i = 0; i < 800; i++) {
+        t.step();
+      }
+      float after = t.identityErrors(heldOut, 8)[1];
+      assertThat(after).isLessThan(before).isLessThan((float) bestConstantPlaceError(heldOut));
+    }
+  }
+
+  /** Mean squared error per coordinate of guessing each identity's mean place over its frames. */
+  private static double bestConstantPlaceError(List<Clip> clips) {
+    int identities = PatchTargets.SLOTS;
+    double[] sum = new double[identities * 2];
+    double[] squares = new double[identities * 2];
+    double[] count = new double[identities];
+    for (Clip clip : clips) {
+      for (int f = 0; f < clip.frames(); f++) {
+        for (io.mqtstream.world.SceneObject o : clip.visibleAt(f)) {
+          int k = PatchTargets.slot(o.colour(), o.shape());
+          double[] place = {2 * o.x(f) / clip.imageSize() - 1, 2 * o.y(f) / clip.imageSize() - 1};
+          count[k]++;
+          for (int a = 0; a < 2; a++) {
+            sum[2 * k + a] += place[a];
+            squares[2 * k + a] += place[a] * place[a];
+          }
+        }
+      }
+    }
+    double error = 0;
+    double shown = 0;
+    for (int k = 0; k < identities; k++) {
+      shown += count[k];
+      for (int a = 0; a < 2 && count[k] > 0; a++) {
+        error += squares[2 * k + a] - sum[2 * k + a] * sum[2 * k + a] / count[k];
+      }
+    }
+    return error / (2 * shown);
   }
 
   /** The identity head and its optimizer state travel with the checkpoint. */
@@ -173,16 +228,16 @@ class TrainerTest {
         t.step();
       }
       t.save(dir.resolve("step-4"));
-      saved = t.identityLoss(heldOut, 4);
+      saved = t.identityErrors(heldOut, 4)[0];
     }
     try (Trainer t = Trainer.resume(c, dir.resolve("step-4"))) {
-      assertThat(t.identityLoss(heldOut, 4)).isEqualTo(saved);
+      assertThat(t.identityErrors(heldOut, 4)[0]).isEqualTo(saved);
       t.step();
     }
   }
 
   static TrainConfig withIdentity(TrainConfig c, float weight) {
-    return variant(c, c.promptOrder(), c.freezeVision(), c.lmLayers(), weight);
+    return variant(c, c.promptOrder(), c.freezeVision(), c.lmLayers(), weight, false);
   }
 
   /** Mean over frames and identities of the cross-entropy of guessing each identity's frequency. */
@@ -336,7 +391,8 @@ class TrainerTest {
             TrainConfig.QueryInit.RANDOM,
             LmConfig.PromptOrder.FRAMES_FIRST,
             false,
-            0f);
+            0f,
+            false);
     try (Trainer t = Trainer.create(c, dir)) {
       float[] positions = t.encoder().parameters().get("mqt.pos_embed").getArray().toFloatArray();
       for (int i = 0; i < 40; i++) {
