@@ -13,11 +13,13 @@ import io.mqtstream.world.WorldConfig;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
@@ -73,6 +75,14 @@ final class EvalCommand implements Callable<Integer> {
               + " training clips and score it on --samples test clips (m of --m up to 8; 0 = off)")
   int probe;
 
+  @Option(
+      names = "--mistakes",
+      defaultValue = "0",
+      description =
+          "also print, per question type at the largest m, the K commonest wrong answers as"
+              + " 'expected → given ×count' (0 = off)")
+  int mistakes;
+
   @Override
   public Integer call() throws Exception {
     int[] ms = Arrays.stream(m.split(",")).map(String::trim).mapToInt(Integer::parseInt).toArray();
@@ -101,6 +111,8 @@ final class EvalCommand implements Callable<Integer> {
                     tiny.checkered(),
                     null));
         long t0 = System.nanoTime();
+        int largest = Arrays.stream(ms).max().orElseThrow();
+        Map<String, Map<String, Integer>> wrong = new TreeMap<>(); // type → "a → b" → times
         Map<Integer, Evaluator.Score> scores =
             new Evaluator(encoder, reasoner, world)
                 .evaluate(
@@ -109,8 +121,29 @@ final class EvalCommand implements Callable<Integer> {
                     seed,
                     done ->
                         System.err.printf(
-                            "\reval %s: %d/%d clips", dir.getFileName(), done, samples));
+                            "\reval %s: %d/%d clips", dir.getFileName(), done, samples),
+                    a -> {
+                      if (a.m() == largest && !a.given().equals(a.question().answer())) {
+                        wrong
+                            .computeIfAbsent(a.question().type().key(), k -> new HashMap<>())
+                            .merge(a.question().answer() + " → " + a.given(), 1, Integer::sum);
+                      }
+                    });
         System.err.printf(" (%.0f s)%n", (System.nanoTime() - t0) / 1e9);
+        if (mistakes > 0) {
+          System.out.printf("mistakes of %s at m=%d (expected → given ×times):%n", dir, largest);
+          wrong.forEach(
+              (type, pairs) ->
+                  System.out.println(
+                      "  "
+                          + type
+                          + ": "
+                          + pairs.entrySet().stream()
+                              .sorted(Map.Entry.<String, Integer>comparingByValue().reversed())
+                              .limit(mistakes)
+                              .map(e -> e.getKey() + " ×" + e.getValue())
+                              .collect(java.util.stream.Collectors.joining(", "))));
+        }
         results.put(dir.toString(), scores); // the path as given: folder names alone can collide
         blind.put(dir.toString(), Evaluator.blind(world, samples, seed));
         if (probe > 0) {

@@ -46,11 +46,24 @@ public final class Evaluator {
   /** Accuracy at one m: overall and per question type. */
   public record Score(int samples, double accuracy, Map<String, Double> byType) {}
 
+  /** One answer given: at which m, to which question, what the model said. */
+  public record Answer(int m, Question question, String given) {}
+
   /**
    * @param progress called with the number of clips done
    * @return scores by m, in the order given
    */
   public Map<Integer, Score> evaluate(int[] ms, int samples, long seed, IntConsumer progress) {
+    return evaluate(ms, samples, seed, progress, a -> {});
+  }
+
+  /** The same, telling {@code answers} every answer given (to list what the model gets wrong). */
+  public Map<Integer, Score> evaluate(
+      int[] ms,
+      int samples,
+      long seed,
+      IntConsumer progress,
+      java.util.function.Consumer<Answer> answers) {
     Map<Integer, int[]> right = new LinkedHashMap<>();
     Map<Integer, Map<String, int[]>> rightByType = new LinkedHashMap<>();
     for (int m : ms) {
@@ -77,6 +90,7 @@ public final class Evaluator {
         for (Completion c : reasoner.generate(prompts)) {
           Question q = questions.get(Integer.parseInt(c.prompt().id()));
           boolean ok = c.text().equals(q.answer());
+          answers.accept(new Answer(m, q, c.text()));
           right.get(m)[0] += ok ? 1 : 0;
           int[] t = rightByType.get(m).computeIfAbsent(q.type().key(), k -> new int[2]);
           t[0] += ok ? 1 : 0;

@@ -27,7 +27,9 @@ class EvaluatorTest {
       int[] clips = {0};
       Map<Integer, Evaluator.Score> a =
           e.evaluate(new int[] {2, 8}, 40, 7, done -> clips[0] = done);
-      Map<Integer, Evaluator.Score> b = e.evaluate(new int[] {2, 8}, 40, 7, done -> {});
+      List<Evaluator.Answer> answers = new java.util.ArrayList<>();
+      Map<Integer, Evaluator.Score> b =
+          e.evaluate(new int[] {2, 8}, 40, 7, done -> {}, answers::add);
       assertThat(clips[0]).isEqualTo(40);
       assertThat(a.keySet()).containsExactly(2, 8);
       assertThat(a).isEqualTo(b);
@@ -51,6 +53,20 @@ class EvaluatorTest {
           right += type.getValue() * n;
         }
         assertThat(right).isCloseTo(s.accuracy() * 40, within(1e-9));
+      }
+      // every answer is told once per m, to the question the clip was asked, and the wrong ones
+      // are what the accuracy leaves
+      for (int m : new int[] {2, 8}) {
+        List<Evaluator.Answer> at = answers.stream().filter(x -> x.m() == m).toList();
+        assertThat(at).hasSize(40);
+        SyntheticWorld world = new SyntheticWorld(c.world());
+        assertThat(at.stream().map(x -> x.question()).collect(java.util.stream.Collectors.toSet()))
+            .containsAll(
+                java.util.stream.IntStream.range(0, 40)
+                    .mapToObj(i -> Evaluator.asked(world, Evaluator.testClip(world, 7, i), 7, i))
+                    .toList());
+        long wrong = at.stream().filter(x -> !x.given().equals(x.question().answer())).count();
+        assertThat(wrong).isEqualTo(Math.round((1 - a.get(m).accuracy()) * 40));
       }
     }
   }
