@@ -71,8 +71,9 @@ final class EvalCommand implements Callable<Integer> {
       names = "--probe",
       defaultValue = "0",
       description =
-          "also fit a linear probe of each object's place from the first m tokens on this many"
-              + " training clips and score it on --samples test clips (m of --m up to 8; 0 = off)")
+          "also fit linear probes of each object's place and of the counts by shape and by"
+              + " colour from the first m tokens on this many training clips and score them on"
+              + " --samples test clips (m of --m up to 8; 0 = off)")
   int probe;
 
   @Option(
