@@ -149,19 +149,11 @@ class TrainerTest {
   @Test
   void theIdentityLossTeachesTheTokensWhichObjectsAFrameShows(@TempDir Path dir) throws Exception {
     TrainConfig c = withIdentity(tiny(240), 1f);
-    SyntheticWorld world = new SyntheticWorld(c.world());
-    List<Clip> heldOut =
-        java.util.stream.IntStream.range(0, 64)
-            .mapToObj(i -> world.clip(Split.TEST.seed(i)))
-            .toList();
-    try (Trainer t = Trainer.create(c, dir)) {
-      float before = t.identityErrors(heldOut, 8)[0];
-      for (int i = 0; i < 240; i++) {
-        t.step();
-      }
-      float after = t.identityErrors(heldOut, 8)[0];
-      assertThat(after).isLessThan(before).isLessThan((float) bestConstantCrossEntropy(heldOut));
-    }
+    List<Clip> heldOut = heldOut(c);
+    float[][] errors = identityErrorsBeforeAndAfter(c, heldOut, dir);
+    assertThat(errors[1][0])
+        .isLessThan(errors[0][0])
+        .isLessThan((float) bestConstantCrossEntropy(heldOut));
   }
 
   /**
@@ -171,18 +163,30 @@ class TrainerTest {
   @Test
   void identityPlacesTeachTheTokensWhereEachObjectIs(@TempDir Path dir) throws Exception {
     TrainConfig c = variant(tiny(800), LmConfig.PromptOrder.FRAMES_FIRST, false, 1, 1f, true);
+    List<Clip> heldOut = heldOut(c);
+    float[][] errors = identityErrorsBeforeAndAfter(c, heldOut, dir);
+    assertThat(errors[1][1])
+        .isLessThan(errors[0][1])
+        .isLessThan((float) bestConstantPlaceError(heldOut));
+  }
+
+  /** 64 test clips of the run's world. */
+  private static List<Clip> heldOut(TrainConfig c) {
     SyntheticWorld world = new SyntheticWorld(c.world());
-    List<Clip> heldOut =
-        java.util.stream.IntStream.range(0, 64)
-            .mapToObj(i -> world.clip(Split.TEST.seed(i)))
-            .toList();
+    return java.util.stream.IntStream.range(0, 64)
+        .mapToObj(i -> world.clip(Split.TEST.seed(i)))
+        .toList();
+  }
+
+  /** The identity head's errors on {@code heldOut} at m = 8 before and after all of c's steps. */
+  private static float[][] identityErrorsBeforeAndAfter(TrainConfig c, List<Clip> heldOut, Path dir)
+      throws Exception {
     try (Trainer t = Trainer.create(c, dir)) {
-      float before = t.identityErrors(heldOut, 8)[1];
-      for (int i = 0; i < 800; i++) {
+      float[] before = t.identityErrors(heldOut, 8);
+      for (int i = 0; i < c.steps(); i++) {
         t.step();
       }
-      float after = t.identityErrors(heldOut, 8)[1];
-      assertThat(after).isLessThan(before).isLessThan((float) bestConstantPlaceError(heldOut));
+      return new float[][] {before, t.identityErrors(heldOut, 8)};
     }
   }
 
