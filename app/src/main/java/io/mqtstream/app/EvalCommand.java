@@ -124,7 +124,9 @@ final class EvalCommand implements Callable<Integer> {
                         System.err.printf(
                             "\reval %s: %d/%d clips", dir.getFileName(), done, samples),
                     a -> {
-                      if (a.m() == largest && !a.given().equals(a.question().answer())) {
+                      if (mistakes > 0
+                          && a.m() == largest
+                          && !a.given().equals(a.question().answer())) {
                         wrong
                             .computeIfAbsent(a.question().type().key(), k -> new HashMap<>())
                             .merge(a.question().answer() + " → " + a.given(), 1, Integer::sum);

@@ -386,7 +386,13 @@ public final class Trainer implements AutoCloseable {
                   .logits(); // (B, L, V)
           NDArray nll = logits.logSoftmax(2).mul(in.targetMask()).sum().neg().div(in.targetCount());
           if (identity != null) {
-            nll = nll.add(identity.loss(ps, scope, tokens, identities(batch)));
+            nll =
+                nll.add(
+                    identity.loss(
+                        ps,
+                        scope,
+                        tokens,
+                        identities(batch.stream().map(Example::identities).toList())));
           }
           return new Forward(nll, accuracy(logits, in));
         },
@@ -401,12 +407,12 @@ public final class Trainer implements AutoCloseable {
         batch.size());
   }
 
-  /** The batch's identity targets, frame after frame in the order the frames were encoded. */
-  private static float[] identities(List<Example> batch) {
-    int each = batch.get(0).identities().length;
-    float[] out = new float[batch.size() * each];
-    for (int i = 0; i < batch.size(); i++) {
-      System.arraycopy(batch.get(i).identities(), 0, out, i * each, each);
+  /** Clips' identity targets, one after another, frame after frame as the frames are encoded. */
+  private static float[] identities(List<float[]> perClip) {
+    int each = perClip.get(0).length;
+    float[] out = new float[perClip.size() * each];
+    for (int i = 0; i < perClip.size(); i++) {
+      System.arraycopy(perClip.get(i), 0, out, i * each, each);
     }
     return out;
   }
@@ -644,16 +650,13 @@ public final class Trainer implements AutoCloseable {
       throw new IllegalStateException("this run has no identity head (identityWeight 0)");
     }
     List<FrameRecord> frames = new ArrayList<>();
-    List<Example> targets = new ArrayList<>();
-    for (Clip clip : clips) {
-      frames.addAll(cameraFrames.of(clip));
-      targets.add(new Example(List.of(), List.of(), List.of(), IdentityHead.targets(clip)));
-    }
+    clips.forEach(clip -> frames.addAll(cameraFrames.of(clip)));
+    float[] targets = identities(clips.stream().map(IdentityHead::targets).toList());
     try (NDManager scope = encoder.manager().newSubManager()) {
       ParameterStore ps = new ParameterStore(scope, false);
       NDArray tokens =
           encoder.forward(ps, encoder.preprocessor().batch(scope, frames), m, false); // (N, m, D)
-      NDList errors = identity.errors(ps, scope, tokens, identities(targets));
+      NDList errors = identity.errors(ps, scope, tokens, targets);
       return new float[] {
         errors.get(0).getFloat(), errors.size() > 1 ? errors.get(1).getFloat() : Float.NaN
       };
