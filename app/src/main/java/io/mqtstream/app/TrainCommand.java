@@ -36,11 +36,22 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--resume", description = "continue from this checkpoint folder")
   Path resume;
 
+  @Option(
+      names = "--start-from",
+      description =
+          "fine-tune: start at step 0 from this model's weights (models/mqt-tiny or a checkpoint"
+              + " folder), with a fresh optimizer; not with --resume")
+  Path startFrom;
+
   @Option(names = "--output", description = "output folder (default: the config's)")
   Path output;
 
   @Override
   public Integer call() throws Exception {
+    if (resume != null && startFrom != null) {
+      throw new picocli.CommandLine.ParameterException(
+          new picocli.CommandLine(this), "--resume and --start-from: give one of them");
+    }
     TrainSpec spec = TrainSpec.load(config);
     TrainConfig c = spec.toConfig();
     if (fixedM != null) {
@@ -51,7 +62,10 @@ final class TrainCommand implements Callable<Integer> {
             ? output
             : Path.of(spec.output() + (fixedM != null ? "-fixed-m" + fixedM : ""));
     Files.createDirectories(out);
-    try (Trainer trainer = resume != null ? Trainer.resume(c, resume) : Trainer.create(c, out)) {
+    try (Trainer trainer =
+        resume != null
+            ? Trainer.resume(c, resume)
+            : startFrom != null ? Trainer.startFrom(c, startFrom) : Trainer.create(c, out)) {
       Path logFile = out.resolve("train_log.csv");
       keepLogBefore(logFile, resume != null ? trainer.stepsTaken() : 0);
       try (BufferedWriter log =

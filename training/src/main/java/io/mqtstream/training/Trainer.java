@@ -142,8 +142,7 @@ public final class Trainer implements AutoCloseable {
   public static Trainer resume(TrainConfig config, Path checkpoint) throws IOException {
     int step =
         new ObjectMapper().readTree(checkpoint.resolve(STATE_FILE).toFile()).get("step").asInt();
-    Path llm = checkpoint.resolve("llm");
-    LmConfig saved = Reasoner.readConfig(llm);
+    LmConfig saved = Reasoner.readConfig(checkpoint.resolve("llm"));
     if (saved.promptOrder() != config.promptOrder() && step > config.visionSteps()) {
       throw new IllegalArgumentException(
           "train.promptOrder: "
@@ -156,15 +155,8 @@ public final class Trainer implements AutoCloseable {
               + config.visionSteps()
               + ")");
     }
-    checkSameShapes(
-        config,
-        EncoderConfig.read(checkpoint.resolve("encoder").resolve(MqtEncoder.CONFIG_FILE)),
-        saved,
-        checkpoint);
-    MqtEncoder encoder = MqtEncoder.load(checkpoint.resolve("encoder"));
-    Reasoner reasoner =
-        Reasoner.load(llm, saved.withPromptOrder(config.promptOrder()), Device.cpu());
-    Trainer t = new Trainer(config, encoder, reasoner);
+    Trainer t = withModelsOf(config, checkpoint, saved);
+    MqtEncoder encoder = t.encoder;
     t.optimizer.load(checkpoint.resolve(OPTIMIZER_FILE), encoder.manager());
     t.step = step;
     if (t.step < config.visionSteps()) {
@@ -177,6 +169,48 @@ public final class Trainer implements AutoCloseable {
           config.identityWeight());
     }
     return t;
+  }
+
+  /**
+   * A fresh run that starts from a trained model's weights ({@code model}: a shipped model folder
+   * such as {@code models/mqt-tiny} or a checkpoint, each with {@code encoder/} and {@code llm/}):
+   * step 0 of {@code config}, a fresh optimizer and schedule, fine-tuning instead of resuming. Its
+   * model shapes and prompt order must be the config's.
+   */
+  public static Trainer startFrom(TrainConfig config, Path model) throws IOException {
+    LmConfig saved = Reasoner.readConfig(model.resolve("llm"));
+    if (saved.promptOrder() != config.promptOrder()) {
+      throw new IllegalArgumentException(
+          "train.promptOrder: "
+              + config.promptOrder()
+              + ", but the LM of "
+              + model
+              + " has trained with "
+              + saved.promptOrder());
+    }
+    Trainer t = withModelsOf(config, model, saved);
+    if (t.identity != null) {
+      log.info(
+          "{}: the identity head starts fresh (identityWeight {})", model, config.identityWeight());
+    }
+    return t;
+  }
+
+  /**
+   * A trainer over the encoder and LM saved in {@code dir}, which must have the config's shapes.
+   */
+  private static Trainer withModelsOf(TrainConfig config, Path dir, LmConfig saved)
+      throws IOException {
+    checkSameShapes(
+        config,
+        EncoderConfig.read(dir.resolve("encoder").resolve(MqtEncoder.CONFIG_FILE)),
+        saved,
+        dir);
+    MqtEncoder encoder = MqtEncoder.load(dir.resolve("encoder"));
+    Reasoner reasoner =
+        Reasoner.load(
+            dir.resolve("llm"), saved.withPromptOrder(config.promptOrder()), Device.cpu());
+    return new Trainer(config, encoder, reasoner);
   }
 
   /**

@@ -240,6 +240,43 @@ class TrainerTest {
     }
   }
 
+  /**
+   * Fine-tuning: a run started from a saved model begins at step 0 with that model's weights (not
+   * fresh ones) and a fresh schedule, and trains them on.
+   */
+  @Test
+  void aRunStartedFromAModelBeginsWithItsWeightsAtStepZero(@TempDir Path dir) throws Exception {
+    TrainConfig c = tiny(8);
+    Map<String, float[]> trained;
+    float firstRate;
+    try (Trainer t = Trainer.create(c, dir.resolve("run"))) {
+      firstRate = t.step().learningRate();
+      for (int i = 1; i < 4; i++) {
+        t.step();
+      }
+      t.save(dir.resolve("model"));
+      trained = snapshot(t);
+    }
+    TrainConfig identity = withIdentity(c, 1f); // the head is new: it starts fresh
+    try (Trainer t = Trainer.startFrom(identity, dir.resolve("model"))) {
+      assertThat(t.stepsTaken()).isZero();
+      Map<String, float[]> start = snapshot(t);
+      assertThat(start.keySet()).isEqualTo(trained.keySet());
+      trained.forEach((name, values) -> assertThat(start.get(name)).as(name).isEqualTo(values));
+      Trainer.StepResult first = t.step();
+      assertThat(first.step()).isZero();
+      assertThat(first.learningRate()).isEqualTo(firstRate);
+      assertThat(snapshot(t).get("llm.embed_tokens.weight"))
+          .isNotEqualTo(trained.get("llm.embed_tokens.weight"));
+    }
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () ->
+                Trainer.startFrom(
+                        withOrder(c, LmConfig.PromptOrder.QUESTION_FIRST), dir.resolve("model"))
+                    .close())
+        .hasMessageStartingWith("train.promptOrder");
+  }
+
   static TrainConfig withIdentity(TrainConfig c, float weight) {
     return variant(c, c.promptOrder(), c.freezeVision(), c.lmLayers(), weight, false);
   }
