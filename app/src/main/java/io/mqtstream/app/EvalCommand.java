@@ -35,6 +35,8 @@ import picocli.CommandLine.Option;
     name = "eval",
     description = "Accuracy per m and question type on the synthetic test split.")
 final class EvalCommand implements Callable<Integer> {
+  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec commandSpec;
+
   @Option(
       names = "--checkpoint",
       description = "checkpoint folder with encoder/ and llm/ (default models/mqt-tiny)")
@@ -186,7 +188,7 @@ final class EvalCommand implements Callable<Integer> {
     int[] small = Arrays.stream(ms).filter(k -> k <= 8).toArray();
     if (small.length == 0) {
       throw new picocli.CommandLine.ParameterException(
-          new picocli.CommandLine(this), "--probe needs an m of at most 8 in --m");
+          commandSpec.commandLine(), "--probe needs an m of at most 8 in --m");
     }
     long t0 = System.nanoTime();
     List<TokenProbe.Score> scores =

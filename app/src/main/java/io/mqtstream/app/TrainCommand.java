@@ -22,6 +22,8 @@ import picocli.CommandLine.Option;
     name = "train",
     description = "Train mqt-tiny on the synthetic world (Matryoshka objective).")
 final class TrainCommand implements Callable<Integer> {
+  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec commandSpec;
+
   private static final String LOG_HEADER = "step,m,loss,accuracy,learning_rate,examples_per_s";
 
   @Option(
@@ -50,7 +52,7 @@ final class TrainCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     if (resume != null && startFrom != null) {
       throw new picocli.CommandLine.ParameterException(
-          new picocli.CommandLine(this), "--resume and --start-from: give one of them");
+          commandSpec.commandLine(), "--resume and --start-from: give one of them");
     }
     TrainSpec spec = TrainSpec.load(config);
     TrainConfig c = spec.toConfig();

@@ -244,4 +244,15 @@ class MainTest {
     assertThat(cli.execute("camera", "--camera-id", "c1")).isNotZero();
     assertThat(err.toString()).contains("--source");
   }
+
+  @Test
+  void trainTakesEitherResumeOrStartFromNotBoth() {
+    StringWriter err = new StringWriter();
+    CommandLine cli = Main.commandLine();
+    cli.setErr(new PrintWriter(err));
+    String config = java.nio.file.Path.of("..", "configs", "train", "mqt-tiny.yaml").toString();
+    assertThat(cli.execute("train", "--config", config, "--resume", "a", "--start-from", "b"))
+        .isEqualTo(2);
+    assertThat(err.toString()).contains("--resume and --start-from");
+  }
 }
