@@ -496,7 +496,9 @@ class TrainerTest {
         float[] a = straight.get(name);
         float[] b = resumed.get(name);
         for (int i = 0; i < a.length; i++) {
-          assertThat(Math.abs(a[i] - b[i])).as(name).isLessThan(1e-5f);
+          // a resume that lost state moves a weight by about a learning rate (3e-3) per step;
+          // float-order differences after AdamW's first steps reached 1.9e-5 on a clean clone
+          assertThat(Math.abs(a[i] - b[i])).as(name).isLessThan(1e-4f);
         }
       }
     }
