@@ -147,7 +147,7 @@ final class EvalCommand implements Callable<Integer> {
                               .sorted(Map.Entry.<String, Integer>comparingByValue().reversed())
                               .limit(mistakes)
                               .map(e -> e.getKey() + " ×" + e.getValue())
-                              .collect(java.util.stream.Collectors.joining(", "))));
+                              .collect(Collectors.joining(", "))));
         }
         results.put(dir.toString(), scores); // the path as given: folder names alone can collide
         blind.put(dir.toString(), Evaluator.blind(world, samples, seed));

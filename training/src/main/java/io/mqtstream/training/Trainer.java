@@ -142,27 +142,15 @@ public final class Trainer implements AutoCloseable {
   public static Trainer resume(TrainConfig config, Path checkpoint) throws IOException {
     int step =
         new ObjectMapper().readTree(checkpoint.resolve(STATE_FILE).toFile()).get("step").asInt();
-    LmConfig saved = Reasoner.readConfig(checkpoint.resolve("llm"));
-    if (saved.promptOrder() != config.promptOrder() && step > config.visionSteps()) {
-      throw new IllegalArgumentException(
-          "train.promptOrder: "
-              + config.promptOrder()
-              + ", but the LM of "
-              + checkpoint
-              + " has trained with "
-              + saved.promptOrder()
-              + " (a run may change it only until its LM starts, step visionSteps = "
-              + config.visionSteps()
-              + ")");
-    }
-    Trainer t = withModelsOf(config, checkpoint, saved);
-    MqtEncoder encoder = t.encoder;
-    t.optimizer.load(checkpoint.resolve(OPTIMIZER_FILE), encoder.manager());
+    // the LM has trained once stage 0 is over; before, its weights are still the initial ones
+    Trainer t = withModelsOf(config, checkpoint, step > config.visionSteps());
+    NDManager manager = t.encoder.manager();
+    t.optimizer.load(checkpoint.resolve(OPTIMIZER_FILE), manager);
     t.step = step;
     if (t.step < config.visionSteps()) {
-      t.vision.load(checkpoint, encoder.manager());
+      t.vision.load(checkpoint, manager);
     }
-    if (t.identity != null && !t.identity.load(checkpoint, encoder.manager())) {
+    if (t.identity != null && !t.identity.load(checkpoint, manager)) {
       log.info(
           "{} has no identity head: it starts fresh (identityWeight {})",
           checkpoint,
@@ -178,17 +166,7 @@ public final class Trainer implements AutoCloseable {
    * model shapes and prompt order must be the config's.
    */
   public static Trainer startFrom(TrainConfig config, Path model) throws IOException {
-    LmConfig saved = Reasoner.readConfig(model.resolve("llm"));
-    if (saved.promptOrder() != config.promptOrder()) {
-      throw new IllegalArgumentException(
-          "train.promptOrder: "
-              + config.promptOrder()
-              + ", but the LM of "
-              + model
-              + " has trained with "
-              + saved.promptOrder());
-    }
-    Trainer t = withModelsOf(config, model, saved);
+    Trainer t = withModelsOf(config, model, true);
     if (t.identity != null) {
       log.info(
           "{}: the identity head starts fresh (identityWeight {})", model, config.identityWeight());
@@ -197,10 +175,25 @@ public final class Trainer implements AutoCloseable {
   }
 
   /**
-   * A trainer over the encoder and LM saved in {@code dir}, which must have the config's shapes.
+   * A trainer over the encoder and LM saved in {@code dir}, which must have the config's shapes
+   * and, when that LM has trained ({@code lmTrained}), the config's prompt order: a trained LM read
+   * with the question elsewhere would be silently wrong.
    */
-  private static Trainer withModelsOf(TrainConfig config, Path dir, LmConfig saved)
+  private static Trainer withModelsOf(TrainConfig config, Path dir, boolean lmTrained)
       throws IOException {
+    LmConfig saved = Reasoner.readConfig(dir.resolve("llm"));
+    if (lmTrained && saved.promptOrder() != config.promptOrder()) {
+      throw new IllegalArgumentException(
+          "train.promptOrder: "
+              + config.promptOrder()
+              + ", but the LM of "
+              + dir
+              + " has trained with "
+              + saved.promptOrder()
+              + " (a run may change it only until its LM starts, step visionSteps = "
+              + config.visionSteps()
+              + " of a run resumed, never from a trained model)");
+    }
     checkSameShapes(
         config,
         EncoderConfig.read(dir.resolve("encoder").resolve(MqtEncoder.CONFIG_FILE)),

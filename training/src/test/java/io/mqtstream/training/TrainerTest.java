@@ -254,8 +254,17 @@ class TrainerTest {
       for (int i = 1; i < 4; i++) {
         t.step();
       }
-      t.save(dir.resolve("model"));
+      t.save(dir.resolve("ckpt"));
       trained = snapshot(t);
+    }
+    // the shipped-model layout (models/mqt-tiny): the models only, no optimizer state, no step
+    for (String part : List.of("encoder", "llm")) {
+      Path to = java.nio.file.Files.createDirectories(dir.resolve("model").resolve(part));
+      try (var files = java.nio.file.Files.list(dir.resolve("ckpt").resolve(part))) {
+        for (Path f : files.toList()) {
+          java.nio.file.Files.copy(f, to.resolve(f.getFileName()));
+        }
+      }
     }
     TrainConfig identity = withIdentity(c, 1f); // the head is new: it starts fresh
     try (Trainer t = Trainer.startFrom(identity, dir.resolve("model"))) {
