@@ -190,9 +190,9 @@ public final class Trainer implements AutoCloseable {
               + dir
               + " has trained with "
               + saved.promptOrder()
-              + " (a run may change it only until its LM starts, step visionSteps = "
+              + " (a resumed run may change it only until its LM starts, at step visionSteps = "
               + config.visionSteps()
-              + " of a run resumed, never from a trained model)");
+              + "; a run started from a trained model never)");
     }
     checkSameShapes(
         config,

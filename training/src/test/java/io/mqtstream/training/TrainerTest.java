@@ -6,10 +6,12 @@ import io.mqtstream.encoder.EncoderConfig;
 import io.mqtstream.encoder.MqtConfig;
 import io.mqtstream.encoder.VitConfig;
 import io.mqtstream.reasoner.LmConfig;
+import io.mqtstream.reasoner.Reasoner;
 import io.mqtstream.world.Clip;
 import io.mqtstream.world.Split;
 import io.mqtstream.world.SyntheticWorld;
 import io.mqtstream.world.WorldConfig;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -259,10 +261,10 @@ class TrainerTest {
     }
     // the shipped-model layout (models/mqt-tiny): the models only, no optimizer state, no step
     for (String part : List.of("encoder", "llm")) {
-      Path to = java.nio.file.Files.createDirectories(dir.resolve("model").resolve(part));
-      try (var files = java.nio.file.Files.list(dir.resolve("ckpt").resolve(part))) {
+      Path to = Files.createDirectories(dir.resolve("model").resolve(part));
+      try (var files = Files.list(dir.resolve("ckpt").resolve(part))) {
         for (Path f : files.toList()) {
-          java.nio.file.Files.copy(f, to.resolve(f.getFileName()));
+          Files.copy(f, to.resolve(f.getFileName()));
         }
       }
     }
@@ -368,7 +370,7 @@ class TrainerTest {
       t.step();
       t.save(dir.resolve("switched"));
     }
-    assertThat(io.mqtstream.reasoner.Reasoner.readConfig(dir.resolve("switched/llm")).promptOrder())
+    assertThat(Reasoner.readConfig(dir.resolve("switched/llm")).promptOrder())
         .isEqualTo(LmConfig.PromptOrder.QUESTION_FIRST);
     org.assertj.core.api.Assertions.assertThatThrownBy(
             () -> Trainer.resume(questionFirst, dir.resolve("in-stage-1")).close())
