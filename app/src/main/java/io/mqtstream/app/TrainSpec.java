@@ -48,7 +48,8 @@ record TrainSpec(
     String promptOrder,
     boolean freezeVision,
     float identityWeight,
-    boolean identityPlaces) {
+    boolean identityPlaces,
+    float identityMotion) {
 
   /** One curriculum stage: until this step, at most this many objects per clip. */
   record Stage(int untilStep, int maxObjects) {}
@@ -234,7 +235,8 @@ record TrainSpec(
           order,
           freezeVision,
           identityWeight,
-          identityPlaces);
+          identityPlaces,
+          identityMotion);
     } catch (IllegalArgumentException e) {
       String[] kv = e.getMessage().split(":", 2);
       throw new ConfigException(kv[0], kv.length > 1 ? kv[1].trim() : e.getMessage(), e);

@@ -60,6 +60,8 @@ class MainTest {
         .hasMessageContaining("identityWeight");
     failure(dir, TRAIN_CONFIG, "identityPlaces: false", "identityPlaces: true")
         .hasMessageContaining("identityPlaces");
+    failure(dir, TRAIN_CONFIG, "identityMotion: 0", "identityMotion: -0.5")
+        .hasMessageContaining("identityMotion");
   }
 
   @Test

@@ -26,26 +26,50 @@ import java.util.Map;
  * 99.9 % right from 2 tokens) and lose its shape (56 % by shape, near guessing): nothing but the
  * LM's answers asks for shape, and the LM never learnt to ask. The loss asks for shape in every
  * token budget m, the Matryoshka way; the head is dropped afterwards, as stage 0's.
+ *
+ * <p>With {@code identityMotion} a second linear map reads, from the difference of two consecutive
+ * frames' means, how far each object shown in both moved: a direction question compares an object's
+ * place across frames, and a place that is a few pixels off (mqt-tiny v11: 4.9 px rms, as much as
+ * an object moves in a frame) does not say which way it went.
  */
 final class IdentityHead {
   static final String HEAD_FILE = "identity_head.safetensors";
   static final String OPTIMIZER_FILE = "identity_optimizer.safetensors";
   private static final int IDENTITIES = PatchTargets.SLOTS;
-  // per frame: presence of each identity, then each identity's (x, y), 0 where absent
-  static final int TARGET_WIDTH = IDENTITIES * 3;
+  // per frame: presence of each identity, then each identity's (x, y), 0 where absent; then
+  // whether it is shown in this frame and the one before, and its motion since then, 0 where not
+  static final int TARGET_WIDTH = IDENTITIES * 6;
+
+  /**
+   * Motion targets are the change of place (from -1 to 1 across the frame) times this: one frame of
+   * the world's motion (4 to 7 % of the frame) is then 0.6 to 1.1.
+   */
+  static final float MOTION_SCALE = 8f;
 
   private final Dense head;
+  private final Dense motionHead; // null without identityMotion
   private final Map<String, Parameter> parameters = new LinkedHashMap<>();
   private final AdamW optimizer;
   private final float weight;
   private final boolean places;
+  private final float motionWeight;
+  private final int frames;
 
   IdentityHead(int tokenDim, NDManager manager, TrainConfig config) {
     this.weight = config.identityWeight();
     this.places = config.identityPlaces();
-    this.head = new Dense(tokenDim, places ? TARGET_WIDTH : IDENTITIES, true);
+    this.head = new Dense(tokenDim, places ? 3 * IDENTITIES : IDENTITIES, true);
     head.initialize(manager, DataType.FLOAT32, new Shape(1, tokenDim));
     head.collect("identity_head", parameters);
+    this.motionWeight = config.identityMotion();
+    this.frames = config.world().frames();
+    if (motionWeight > 0) {
+      this.motionHead = new Dense(tokenDim, 2 * IDENTITIES, true);
+      motionHead.initialize(manager, DataType.FLOAT32, new Shape(1, tokenDim));
+      motionHead.collect("identity_motion", parameters);
+    } else {
+      this.motionHead = null;
+    }
     parameters.values().forEach(p -> p.getArray().setRequiresGradient(true));
     this.optimizer = new AdamW(parameters, manager, 0.9f, 0.98f, 1e-8f, config.weightDecay());
   }
@@ -53,7 +77,8 @@ final class IdentityHead {
   /**
    * Per frame of the clip, {@link #TARGET_WIDTH} values: 1 for each colour × shape it shows
    * (identities are unique per clip), then each identity's centre (x, y) from -1 to 1, 0 where
-   * absent.
+   * absent; then 1 for each identity shown in this frame and the one before, then its change of
+   * place since that frame times {@link #MOTION_SCALE}, 0 where not shown in both.
    */
   static float[] targets(Clip clip) {
     float[] out = new float[clip.frames() * TARGET_WIDTH];
@@ -64,40 +89,87 @@ final class IdentityHead {
         out[t * TARGET_WIDTH + slot] = 1;
         out[t * TARGET_WIDTH + IDENTITIES + 2 * slot] = (float) (2 * o.x(t) / size - 1);
         out[t * TARGET_WIDTH + IDENTITIES + 2 * slot + 1] = (float) (2 * o.y(t) / size - 1);
+        if (t > 0 && o.visibleAt(t - 1)) {
+          int moved = t * TARGET_WIDTH + 3 * IDENTITIES;
+          out[moved + slot] = 1;
+          out[moved + IDENTITIES + 2 * slot] =
+              (float) (MOTION_SCALE * 2 * (o.x(t) - o.x(t - 1)) / size);
+          out[moved + IDENTITIES + 2 * slot + 1] =
+              (float) (MOTION_SCALE * 2 * (o.y(t) - o.y(t - 1)) / size);
+        }
       }
     }
     return out;
   }
 
-  /** The loss stages 1 and 2 add: the sum of {@link #errors} times {@code identityWeight}. */
+  /**
+   * The loss stages 1 and 2 add: the identities' and places' errors of {@link #errors} times {@code
+   * identityWeight}, plus the motion error times {@code identityMotion}.
+   */
   NDArray loss(ParameterStore ps, NDManager scope, NDArray tokens, float[] targets) {
     NDList e = errors(ps, scope, tokens, targets);
-    return (places ? e.get(0).add(e.get(1)) : e.get(0)).mul(weight);
+    NDArray loss = (places ? e.get(0).add(e.get(1)) : e.get(0)).mul(weight);
+    return motionHead == null ? loss : loss.add(e.get(2).mul(motionWeight));
   }
 
   /**
-   * The head's errors: the mean binary cross-entropy over frames and identities, in nats, and with
-   * {@code identityPlaces} the mean squared error of the shown objects' places (per coordinate).
+   * The head's errors: the mean binary cross-entropy over frames and identities, in nats; the mean
+   * squared error of the shown objects' places (per coordinate; NaN without {@code
+   * identityPlaces}); the mean squared error of the motion of the objects shown in two consecutive
+   * frames (per coordinate, in {@link #MOTION_SCALE} units; NaN without {@code identityMotion}).
    *
-   * @param tokens (N, m, D), the frames' first m tokens
+   * @param tokens (N, m, D), the frames' first m tokens, clip after clip, frame after frame
    * @param targets N × {@link #TARGET_WIDTH}, from {@link #targets}
    */
   NDList errors(ParameterStore ps, NDManager scope, NDArray tokens, float[] targets) {
     int n = (int) tokens.getShape().get(0);
-    NDArray out = head.apply(ps, tokens.mean(new int[] {1}), true); // (N, D) → (N, I or 3I)
+    NDArray mean = tokens.mean(new int[] {1}); // (N, D)
+    NDArray out = head.apply(ps, mean, true); // (N, D) → (N, I or 3I)
     NDArray all = Tensors.create(scope, targets, 0, new Shape(n, TARGET_WIDTH));
     NDArray y = all.get(new NDIndex(":, 0:" + IDENTITIES)); // (N, I)
     NDArray z = out.get(new NDIndex(":, 0:" + IDENTITIES)); // (N, I)
     // log(1 + e^z) − y·z, computed as max(z, 0) − y·z + log(1 + e^−|z|)
     NDArray bce = z.maximum(0f).sub(y.mul(z)).add(z.abs().neg().exp().add(1f).log()).mean();
-    if (!places) {
-      return new NDList(bce);
+    NDArray nan = scope.create(Float.NaN);
+    NDArray placeError = nan;
+    if (places) {
+      NDArray place = out.get(new NDIndex(":, " + IDENTITIES + ":")).reshape(n, IDENTITIES, 2);
+      NDArray truth =
+          all.get(new NDIndex(":, " + IDENTITIES + ":" + 3 * IDENTITIES)).reshape(n, IDENTITIES, 2);
+      placeError = maskedSquaredError(place, truth, y);
     }
-    NDArray place = out.get(new NDIndex(":, " + IDENTITIES + ":")).reshape(n, IDENTITIES, 2);
-    NDArray truth = all.get(new NDIndex(":, " + IDENTITIES + ":")).reshape(n, IDENTITIES, 2);
-    float shown = Math.max(1, y.sum().getFloat());
-    NDArray squared = place.sub(truth).square().mul(y.reshape(n, IDENTITIES, 1)).sum();
-    return new NDList(bce, squared.div(2 * shown));
+    if (motionHead == null) {
+      return new NDList(bce, placeError);
+    }
+    int clips = n / frames;
+    NDArray perClip = mean.reshape(clips, frames, -1); // (C, T, D)
+    NDArray change = // (C·(T−1), D): each frame's mean minus the one before
+        perClip
+            .get(new NDIndex(":, 1:"))
+            .sub(perClip.get(new NDIndex(":, :-1")))
+            .reshape(clips * (frames - 1), -1);
+    NDArray motion =
+        motionHead.apply(ps, change, true).reshape(-1, IDENTITIES, 2); // (C·(T−1), I, 2)
+    NDArray later = all.reshape(clips, frames, TARGET_WIDTH).get(new NDIndex(":, 1:"));
+    NDArray both = // (C·(T−1), I): shown in the frame and the one before
+        later
+            .get(new NDIndex(":, :, " + 3 * IDENTITIES + ":" + 4 * IDENTITIES))
+            .reshape(-1, IDENTITIES);
+    NDArray moved =
+        later.get(new NDIndex(":, :, " + 4 * IDENTITIES + ":")).reshape(-1, IDENTITIES, 2);
+    return new NDList(bce, placeError, maskedSquaredError(motion, moved, both));
+  }
+
+  /**
+   * Mean squared error per coordinate over the identities {@code shown} marks.
+   *
+   * @param predicted (K, I, 2)
+   * @param truth (K, I, 2)
+   * @param shown (K, I), 1 or 0
+   */
+  private static NDArray maskedSquaredError(NDArray predicted, NDArray truth, NDArray shown) {
+    NDArray squared = predicted.sub(truth).square().mul(shown.expandDims(2)).sum();
+    return squared.div(2 * Math.max(1, shown.sum().getFloat()));
   }
 
   Map<String, Parameter> parameters() {

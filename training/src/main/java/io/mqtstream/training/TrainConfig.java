@@ -34,6 +34,9 @@ import io.mqtstream.world.WorldConfig;
  *     IdentityHead}); 0 = none
  * @param identityPlaces whether that head also reads each shown object's place (x, y) from the same
  *     mean (squared error over the objects shown), so the tokens keep who is where
+ * @param identityMotion weight of a third read of that head: from the difference of two consecutive
+ *     frames' means, how far each object shown in both moved (squared error), so that a change of
+ *     place between frames is in the tokens as precisely as a direction question needs; 0 = none
  */
 public record TrainConfig(
     long seed,
@@ -59,7 +62,8 @@ public record TrainConfig(
     LmConfig.PromptOrder promptOrder,
     boolean freezeVision,
     float identityWeight,
-    boolean identityPlaces) {
+    boolean identityPlaces,
+    float identityMotion) {
 
   /** Where a fresh run's latent queries start looking. */
   public enum QueryInit {
@@ -95,6 +99,14 @@ public record TrainConfig(
     if (identityPlaces && identityWeight == 0) {
       throw new IllegalArgumentException(
           "train.identityPlaces: needs identityWeight > 0 (the places are read by its head)");
+    }
+    if (!(identityMotion >= 0) || Float.isInfinite(identityMotion)) {
+      throw new IllegalArgumentException("train.identityMotion: must be a number >= 0");
+    }
+    if (identityMotion > 0 && (identityWeight == 0 || world.frames() < 2)) {
+      throw new IllegalArgumentException(
+          "train.identityMotion: needs identityWeight > 0 (its head reads the motion) and"
+              + " world.frames >= 2");
     }
     if (questionsPerClip < 1) {
       throw new IllegalArgumentException("train.questionsPerClip: must be >= 1");
@@ -151,6 +163,7 @@ public record TrainConfig(
         promptOrder,
         freezeVision,
         identityWeight,
-        identityPlaces);
+        identityPlaces,
+        identityMotion);
   }
 }

@@ -668,7 +668,8 @@ public final class Trainer implements AutoCloseable {
   /**
    * The identity head's errors on every frame of {@code clips} at {@code m} (no gradient, no
    * update): how well the tokens say which objects each frame shows, {binary cross-entropy, places'
-   * mean squared error or NaN without {@code identityPlaces}}.
+   * mean squared error or NaN without {@code identityPlaces}, motion's mean squared error or NaN
+   * without {@code identityMotion}}.
    *
    * @throws IllegalStateException when the run has no identity loss ({@code identityWeight} 0)
    */
@@ -685,7 +686,9 @@ public final class Trainer implements AutoCloseable {
           encoder.forward(ps, encoder.preprocessor().batch(scope, frames), m, false); // (N, m, D)
       NDList errors = identity.errors(ps, scope, tokens, targets);
       return new float[] {
-        errors.get(0).getFloat(), errors.size() > 1 ? errors.get(1).getFloat() : Float.NaN
+        errors.get(0).getFloat(),
+        errors.get(1).getFloat(),
+        errors.size() > 2 ? errors.get(2).getFloat() : Float.NaN
       };
     }
   }

@@ -1,0 +1,202 @@
+package io.mqtstream.training;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.GradientCollector;
+import ai.djl.training.ParameterStore;
+import io.mqtstream.reasoner.LmConfig;
+import io.mqtstream.world.Clip;
+import io.mqtstream.world.SceneObject;
+import io.mqtstream.world.Split;
+import io.mqtstream.world.SyntheticWorld;
+import io.mqtstream.world.WorldConfig;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The identity head's motion read, on tokens made from the world's ground truth: it must learn each
+ * object's motion when the tokens hold the objects' places, and cannot when they hold only which
+ * objects are there, so its targets, masks and frame pairing line up with the clips.
+ */
+class IdentityHeadTest {
+  private static final int IDENTITIES = PatchTargets.SLOTS;
+  private static final int TOKEN_DIM = 3 * IDENTITIES + 3; // presence, places, some noise
+  private static final int TOKENS = 2;
+
+  @Test
+  void theMotionReadLearnsHowEachObjectMovedFromTokensThatHoldPlaces() {
+    TrainConfig c = fourFrames();
+    SyntheticWorld world = new SyntheticWorld(c.world());
+    List<Clip> train = clips(world, Split.TRAIN, 256);
+    List<Clip> test = clips(world, Split.TEST, 64);
+    double constant = bestConstantMotionError(test);
+
+    double withPlaces = trainedMotionError(c, train, test, true);
+    double presenceOnly = trainedMotionError(c, train, test, false);
+
+    assertThat(withPlaces).isLessThan(0.25 * constant);
+    assertThat(presenceOnly).isGreaterThan(0.8 * constant);
+  }
+
+  /** The motion error on {@code test} after 400 updates of the head on {@code train}'s tokens. */
+  private static double trainedMotionError(
+      TrainConfig c, List<Clip> train, List<Clip> test, boolean places) {
+    try (NDManager manager = NDManager.newBaseManager()) {
+      IdentityHead head = new IdentityHead(TOKEN_DIM, manager, c);
+      Random random = new Random(1);
+      for (int step = 1; step <= 400; step++) {
+        List<Clip> batch = new ArrayList<>();
+        for (int i = 0; i < 16; i++) {
+          batch.add(train.get(random.nextInt(train.size())));
+        }
+        try (NDManager scope = manager.newSubManager()) {
+          try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+            NDArray loss =
+                head.loss(
+                    new ParameterStore(scope, false),
+                    scope,
+                    tokens(scope, batch, places, random),
+                    targets(batch));
+            gc.backward(loss);
+          }
+          Map<String, NDArray> grads = new LinkedHashMap<>();
+          head.parameters()
+              .forEach((n, p) -> grads.put(n, AdamW.local(scope, p.getArray().getGradient())));
+          head.optimizer().update(grads, 5e-2f, step, scope);
+          grads.values().forEach(Trainer::clear);
+        }
+      }
+      try (NDManager scope = manager.newSubManager()) {
+        return head.errors(
+                new ParameterStore(scope, false),
+                scope,
+                tokens(scope, test, places, new Random(2)),
+                targets(test))
+            .get(2)
+            .getFloat();
+      }
+    }
+  }
+
+  /**
+   * (clips·frames, TOKENS, TOKEN_DIM), clip after clip, frame after frame: each identity shown, 1
+   * and (with {@code places}) its place from -1 to 1, plus noise in the last dimensions.
+   */
+  private static NDArray tokens(NDManager scope, List<Clip> clips, boolean places, Random random) {
+    int frames = clips.get(0).frames();
+    float[] out = new float[clips.size() * frames * TOKENS * TOKEN_DIM];
+    for (int i = 0; i < clips.size(); i++) {
+      Clip clip = clips.get(i);
+      for (int t = 0; t < frames; t++) {
+        for (int k = 0; k < TOKENS; k++) {
+          int at = ((i * frames + t) * TOKENS + k) * TOKEN_DIM;
+          for (SceneObject o : clip.visibleAt(t)) {
+            int slot = PatchTargets.slot(o.colour(), o.shape());
+            out[at + slot] = 1;
+            if (places) {
+              out[at + IDENTITIES + 2 * slot] = (float) (2 * o.x(t) / clip.imageSize() - 1);
+              out[at + IDENTITIES + 2 * slot + 1] = (float) (2 * o.y(t) / clip.imageSize() - 1);
+            }
+          }
+          for (int d = 3 * IDENTITIES; d < TOKEN_DIM; d++) {
+            out[at + d] = (float) random.nextGaussian();
+          }
+        }
+      }
+    }
+    return scope.create(out, new Shape(clips.size() * frames, TOKENS, TOKEN_DIM));
+  }
+
+  private static float[] targets(List<Clip> clips) {
+    float[] out = new float[clips.size() * clips.get(0).frames() * IdentityHead.TARGET_WIDTH];
+    int at = 0;
+    for (Clip clip : clips) {
+      float[] t = IdentityHead.targets(clip);
+      System.arraycopy(t, 0, out, at, t.length);
+      at += t.length;
+    }
+    return out;
+  }
+
+  /**
+   * Mean squared error per coordinate of guessing each identity's mean motion on these very clips
+   * (change of place between consecutive frames where it is shown in both, place from -1 to 1,
+   * times {@link IdentityHead#MOTION_SCALE}), computed from the objects' positions.
+   */
+  private static double bestConstantMotionError(List<Clip> clips) {
+    double[] sum = new double[IDENTITIES * 2];
+    double[] squares = new double[IDENTITIES * 2];
+    double[] count = new double[IDENTITIES];
+    for (Clip clip : clips) {
+      double scale = IdentityHead.MOTION_SCALE * 2.0 / clip.imageSize();
+      for (int f = 1; f < clip.frames(); f++) {
+        for (SceneObject o : clip.visibleAt(f)) {
+          if (!o.visibleAt(f - 1)) {
+            continue;
+          }
+          int k = PatchTargets.slot(o.colour(), o.shape());
+          double[] motion = {scale * (o.x(f) - o.x(f - 1)), scale * (o.y(f) - o.y(f - 1))};
+          count[k]++;
+          for (int a = 0; a < 2; a++) {
+            sum[2 * k + a] += motion[a];
+            squares[2 * k + a] += motion[a] * motion[a];
+          }
+        }
+      }
+    }
+    double error = 0;
+    double shown = 0;
+    for (int k = 0; k < IDENTITIES; k++) {
+      shown += count[k];
+      for (int a = 0; a < 2 && count[k] > 0; a++) {
+        error += squares[2 * k + a] - sum[2 * k + a] * sum[2 * k + a] / count[k];
+      }
+    }
+    return error / (2 * shown);
+  }
+
+  private static List<Clip> clips(SyntheticWorld world, Split split, int n) {
+    return java.util.stream.IntStream.range(0, n).mapToObj(i -> world.clip(split.seed(i))).toList();
+  }
+
+  /** The tiny test run in a world of 4 frames, with the identity head, its places and motion. */
+  private static TrainConfig fourFrames() {
+    TrainConfig t = TrainerTest.tiny(8);
+    WorldConfig w = t.world();
+    WorldConfig four = new WorldConfig(w.imageSize(), 4, 1, 4, 0.6, 0.3, w.checkered(), null);
+    return new TrainConfig(
+        t.seed(),
+        t.steps(),
+        t.visionSteps(),
+        t.objectSlots(),
+        t.alignmentSteps(),
+        t.batchSize(),
+        t.learningRate(),
+        t.warmupSteps(),
+        t.weightDecay(),
+        t.clipNorm(),
+        t.fixedM(),
+        t.questionsPerClip(),
+        t.encoder(),
+        t.norm(),
+        t.lmLayers(),
+        t.lmHeads(),
+        t.lmFfn(),
+        four,
+        t.curriculum(),
+        t.queryInit(),
+        LmConfig.PromptOrder.FRAMES_FIRST,
+        false,
+        1f,
+        true,
+        1f);
+  }
+}
