@@ -132,22 +132,44 @@ class IdentityHeadTest {
    * times {@link IdentityHead#MOTION_SCALE}), computed from the objects' positions.
    */
   private static double bestConstantMotionError(List<Clip> clips) {
+    return bestConstantError(
+        clips,
+        1,
+        (clip, f, o) -> {
+          if (!o.visibleAt(f - 1)) {
+            return null;
+          }
+          double scale = IdentityHead.MOTION_SCALE * 2.0 / clip.imageSize();
+          return new double[] {scale * (o.x(f) - o.x(f - 1)), scale * (o.y(f) - o.y(f - 1))};
+        });
+  }
+
+  /** What is read of an object shown in frame f: two coordinates, or null for none. */
+  interface Reading {
+    double[] of(Clip clip, int f, SceneObject o);
+  }
+
+  /**
+   * Mean squared error per coordinate of guessing, for each identity, the mean of its {@code
+   * reading} over the objects shown in frames {@code from..} of these very clips: the best constant
+   * guess, optimistic since it is fitted on the clips it is scored on.
+   */
+  static double bestConstantError(List<Clip> clips, int from, Reading reading) {
     double[] sum = new double[IDENTITIES * 2];
     double[] squares = new double[IDENTITIES * 2];
     double[] count = new double[IDENTITIES];
     for (Clip clip : clips) {
-      double scale = IdentityHead.MOTION_SCALE * 2.0 / clip.imageSize();
-      for (int f = 1; f < clip.frames(); f++) {
+      for (int f = from; f < clip.frames(); f++) {
         for (SceneObject o : clip.visibleAt(f)) {
-          if (!o.visibleAt(f - 1)) {
+          double[] read = reading.of(clip, f, o);
+          if (read == null) {
             continue;
           }
           int k = PatchTargets.slot(o.colour(), o.shape());
-          double[] motion = {scale * (o.x(f) - o.x(f - 1)), scale * (o.y(f) - o.y(f - 1))};
           count[k]++;
           for (int a = 0; a < 2; a++) {
-            sum[2 * k + a] += motion[a];
-            squares[2 * k + a] += motion[a] * motion[a];
+            sum[2 * k + a] += read[a];
+            squares[2 * k + a] += read[a] * read[a];
           }
         }
       }

@@ -105,16 +105,6 @@ class TrainerTest {
       boolean freezeVision,
       int lmLayers,
       float identityWeight,
-      boolean identityPlaces) {
-    return variant(c, order, freezeVision, lmLayers, identityWeight, identityPlaces, 0f);
-  }
-
-  static TrainConfig variant(
-      TrainConfig c,
-      LmConfig.PromptOrder order,
-      boolean freezeVision,
-      int lmLayers,
-      float identityWeight,
       boolean identityPlaces,
       float identityMotion) {
     return new TrainConfig(
@@ -184,7 +174,7 @@ class TrainerTest {
    */
   @Test
   void identityPlacesTeachTheTokensWhereEachObjectIs(@TempDir Path dir) throws Exception {
-    TrainConfig c = variant(tiny(800), LmConfig.PromptOrder.FRAMES_FIRST, false, 1, 1f, true);
+    TrainConfig c = variant(tiny(800), LmConfig.PromptOrder.FRAMES_FIRST, false, 1, 1f, true, 0f);
     List<Clip> heldOut = heldOut(c);
     float[][] errors = identityErrorsBeforeAndAfter(c, heldOut, dir);
     assertThat(errors[1][1])
@@ -227,32 +217,11 @@ class TrainerTest {
 
   /** Mean squared error per coordinate of guessing each identity's mean place over its frames. */
   private static double bestConstantPlaceError(List<Clip> clips) {
-    int identities = PatchTargets.SLOTS;
-    double[] sum = new double[identities * 2];
-    double[] squares = new double[identities * 2];
-    double[] count = new double[identities];
-    for (Clip clip : clips) {
-      for (int f = 0; f < clip.frames(); f++) {
-        for (io.mqtstream.world.SceneObject o : clip.visibleAt(f)) {
-          int k = PatchTargets.slot(o.colour(), o.shape());
-          double[] place = {2 * o.x(f) / clip.imageSize() - 1, 2 * o.y(f) / clip.imageSize() - 1};
-          count[k]++;
-          for (int a = 0; a < 2; a++) {
-            sum[2 * k + a] += place[a];
-            squares[2 * k + a] += place[a] * place[a];
-          }
-        }
-      }
-    }
-    double error = 0;
-    double shown = 0;
-    for (int k = 0; k < identities; k++) {
-      shown += count[k];
-      for (int a = 0; a < 2 && count[k] > 0; a++) {
-        error += squares[2 * k + a] - sum[2 * k + a] * sum[2 * k + a] / count[k];
-      }
-    }
-    return error / (2 * shown);
+    return IdentityHeadTest.bestConstantError(
+        clips,
+        0,
+        (clip, f, o) ->
+            new double[] {2 * o.x(f) / clip.imageSize() - 1, 2 * o.y(f) / clip.imageSize() - 1});
   }
 
   /** The identity head and its optimizer state travel with the checkpoint. */
@@ -322,7 +291,7 @@ class TrainerTest {
   }
 
   static TrainConfig withIdentity(TrainConfig c, float weight) {
-    return variant(c, c.promptOrder(), c.freezeVision(), c.lmLayers(), weight, false);
+    return variant(c, c.promptOrder(), c.freezeVision(), c.lmLayers(), weight, false, 0f);
   }
 
   /** Mean over frames and identities of the cross-entropy of guessing each identity's frequency. */
