@@ -130,8 +130,7 @@ final class IdentityHead {
     NDArray z = out.get(new NDIndex(":, 0:" + IDENTITIES)); // (N, I)
     // log(1 + e^z) − y·z, computed as max(z, 0) − y·z + log(1 + e^−|z|)
     NDArray bce = z.maximum(0f).sub(y.mul(z)).add(z.abs().neg().exp().add(1f).log()).mean();
-    NDArray nan = scope.create(Float.NaN);
-    NDArray placeError = nan;
+    NDArray placeError = scope.create(Float.NaN);
     if (places) {
       NDArray place = out.get(new NDIndex(":, " + IDENTITIES + ":")).reshape(n, IDENTITIES, 2);
       NDArray truth =
