@@ -62,6 +62,10 @@ class MainTest {
         .hasMessageContaining("identityPlaces");
     failure(dir, TRAIN_CONFIG, "identityMotion: 0", "identityMotion: -0.5")
         .hasMessageContaining("identityMotion");
+    // the motion is read by the identity head, which this config has off (identityWeight: 0)
+    failure(dir, TRAIN_CONFIG, "identityMotion: 0", "identityMotion: 1")
+        .hasMessageContaining("identityMotion")
+        .hasMessageContaining("identityWeight");
   }
 
   @Test

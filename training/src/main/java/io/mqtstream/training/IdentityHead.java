@@ -130,13 +130,14 @@ final class IdentityHead {
     NDArray z = out.get(new NDIndex(":, 0:" + IDENTITIES)); // (N, I)
     // log(1 + e^z) − y·z, computed as max(z, 0) − y·z + log(1 + e^−|z|)
     NDArray bce = z.maximum(0f).sub(y.mul(z)).add(z.abs().neg().exp().add(1f).log()).mean();
-    NDArray placeError = scope.create(Float.NaN);
-    if (places) {
-      NDArray place = out.get(new NDIndex(":, " + IDENTITIES + ":")).reshape(n, IDENTITIES, 2);
-      NDArray truth =
-          all.get(new NDIndex(":, " + IDENTITIES + ":" + 3 * IDENTITIES)).reshape(n, IDENTITIES, 2);
-      placeError = maskedSquaredError(place, truth, y);
-    }
+    NDArray placeError =
+        places
+            ? maskedSquaredError(
+                out.get(new NDIndex(":, " + IDENTITIES + ":")).reshape(n, IDENTITIES, 2),
+                all.get(new NDIndex(":, " + IDENTITIES + ":" + 3 * IDENTITIES))
+                    .reshape(n, IDENTITIES, 2),
+                y)
+            : scope.create(Float.NaN);
     if (motionHead == null) {
       return new NDList(bce, placeError);
     }
@@ -168,7 +169,7 @@ final class IdentityHead {
    */
   private static NDArray maskedSquaredError(NDArray predicted, NDArray truth, NDArray shown) {
     NDArray squared = predicted.sub(truth).square().mul(shown.expandDims(2)).sum();
-    return squared.div(2 * Math.max(1, shown.sum().getFloat()));
+    return squared.div(shown.sum().maximum(1f).mul(2f)); // no copy to the host: one per step
   }
 
   Map<String, Parameter> parameters() {

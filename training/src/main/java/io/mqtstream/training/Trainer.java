@@ -435,7 +435,7 @@ public final class Trainer implements AutoCloseable {
   }
 
   /** Clips' identity targets, one after another, frame after frame as the frames are encoded. */
-  private static float[] identities(List<float[]> perClip) {
+  static float[] identities(List<float[]> perClip) {
     int each = perClip.get(0).length;
     float[] out = new float[perClip.size() * each];
     for (int i = 0; i < perClip.size(); i++) {

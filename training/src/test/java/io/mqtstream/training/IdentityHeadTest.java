@@ -116,14 +116,7 @@ class IdentityHeadTest {
   }
 
   private static float[] targets(List<Clip> clips) {
-    float[] out = new float[clips.size() * clips.get(0).frames() * IdentityHead.TARGET_WIDTH];
-    int at = 0;
-    for (Clip clip : clips) {
-      float[] t = IdentityHead.targets(clip);
-      System.arraycopy(t, 0, out, at, t.length);
-      at += t.length;
-    }
-    return out;
+    return Trainer.identities(clips.stream().map(IdentityHead::targets).toList());
   }
 
   /**
@@ -191,32 +184,12 @@ class IdentityHeadTest {
 
   /** The tiny test run in a world of 4 frames, with the identity head, its places and motion. */
   private static TrainConfig fourFrames() {
-    TrainConfig t = TrainerTest.tiny(8);
-    WorldConfig w = t.world();
-    WorldConfig four = new WorldConfig(w.imageSize(), 4, 1, 4, 0.6, 0.3, w.checkered(), null);
-    return new TrainConfig(
-        t.seed(),
-        t.steps(),
-        t.visionSteps(),
-        t.objectSlots(),
-        t.alignmentSteps(),
-        t.batchSize(),
-        t.learningRate(),
-        t.warmupSteps(),
-        t.weightDecay(),
-        t.clipNorm(),
-        t.fixedM(),
-        t.questionsPerClip(),
-        t.encoder(),
-        t.norm(),
-        t.lmLayers(),
-        t.lmHeads(),
-        t.lmFfn(),
-        four,
-        t.curriculum(),
-        t.queryInit(),
+    WorldConfig four = new WorldConfig(32, 4, 1, 4, 0.6, 0.3, 0.0, null);
+    return TrainerTest.variant(
+        TrainerTest.tiny(8, 0, false, four),
         LmConfig.PromptOrder.FRAMES_FIRST,
         false,
+        1,
         1f,
         true,
         1f);

@@ -32,6 +32,11 @@ class TrainerTest {
   }
 
   static TrainConfig tiny(int steps, int visionSteps, boolean objectSlots) {
+    return tiny(steps, visionSteps, objectSlots, new WorldConfig(32, 2, 1, 2, 0.5, 0.3, 0.0, null));
+  }
+
+  /** The same in another world of 32-pixel frames. */
+  static TrainConfig tiny(int steps, int visionSteps, boolean objectSlots, WorldConfig world) {
     VitConfig vit = new VitConfig(32, 8, 32, 1, 2, 2);
     EncoderConfig enc =
         new EncoderConfig(
@@ -40,7 +45,6 @@ class TrainerTest {
             new MqtConfig(8, 32, 2, 32, vit.patches(), 32, MqtConfig.KeyMode.POSITIONAL, true),
             new float[] {0.5f, 0.5f, 0.5f},
             new float[] {0.25f, 0.25f, 0.25f});
-    WorldConfig world = new WorldConfig(32, 2, 1, 2, 0.5, 0.3, 0.0, null);
     return new TrainConfig(
         5,
         steps,
