@@ -192,6 +192,7 @@ class IdentityHeadTest {
         1,
         1f,
         true,
-        1f);
+        1f,
+        false);
   }
 }
