@@ -49,8 +49,7 @@ record TrainSpec(
     boolean freezeVision,
     float identityWeight,
     boolean identityPlaces,
-    float identityMotion,
-    boolean motionTokens) {
+    float identityMotion) {
 
   /** One curriculum stage: until this step, at most this many objects per clip. */
   record Stage(int untilStep, int maxObjects) {}
@@ -237,8 +236,7 @@ record TrainSpec(
           freezeVision,
           identityWeight,
           identityPlaces,
-          identityMotion,
-          motionTokens);
+          identityMotion);
     } catch (IllegalArgumentException e) {
       String[] kv = e.getMessage().split(":", 2);
       throw new ConfigException(kv[0], kv.length > 1 ? kv[1].trim() : e.getMessage(), e);

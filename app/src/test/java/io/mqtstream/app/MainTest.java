@@ -66,21 +66,6 @@ class MainTest {
     failure(dir, TRAIN_CONFIG, "identityMotion: 0", "identityMotion: 1")
         .hasMessageContaining("identityMotion")
         .hasMessageContaining("identityWeight");
-    // a motion token is the change between two frames: one frame has none
-    failure(
-            dir,
-            TRAIN_CONFIG,
-            "motionTokens: false",
-            "motionTokens: true",
-            "  frames: 4",
-            "  frames: 1")
-        .hasMessageContaining("motionTokens")
-        .hasMessageContaining("world.frames");
-    assertThat(
-            variant(dir, TRAIN_CONFIG, "motionTokens: false", "motionTokens: true")
-                .toConfig()
-                .motionTokens())
-        .isTrue();
   }
 
   @Test

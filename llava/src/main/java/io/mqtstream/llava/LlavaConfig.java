@@ -79,8 +79,7 @@ public record LlavaConfig(
               c.path("tie_word_embeddings").asBoolean(false),
               c.path("num_key_value_heads").asInt(heads),
               (float) c.path("rms_norm_eps").asDouble(1e-6),
-              LmConfig.PromptOrder.FRAMES_FIRST,
-              false);
+              LmConfig.PromptOrder.FRAMES_FIRST);
     } catch (IllegalArgumentException e) {
       throw new IOException(configJson + ": " + e.getMessage(), e);
     }

@@ -1,7 +1,6 @@
 package io.mqtstream.reasoner;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
@@ -40,7 +39,6 @@ public final class DecoderLm extends ModelBlock {
   private final List<DecoderLayer> layers = new ArrayList<>();
   private final NormLayer finalNorm;
   private final Dense head; // untied head only
-  private final Dense motion; // with motion tokens only: (D → D)
 
   public DecoderLm(LmConfig config) {
     this.config = config;
@@ -59,10 +57,6 @@ public final class DecoderLm extends ModelBlock {
         config.tiedEmbeddings()
             ? null
             : addChildBlock("head", new Dense(config.dim(), config.vocab(), false));
-    motion =
-        config.motionTokens()
-            ? addChildBlock("motion", new Dense(config.dim(), config.dim(), true))
-            : null;
   }
 
   private static Parameter embedding(String name, int rows, int dim) {
@@ -89,36 +83,6 @@ public final class DecoderLm extends ModelBlock {
   /** The learned embedding of frame index t, (D), owned by {@code scope}. */
   public NDArray frameIndex(ParameterStore ps, NDManager scope, int t, boolean training) {
     NDArray out = ps.getValue(frameEmbedding, scope.getDevice(), training).get(t);
-    out.attach(scope);
-    return out;
-  }
-
-  /**
-   * The motion tokens of a prompt ({@link LmConfig#motionTokens}): for each pair of consecutive
-   * frames, W (mean of frame t's tokens - mean of frame t-1's) + b. A token's fixed grid position
-   * and anything else the frames share cancel in the difference; what is left is how the scene
-   * changed, already pooled over the frame, at one position per pair.
-   *
-   * @param frames per frame its (m, D) tokens (every frame of a prompt has the same m)
-   * @return (T - 1, D), owned by {@code scope}
-   */
-  public NDArray motionTokens(
-      ParameterStore ps, NDManager scope, List<NDArray> frames, boolean training) {
-    if (motion == null) {
-      throw new IllegalStateException("this LM has no motion tokens (llm.motionTokens false)");
-    }
-    if (frames.size() < 2) {
-      throw new IllegalArgumentException("motion tokens need 2 or more frames");
-    }
-    NDList means = new NDList();
-    for (NDArray f : frames) {
-      means.add(f.mean(new int[] {0})); // (D)
-    }
-    NDArray mean = NDArrays.stack(means); // (T, D)
-    int t = frames.size();
-    NDArray change =
-        mean.get(new NDIndex("1:")).sub(mean.get(new NDIndex(":" + (t - 1)))); // (T - 1, D)
-    NDArray out = motion.apply(ps, change, training); // (T - 1, D)
     out.attach(scope);
     return out;
   }
@@ -245,9 +209,6 @@ public final class DecoderLm extends ModelBlock {
     finalNorm.collect(prefix + ".norm", out);
     if (head != null) {
       head.collect(prefix + ".lm_head", out);
-    }
-    if (motion != null) {
-      motion.collect(prefix + ".motion_proj", out);
     }
   }
 

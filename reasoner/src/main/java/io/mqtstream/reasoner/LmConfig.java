@@ -22,10 +22,6 @@ package io.mqtstream.reasoner;
  * @param promptOrder where the question stands in this project's own prompt format: after the
  *     frames' tokens (mqt-tiny v1–v4's) or before them, so that every frame token can attend to the
  *     question from the first layer on; absent in older {@code llm.json} files = frames first
- * @param motionTokens whether this project's prompts carry, after the frames' tokens, one motion
- *     token per pair of consecutive frames: a learned linear map of the change of the frame's token
- *     mean ({@link DecoderLm#motionTokens}), so that the LM reads how the scene moved at T - 1
- *     positions instead of comparing T × m tokens; absent in older {@code llm.json} = none
  */
 public record LmConfig(
     int vocab,
@@ -42,8 +38,7 @@ public record LmConfig(
     boolean tiedEmbeddings,
     int kvHeads,
     float normEps,
-    PromptOrder promptOrder,
-    boolean motionTokens) {
+    PromptOrder promptOrder) {
 
   public enum Norm {
     LAYER,
@@ -108,8 +103,7 @@ public record LmConfig(
         true,
         0,
         0,
-        PromptOrder.FRAMES_FIRST,
-        false);
+        PromptOrder.FRAMES_FIRST);
   }
 
   /** The same model with the question standing elsewhere in its prompts. */
@@ -129,34 +123,7 @@ public record LmConfig(
         tiedEmbeddings,
         kvHeads,
         normEps,
-        order,
-        motionTokens);
-  }
-
-  /** The same model with or without motion tokens in its prompts. */
-  public LmConfig withMotionTokens(boolean motion) {
-    return new LmConfig(
-        vocab,
-        dim,
-        layers,
-        heads,
-        ffnDim,
-        maxFrames,
-        maxPositions,
-        norm,
-        mlp,
-        positions,
-        ropeTheta,
-        tiedEmbeddings,
-        kvHeads,
-        normEps,
-        promptOrder,
-        motion);
-  }
-
-  /** Positions a prompt of T frames spends on motion tokens: T - 1 with them, else 0. */
-  public int motionPositions(int frames) {
-    return motionTokens ? Math.max(0, frames - 1) : 0;
+        order);
   }
 
   public int headDim() {

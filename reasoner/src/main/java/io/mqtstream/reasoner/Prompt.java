@@ -6,9 +6,7 @@ import java.util.List;
 /**
  * One question about a window of frames: the frames' visual tokens (each already cut to its m;
  * prompts of one batch may differ in m and in the number of frames T), the question's token ids,
- * how to sample, and an opaque context the caller gets back with the completion. {@code
- * extraPositions} counts the positions that are neither visual tokens nor the question's ids (the
- * separators and any motion tokens).
+ * how to sample, and an opaque context the caller gets back with the completion.
  */
 public record Prompt(
     String id,
@@ -16,7 +14,7 @@ public record Prompt(
     long[] questionIds,
     Sampling sampling,
     Object context,
-    int extraPositions) {
+    int separators) {
 
   /** A prompt of this project's frames-first format: the frames, one separator, the question. */
   public Prompt(
@@ -32,14 +30,11 @@ public record Prompt(
   }
 
   /**
-   * Length of the prompt in positions: Σ m over frames, the extra positions (separators: 1 in this
-   * project's format with the frames first, 2 with the question first, 0 in LLaVA's; plus T - 1
-   * motion tokens in a model that has them, see {@link LmConfig#motionTokens}), the text's ids.
+   * Length of the prompt in positions: Σ m over frames, the separators (1 in this project's format
+   * with the frames first, 2 with the question first, 0 in LLaVA's), the text's ids.
    */
   public int length() {
-    return frames.stream().mapToInt(VisualTokens::count).sum()
-        + extraPositions
-        + questionIds.length;
+    return frames.stream().mapToInt(VisualTokens::count).sum() + separators + questionIds.length;
   }
 
   /** Visual tokens per frame of the first frame (all frames of a prompt share m). */

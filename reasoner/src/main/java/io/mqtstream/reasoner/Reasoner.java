@@ -26,10 +26,10 @@ import java.util.Map;
 
 /**
  * The LLM stage: the tokenizer, the decoder LM and its weights, prompt assembly, and generation. A
- * prompt's input is [frame 1's m tokens + frame-index embedding 1, …, frame T's, (the T - 1 motion
- * tokens of a model that has them,) the separator, the question], or with the question first
- * ({@link LmConfig.PromptOrder}) [the question, the separator, the frames' tokens, the separator];
- * the answer is generated after it, token by token with a KV cache.
+ * prompt's input is [frame 1's m tokens + frame-index embedding 1, …, frame T's, the separator, the
+ * question], or with the question first ({@link LmConfig.PromptOrder}) [the question, the
+ * separator, the frames' tokens, the separator]; the answer is generated after it, token by token
+ * with a KV cache.
  *
  * <p>Checkpoints are a folder: {@code llm.json} ({@link LmConfig}), {@code llm.safetensors} (tensor
  * names {@code llm.embed_tokens.weight}, {@code llm.layers.{i}.attn.q_proj.weight}, …) and {@code
@@ -39,7 +39,6 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
   public static final String CONFIG_FILE = "llm.json";
   public static final String WEIGHTS_FILE = "llm.safetensors";
   public static final String TOKENIZER_FILE = "tokenizer.json";
-  private static final String MOTION_PREFIX = "llm.motion_proj.";
 
   private final NDManager manager;
   private final DecoderLm lm;
@@ -136,19 +135,13 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
   /**
    * Loads a checkpoint folder's weights and tokenizer into a model of {@code config} instead of the
    * folder's own {@code llm.json} (a training run resumed before its LM has trained may change the
-   * prompt order; a run that adds motion tokens to a model without them starts their projection
-   * from its initial weights); the weights must fit its shapes.
+   * prompt order); the weights must fit its shapes.
    */
   public static Reasoner load(Path dir, LmConfig config, Device device) throws IOException {
     TextTokenizer tokenizer = TextTokenizer.load(dir.resolve(TOKENIZER_FILE));
-    boolean freshMotion = config.motionTokens() && !readConfig(dir).motionTokens();
     Reasoner r = new Reasoner(config, tokenizer, device);
     try {
-      Map<String, Parameter> saved = new LinkedHashMap<>(r.parameters);
-      if (freshMotion) {
-        saved.keySet().removeIf(name -> name.startsWith(MOTION_PREFIX));
-      }
-      Checkpoints.load(dir.resolve(WEIGHTS_FILE), saved, r.manager);
+      Checkpoints.load(dir.resolve(WEIGHTS_FILE), r.parameters, r.manager);
       return r;
     } catch (IOException | RuntimeException e) {
       r.close();
@@ -189,13 +182,7 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
       return format.prompt(id, frames, question, sampling, context);
     }
     int separators = lm.config().promptOrder() == LmConfig.PromptOrder.QUESTION_FIRST ? 2 : 1;
-    return new Prompt(
-        id,
-        frames,
-        tokenizer.encode(question),
-        sampling,
-        context,
-        separators + lm.config().motionPositions(frames.size()));
+    return new Prompt(id, frames, tokenizer.encode(question), sampling, context, separators);
   }
 
   /**
@@ -217,21 +204,17 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
   /**
    * This project's prompt layout over frames' tokens already on the device (training passes the
    * encoder's output, gradients and all): frames first, [frame 1 + index 1, …, frame T + index T,
-   * (motion tokens,) sep, question]; question first, [question, sep, frame 1 + index 1, …, frame T
-   * + index T, (motion tokens,) sep]. The T - 1 motion tokens ({@link DecoderLm#motionTokens}) are
-   * there when the model has them. The answer's first token is predicted at the last position.
+   * sep, question]; question first, [question, sep, frame 1 + index 1, …, frame T + index T, sep].
+   * The answer's first token is predicted at the last position in both.
    *
    * @param frames per frame its (m, D) tokens
-   * @return (L, D), L = Σ m (+ T - 1) + question + 1 (frames first) or + 2 (question first)
+   * @return (L, D), L = Σ m + question + 1 (frames first) or + 2 (question first)
    */
   public NDArray embed(
       ParameterStore ps, NDManager scope, List<NDArray> frames, long[] question, boolean training) {
     NDList parts = new NDList();
     for (int t = 0; t < frames.size(); t++) {
       parts.add(frames.get(t).add(lm.frameIndex(ps, scope, t, training))); // (m, D)
-    }
-    if (lm.config().motionPositions(frames.size()) > 0) {
-      parts.add(lm.motionTokens(ps, scope, frames, training)); // (T - 1, D)
     }
     long sep = tokenizer.sep();
     if (lm.config().promptOrder() == LmConfig.PromptOrder.QUESTION_FIRST) {

@@ -210,136 +210,6 @@ class ReasonerTest {
     }
   }
 
-  /**
-   * A model with motion tokens: a prompt of T frames is T - 1 positions longer; batching, padding
-   * next to prompts of other T (1 frame: none) and the KV cache change nothing; it saves and loads
-   * its projection. A model without them loaded with them keeps every other weight: a one-frame
-   * prompt (no motion token) gets the same logits as before.
-   */
-  @Test
-  void motionTokensKeepBatchingTheCacheAndCheckpointsExact(@TempDir Path dir) throws Exception {
-    Path plain = dir.resolve("plain");
-    Path moving = dir.resolve("moving");
-    Files.createDirectories(dir.resolve("tok"));
-    List<Completion> plainAnswers;
-    try (Reasoner r = ReasonerTestSupport.reasoner(dir.resolve("tok"))) {
-      plainAnswers = r.generate(mixedPrompts(r, 4));
-      r.save(plain);
-    }
-    LmConfig withMotion = Reasoner.readConfig(plain).withMotionTokens(true);
-    List<Completion> batched;
-    try (Reasoner r = Reasoner.load(plain, withMotion, Device.cpu())) {
-      assertThat(r.parameters()).containsKey("llm.motion_proj.weight");
-      List<Prompt> prompts = mixedPrompts(r, 6);
-      Map<String, Completion> byId = byId(r.generate(prompts));
-      Completion oneFrame = byId(plainAnswers).get("a");
-      assertThat(byId.get("a").stepLogits().get(0)).containsExactly(oneFrame.stepLogits().get(0));
-      Prompt b = prompts.get(1); // 2 frames of 4 tokens
-      assertThat(b.length()).isEqualTo(2 * 4 + 1 + 1 + b.questionIds().length);
-      assertThat(
-              maxDiff(
-                  byId.get("b").stepLogits().get(0),
-                  byId(plainAnswers).get("b").stepLogits().get(0)))
-          .as("a two-frame prompt reads its motion token")
-          .isGreaterThan(1e-3f);
-      for (Prompt p : prompts) {
-        Completion alone = r.generate(List.of(p)).get(0);
-        assertThat(byId.get(p.id()).tokens()).as(p.id()).containsExactly(alone.tokens());
-        assertSameLogits(byId.get(p.id()).stepLogits(), alone.stepLogits());
-        for (int k = 0; k < alone.stepLogits().size(); k++) {
-          float[] recomputed =
-              lastLogitsWithoutCache(r, p, java.util.Arrays.copyOf(alone.tokens(), k));
-          assertThat(maxDiff(recomputed, alone.stepLogits().get(k)))
-              .as("%s step %d", p.id(), k)
-              .isLessThan(TOL);
-        }
-      }
-      batched = List.copyOf(byId.values());
-      r.save(moving);
-    }
-    try (Reasoner loaded = Reasoner.load(moving, Device.cpu())) {
-      assertThat(loaded.config().motionTokens()).isTrue();
-      Map<String, Completion> after = byId(loaded.generate(mixedPrompts(loaded, 6)));
-      for (Completion c : batched) {
-        assertSameLogits(after.get(c.prompt().id()).stepLogits(), c.stepLogits());
-      }
-    }
-  }
-
-  /**
-   * A motion token reads how the frames changed, not what they share: shifting every token of every
-   * frame alike, or reordering a frame's tokens, leaves the motion tokens as they were; moving only
-   * the last frame changes the last motion token and not the first.
-   */
-  @Test
-  void aMotionTokenReadsTheChangeBetweenFramesNotWhatTheyShare(@TempDir Path dir) throws Exception {
-    try (Reasoner r = ReasonerTestSupport.reasoner(dir, LmConfig.PromptOrder.FRAMES_FIRST, true)) {
-      int m = 4;
-      int dim = 32;
-      float[][] clip = new float[3][];
-      java.util.Random rnd = new java.util.Random(3);
-      for (int t = 0; t < 3; t++) {
-        clip[t] = new float[m * dim];
-        for (int j = 0; j < clip[t].length; j++) {
-          clip[t][j] = (float) rnd.nextGaussian();
-        }
-      }
-      float[] shift = new float[dim];
-      for (int c = 0; c < dim; c++) {
-        shift[c] = (float) rnd.nextGaussian();
-      }
-      float[][] base = motionRows(r, clip);
-      assertThat(base).hasNumberOfRows(2);
-
-      float[][] shiftedAll = new float[3][];
-      float[][] shiftedLast = new float[3][];
-      float[][] reordered = new float[3][];
-      for (int t = 0; t < 3; t++) {
-        shiftedAll[t] = clip[t].clone();
-        shiftedLast[t] = clip[t].clone();
-        reordered[t] = new float[m * dim];
-        for (int k = 0; k < m; k++) {
-          System.arraycopy(clip[t], (m - 1 - k) * dim, reordered[t], k * dim, dim);
-          for (int c = 0; c < dim; c++) {
-            shiftedAll[t][k * dim + c] += shift[c];
-            if (t == 2) {
-              shiftedLast[t][k * dim + c] += shift[c];
-            }
-          }
-        }
-      }
-      float[][] all = motionRows(r, shiftedAll);
-      float[][] perm = motionRows(r, reordered);
-      float[][] last = motionRows(r, shiftedLast);
-      for (int i = 0; i < 2; i++) {
-        assertThat(maxDiff(all[i], base[i])).as("all shifted, token %d", i).isLessThan(TOL);
-        assertThat(maxDiff(perm[i], base[i])).as("reordered, token %d", i).isLessThan(TOL);
-      }
-      assertThat(maxDiff(last[0], base[0])).isLessThan(TOL);
-      assertThat(maxDiff(last[1], base[1])).isGreaterThan(1e-2f);
-    }
-  }
-
-  /** The motion tokens' rows of a prompt's input embeddings, after the frames' tokens. */
-  private static float[][] motionRows(Reasoner r, float[][] clip) {
-    int m = 4;
-    List<VisualTokens> frames = new java.util.ArrayList<>();
-    for (float[] f : clip) {
-      frames.add(VisualTokens.of(f, m, 32));
-    }
-    Prompt p = r.prompt("p", frames, "how many shapes ?", Sampling.greedy(1), null);
-    try (NDManager scope = r.manager().newSubManager()) {
-      ParameterStore ps = new ParameterStore(scope, false);
-      NDArray x = r.embed(ps, scope, p, false); // (L, D)
-      int first = clip.length * m;
-      float[][] out = new float[clip.length - 1][];
-      for (int i = 0; i < out.length; i++) {
-        out[i] = x.get(first + i).toFloatArray();
-      }
-      return out;
-    }
-  }
-
   /** Every position's logits of a prompt in one forward pass: [L][V]. */
   private static float[][] allLogits(Reasoner r, Prompt p) {
     try (NDManager m = r.manager().newSubManager()) {
@@ -410,7 +280,7 @@ class ReasonerTest {
   }
 
   private static Prompt withSampling(Reasoner r, Prompt p, Sampling s) {
-    return new Prompt(p.id(), p.frames(), p.questionIds(), s, p.context(), p.extraPositions());
+    return new Prompt(p.id(), p.frames(), p.questionIds(), s, p.context(), p.separators());
   }
 
   @Test

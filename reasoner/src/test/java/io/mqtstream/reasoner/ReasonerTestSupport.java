@@ -64,8 +64,7 @@ final class ReasonerTestSupport {
         true,
         0,
         0,
-        order,
-        false);
+        order);
   }
 
   static Reasoner reasoner(Path dir, LmConfig.Norm norm, LmConfig.Mlp mlp, LmConfig.Positions pos)
@@ -87,8 +86,7 @@ final class ReasonerTestSupport {
             pos == LmConfig.Positions.ROPE,
             0,
             0,
-            LmConfig.PromptOrder.FRAMES_FIRST,
-            false);
+            LmConfig.PromptOrder.FRAMES_FIRST);
     return Reasoner.create(c, t, 7, Device.cpu());
   }
 
@@ -97,14 +95,8 @@ final class ReasonerTestSupport {
   }
 
   static Reasoner reasoner(Path dir, LmConfig.PromptOrder order) throws IOException {
-    return reasoner(dir, order, false);
-  }
-
-  static Reasoner reasoner(Path dir, LmConfig.PromptOrder order, boolean motionTokens)
-      throws IOException {
     TextTokenizer t = tokenizer(dir);
-    return Reasoner.create(
-        config(t.vocabSize(), order).withMotionTokens(motionTokens), t, 7, Device.cpu());
+    return Reasoner.create(config(t.vocabSize(), order), t, 7, Device.cpu());
   }
 
   /** T frames of m random tokens of width dim; the frames hold M = 8 tokens, cut to m. */

@@ -37,9 +37,6 @@ import io.mqtstream.world.WorldConfig;
  * @param identityMotion weight of a third read of that head: from the difference of two consecutive
  *     frames' means, how far each object shown in both moved (squared error), so that a change of
  *     place between frames is in the tokens as precisely as a direction question needs; 0 = none
- * @param motionTokens whether the LM's prompts carry one motion token per pair of consecutive
- *     frames ({@link LmConfig#motionTokens}); a run started from a model without them starts their
- *     projection fresh
  */
 public record TrainConfig(
     long seed,
@@ -66,8 +63,7 @@ public record TrainConfig(
     boolean freezeVision,
     float identityWeight,
     boolean identityPlaces,
-    float identityMotion,
-    boolean motionTokens) {
+    float identityMotion) {
 
   /** Where a fresh run's latent queries start looking. */
   public enum QueryInit {
@@ -112,11 +108,6 @@ public record TrainConfig(
           "train.identityMotion: needs identityWeight > 0 (its head reads the motion) and"
               + " world.frames >= 2");
     }
-    if (motionTokens && world.frames() < 2) {
-      throw new IllegalArgumentException(
-          "train.motionTokens: needs world.frames >= 2 (a motion token is the change between two"
-              + " frames)");
-    }
     if (questionsPerClip < 1) {
       throw new IllegalArgumentException("train.questionsPerClip: must be >= 1");
     }
@@ -143,8 +134,7 @@ public record TrainConfig(
         true,
         0,
         0,
-        promptOrder,
-        motionTokens);
+        promptOrder);
   }
 
   /** The same run as a fixed-m baseline. */
@@ -174,7 +164,6 @@ public record TrainConfig(
         freezeVision,
         identityWeight,
         identityPlaces,
-        identityMotion,
-        motionTokens);
+        identityMotion);
   }
 }

@@ -202,9 +202,7 @@ public final class Trainer implements AutoCloseable {
     MqtEncoder encoder = MqtEncoder.load(dir.resolve("encoder"));
     Reasoner reasoner =
         Reasoner.load(
-            dir.resolve("llm"),
-            saved.withPromptOrder(config.promptOrder()).withMotionTokens(config.motionTokens()),
-            Device.cpu());
+            dir.resolve("llm"), saved.withPromptOrder(config.promptOrder()), Device.cpu());
     return new Trainer(config, encoder, reasoner);
   }
 
@@ -229,9 +227,6 @@ public final class Trainer implements AutoCloseable {
     }
     if (lm.ffnDim() != config.lmFfn()) {
       differ.add("lmFfn " + config.lmFfn() + " (checkpoint: " + lm.ffnDim() + ")");
-    }
-    if (lm.motionTokens() && !config.motionTokens()) {
-      differ.add("motionTokens false (checkpoint: true)");
     }
     if (!differ.isEmpty()) {
       throw new IllegalArgumentException(

@@ -192,7 +192,6 @@ class IdentityHeadTest {
         1,
         1f,
         true,
-        1f,
-        false);
+        1f);
   }
 }

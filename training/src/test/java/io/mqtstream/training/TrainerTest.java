@@ -70,8 +70,7 @@ class TrainerTest {
         false,
         0f,
         false,
-        0f,
-        false);
+        0f);
   }
 
   @Test
@@ -101,8 +100,7 @@ class TrainerTest {
         lmLayers,
         c.identityWeight(),
         c.identityPlaces(),
-        c.identityMotion(),
-        c.motionTokens());
+        c.identityMotion());
   }
 
   static TrainConfig variant(
@@ -112,8 +110,7 @@ class TrainerTest {
       int lmLayers,
       float identityWeight,
       boolean identityPlaces,
-      float identityMotion,
-      boolean motionTokens) {
+      float identityMotion) {
     return new TrainConfig(
         c.seed(),
         c.steps(),
@@ -139,8 +136,7 @@ class TrainerTest {
         freezeVision,
         identityWeight,
         identityPlaces,
-        identityMotion,
-        motionTokens);
+        identityMotion);
   }
 
   static TrainConfig withOrder(TrainConfig c, LmConfig.PromptOrder order) {
@@ -182,8 +178,7 @@ class TrainerTest {
    */
   @Test
   void identityPlacesTeachTheTokensWhereEachObjectIs(@TempDir Path dir) throws Exception {
-    TrainConfig c =
-        variant(tiny(800), LmConfig.PromptOrder.FRAMES_FIRST, false, 1, 1f, true, 0f, false);
+    TrainConfig c = variant(tiny(800), LmConfig.PromptOrder.FRAMES_FIRST, false, 1, 1f, true, 0f);
     List<Clip> heldOut = heldOut(c);
     float[][] errors = identityErrorsBeforeAndAfter(c, heldOut, dir);
     assertThat(errors[1][1])
@@ -198,8 +193,7 @@ class TrainerTest {
    */
   @Test
   void aRunWithIdentityMotionTrainsItsMotionRead(@TempDir Path dir) throws Exception {
-    TrainConfig c =
-        variant(tiny(200), LmConfig.PromptOrder.FRAMES_FIRST, false, 1, 1f, true, 1f, false);
+    TrainConfig c = variant(tiny(200), LmConfig.PromptOrder.FRAMES_FIRST, false, 1, 1f, true, 1f);
     float[][] errors = identityErrorsBeforeAndAfter(c, heldOut(c), dir);
     assertThat(errors[0][2]).isFinite();
     assertThat(errors[1][2]).isLessThan(errors[0][2]);
@@ -298,37 +292,10 @@ class TrainerTest {
                         withOrder(c, LmConfig.PromptOrder.QUESTION_FIRST), dir.resolve("model"))
                     .close())
         .hasMessageStartingWith("train.promptOrder");
-    // motion tokens added to a model without them: every saved weight kept, their map trains
-    TrainConfig moving = withMotionTokens(c);
-    try (Trainer t = Trainer.startFrom(moving, dir.resolve("model"))) {
-      Map<String, float[]> start = snapshot(t);
-      trained.forEach((name, values) -> assertThat(start.get(name)).as(name).isEqualTo(values));
-      float[] map = start.get("llm.motion_proj.weight");
-      assertThat(map).isNotNull();
-      t.step();
-      assertThat(snapshot(t).get("llm.motion_proj.weight")).isNotEqualTo(map);
-      t.save(dir.resolve("moving"));
-    }
-    // ... and a run may not drop them silently
-    org.assertj.core.api.Assertions.assertThatThrownBy(
-            () -> Trainer.resume(c, dir.resolve("moving")).close())
-        .hasMessageStartingWith("train.motionTokens false (checkpoint: true)");
-  }
-
-  static TrainConfig withMotionTokens(TrainConfig c) {
-    return variant(
-        c,
-        c.promptOrder(),
-        c.freezeVision(),
-        c.lmLayers(),
-        c.identityWeight(),
-        c.identityPlaces(),
-        c.identityMotion(),
-        true);
   }
 
   static TrainConfig withIdentity(TrainConfig c, float weight) {
-    return variant(c, c.promptOrder(), c.freezeVision(), c.lmLayers(), weight, false, 0f, false);
+    return variant(c, c.promptOrder(), c.freezeVision(), c.lmLayers(), weight, false, 0f);
   }
 
   /** Mean over frames and identities of the cross-entropy of guessing each identity's frequency. */
@@ -484,8 +451,7 @@ class TrainerTest {
             false,
             0f,
             false,
-            0f,
-            false);
+            0f);
     try (Trainer t = Trainer.create(c, dir)) {
       float[] positions = t.encoder().parameters().get("mqt.pos_embed").getArray().toFloatArray();
       for (int i = 0; i < 40; i++) {
