@@ -126,6 +126,26 @@ public record LmConfig(
         order);
   }
 
+  /** The same model with another number of decoder layers. */
+  public LmConfig withLayers(int n) {
+    return new LmConfig(
+        vocab,
+        dim,
+        n,
+        heads,
+        ffnDim,
+        maxFrames,
+        maxPositions,
+        norm,
+        mlp,
+        positions,
+        ropeTheta,
+        tiedEmbeddings,
+        kvHeads,
+        normEps,
+        promptOrder);
+  }
+
   public int headDim() {
     return dim / heads;
   }

@@ -149,6 +149,56 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
     }
   }
 
+  /**
+   * Loads a checkpoint folder into a deeper model, {@code config} with more layers than the
+   * folder's: its layers 0..n-1 and every other weight are the folder's, and each layer added on
+   * top starts as the identity, its attention and MLP output projections zero (LLaMA Pro's block
+   * expansion, Wu et al. 2024), so the deeper model answers exactly as the folder's until training
+   * moves them.
+   */
+  public static Reasoner loadExpanded(Path dir, LmConfig config, Device device) throws IOException {
+    int saved = readConfig(dir).layers();
+    if (config.layers() <= saved) {
+      throw new IllegalArgumentException(
+          "llm.layers: " + config.layers() + " does not expand the " + saved + " layers of " + dir);
+    }
+    TextTokenizer tokenizer = TextTokenizer.load(dir.resolve(TOKENIZER_FILE));
+    Reasoner r = new Reasoner(config, tokenizer, device);
+    try {
+      Map<String, Parameter> kept = new LinkedHashMap<>();
+      r.parameters.forEach(
+          (name, p) -> {
+            if (addedLayer(name, saved) < 0) {
+              kept.put(name, p);
+            }
+          });
+      Checkpoints.load(dir.resolve(WEIGHTS_FILE), kept, r.manager);
+      r.parameters.forEach(
+          (name, p) -> {
+            if (addedLayer(name, saved) >= 0
+                && (name.endsWith(".attn.o_proj.weight")
+                    || name.endsWith(".mlp.down_proj.weight"))) {
+              p.getArray().subi(p.getArray()); // +0 everywhere (x * 0 would leave -0)
+            }
+          });
+      return r;
+    } catch (IOException | RuntimeException e) {
+      r.close();
+      throw e;
+    }
+  }
+
+  /** The layer index of a parameter of a layer at or above {@code from}, else -1. */
+  private static int addedLayer(String name, int from) {
+    String prefix = "llm.layers.";
+    if (!name.startsWith(prefix)) {
+      return -1;
+    }
+    int end = name.indexOf('.', prefix.length());
+    int layer = Integer.parseInt(name.substring(prefix.length(), end));
+    return layer >= from ? layer : -1;
+  }
+
   /** Writes the config, the weights and the tokenizer into {@code dir}. */
   public void save(Path dir) throws IOException {
     Files.createDirectories(dir);

@@ -337,6 +337,45 @@ class ReasonerTest {
         .hasMessageContaining("missing tensor llm.layers.2.");
   }
 
+  /**
+   * Block expansion: a model loaded with a layer more than its checkpoint answers exactly as the
+   * checkpoint's did (the added layer starts as the identity), has that layer's other weights
+   * initialised, and saves as a model of the new depth; a depth that does not grow is refused.
+   */
+  @Test
+  void aModelExpandedByALayerAnswersAsBeforeUntilItTrains(@TempDir Path dir) throws Exception {
+    Path ckpt = dir.resolve("ckpt");
+    Files.createDirectories(dir.resolve("tok"));
+    List<Completion> before;
+    LmConfig two;
+    try (Reasoner r = ReasonerTestSupport.reasoner(dir.resolve("tok"))) {
+      before = r.generate(mixedPrompts(r, 5));
+      r.save(ckpt);
+      two = r.config();
+    }
+    try (Reasoner deeper = Reasoner.loadExpanded(ckpt, two.withLayers(3), Device.cpu())) {
+      assertThat(deeper.parameters()).containsKey("llm.layers.2.attn.q_proj.weight");
+      assertThat(
+              deeper
+                  .parameters()
+                  .get("llm.layers.2.mlp.up_proj.weight")
+                  .getArray()
+                  .abs()
+                  .sum()
+                  .getFloat())
+          .isGreaterThan(0f);
+      Map<String, Completion> after = byId(deeper.generate(mixedPrompts(deeper, 5)));
+      for (Completion c : before) {
+        assertThat(after.get(c.prompt().id()).tokens()).containsExactly(c.tokens());
+        assertSameLogits(after.get(c.prompt().id()).stepLogits(), c.stepLogits());
+      }
+      deeper.save(dir.resolve("deeper"));
+    }
+    assertThat(Reasoner.readConfig(dir.resolve("deeper")).layers()).isEqualTo(3);
+    assertThatThrownBy(() -> Reasoner.loadExpanded(ckpt, two, Device.cpu()).close())
+        .hasMessageStartingWith("llm.layers: 2 does not expand");
+  }
+
   @Test
   void tokenizerRoundTripsWordsAndMapsUnknownWords(@TempDir Path dir) throws Exception {
     try (TextTokenizer t = ReasonerTestSupport.tokenizer(dir)) {

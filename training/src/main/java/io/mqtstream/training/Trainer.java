@@ -143,7 +143,7 @@ public final class Trainer implements AutoCloseable {
     int step =
         new ObjectMapper().readTree(checkpoint.resolve(STATE_FILE).toFile()).get("step").asInt();
     // the LM has trained once stage 0 is over; before, its weights are still the initial ones
-    Trainer t = withModelsOf(config, checkpoint, step > config.visionSteps());
+    Trainer t = withModelsOf(config, checkpoint, step > config.visionSteps(), false);
     NDManager manager = t.encoder.manager();
     t.optimizer.load(checkpoint.resolve(OPTIMIZER_FILE), manager);
     t.step = step;
@@ -166,7 +166,7 @@ public final class Trainer implements AutoCloseable {
    * model shapes and prompt order must be the config's.
    */
   public static Trainer startFrom(TrainConfig config, Path model) throws IOException {
-    Trainer t = withModelsOf(config, model, true);
+    Trainer t = withModelsOf(config, model, true, true);
     if (t.identity != null) {
       log.info(
           "{}: the identity head starts fresh (identityWeight {})", model, config.identityWeight());
@@ -177,10 +177,12 @@ public final class Trainer implements AutoCloseable {
   /**
    * A trainer over the encoder and LM saved in {@code dir}, which must have the config's shapes
    * and, when that LM has trained ({@code lmTrained}), the config's prompt order: a trained LM read
-   * with the question elsewhere would be silently wrong.
+   * with the question elsewhere would be silently wrong. With {@code mayExpand} (a run started from
+   * a model) the config may ask for more LM layers than the model has: they are added on top as the
+   * identity ({@link Reasoner#loadExpanded}).
    */
-  private static Trainer withModelsOf(TrainConfig config, Path dir, boolean lmTrained)
-      throws IOException {
+  private static Trainer withModelsOf(
+      TrainConfig config, Path dir, boolean lmTrained, boolean mayExpand) throws IOException {
     LmConfig saved = Reasoner.readConfig(dir.resolve("llm"));
     if (lmTrained && saved.promptOrder() != config.promptOrder()) {
       throw new IllegalArgumentException(
@@ -194,15 +196,26 @@ public final class Trainer implements AutoCloseable {
               + config.visionSteps()
               + "; a run started from a trained model never)");
     }
+    boolean expand = mayExpand && config.lmLayers() > saved.layers();
     checkSameShapes(
         config,
         EncoderConfig.read(dir.resolve("encoder").resolve(MqtEncoder.CONFIG_FILE)),
-        saved,
+        expand ? saved.withLayers(config.lmLayers()) : saved,
         dir);
     MqtEncoder encoder = MqtEncoder.load(dir.resolve("encoder"));
+    LmConfig lm = saved.withPromptOrder(config.promptOrder());
     Reasoner reasoner =
-        Reasoner.load(
-            dir.resolve("llm"), saved.withPromptOrder(config.promptOrder()), Device.cpu());
+        expand
+            ? Reasoner.loadExpanded(
+                dir.resolve("llm"), lm.withLayers(config.lmLayers()), Device.cpu())
+            : Reasoner.load(dir.resolve("llm"), lm, Device.cpu());
+    if (expand) {
+      log.info(
+          "{}: its {} LM layers, then {} more that start as the identity",
+          dir,
+          saved.layers(),
+          config.lmLayers() - saved.layers());
+    }
     return new Trainer(config, encoder, reasoner);
   }
 

@@ -292,6 +292,16 @@ class TrainerTest {
                         withOrder(c, LmConfig.PromptOrder.QUESTION_FIRST), dir.resolve("model"))
                     .close())
         .hasMessageStartingWith("train.promptOrder");
+    // a deeper LM: the model's weights kept, a layer added on top that trains from the first step
+    TrainConfig deeper = variant(c, c.promptOrder(), c.freezeVision(), c.lmLayers() + 1);
+    String added = "llm.layers." + c.lmLayers() + ".attn.o_proj.weight";
+    try (Trainer t = Trainer.startFrom(deeper, dir.resolve("model"))) {
+      Map<String, float[]> start = snapshot(t);
+      trained.forEach((name, values) -> assertThat(start.get(name)).as(name).isEqualTo(values));
+      assertThat(start.get(added)).containsOnly(0f);
+      t.step();
+      assertThat(snapshot(t).get(added)).isNotEqualTo(start.get(added));
+    }
   }
 
   static TrainConfig withIdentity(TrainConfig c, float weight) {
