@@ -108,26 +108,15 @@ public record LmConfig(
 
   /** The same model with the question standing elsewhere in its prompts. */
   public LmConfig withPromptOrder(PromptOrder order) {
-    return new LmConfig(
-        vocab,
-        dim,
-        layers,
-        heads,
-        ffnDim,
-        maxFrames,
-        maxPositions,
-        norm,
-        mlp,
-        positions,
-        ropeTheta,
-        tiedEmbeddings,
-        kvHeads,
-        normEps,
-        order);
+    return with(layers, order);
   }
 
   /** The same model with another number of decoder layers. */
   public LmConfig withLayers(int n) {
+    return with(n, promptOrder);
+  }
+
+  private LmConfig with(int n, PromptOrder order) {
     return new LmConfig(
         vocab,
         dim,
@@ -143,7 +132,7 @@ public record LmConfig(
         tiedEmbeddings,
         kvHeads,
         normEps,
-        promptOrder);
+        order);
   }
 
   public int headDim() {
