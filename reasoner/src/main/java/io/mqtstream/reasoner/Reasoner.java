@@ -168,14 +168,14 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
       Map<String, Parameter> kept = new LinkedHashMap<>();
       r.parameters.forEach(
           (name, p) -> {
-            if (addedLayer(name, saved) < 0) {
+            if (!addedLayer(name, saved)) {
               kept.put(name, p);
             }
           });
       Checkpoints.load(dir.resolve(WEIGHTS_FILE), kept, r.manager);
       r.parameters.forEach(
           (name, p) -> {
-            if (addedLayer(name, saved) >= 0
+            if (addedLayer(name, saved)
                 && (name.endsWith(".attn.o_proj.weight")
                     || name.endsWith(".mlp.down_proj.weight"))) {
               p.getArray().subi(p.getArray()); // +0 everywhere (x * 0 would leave -0)
@@ -188,15 +188,14 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
     }
   }
 
-  /** The layer index of a parameter of a layer at or above {@code from}, else -1. */
-  private static int addedLayer(String name, int from) {
+  /** Whether a parameter belongs to a layer at or above {@code from}, one the checkpoint lacks. */
+  private static boolean addedLayer(String name, int from) {
     String prefix = "llm.layers.";
     if (!name.startsWith(prefix)) {
-      return -1;
+      return false;
     }
     int end = name.indexOf('.', prefix.length());
-    int layer = Integer.parseInt(name.substring(prefix.length(), end));
-    return layer >= from ? layer : -1;
+    return Integer.parseInt(name.substring(prefix.length(), end)) >= from;
   }
 
   /** Writes the config, the weights and the tokenizer into {@code dir}. */
