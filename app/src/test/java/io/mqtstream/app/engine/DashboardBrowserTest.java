@@ -19,7 +19,9 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
@@ -59,6 +61,7 @@ class DashboardBrowserTest {
 
   @AfterAll
   static void stopBroker() {
+    CAMERAS.shutdownNow();
     kafka.close();
   }
 
@@ -105,7 +108,7 @@ class DashboardBrowserTest {
         Engine.start(
             c, kafka.bootstrapServers(), new PrometheusMeterRegistry(PrometheusConfig.DEFAULT))) {
       String base = "http://localhost:" + engine.httpPort();
-      CompletableFuture<?> cameras = cameras(c, "cam-", 2, 2, Duration.ofSeconds(150));
+      Future<?> cameras = cameras(c, "cam-", 2, 2, Duration.ofSeconds(150));
       WebDriver page = browser();
       try {
         page.get(base + "/");
@@ -155,7 +158,7 @@ class DashboardBrowserTest {
         // raise the load to three times what the engine answers at M: m falls on the page
         int loadCameras = 8;
         double fps = Math.max(4, 3 * capacity / loadCameras);
-        CompletableFuture<?> load = cameras(c, "load-", loadCameras, fps, Duration.ofSeconds(25));
+        Future<?> load = cameras(c, "load-", loadCameras, fps, Duration.ofSeconds(25));
         new WebDriverWait(page, Duration.ofSeconds(90)).until(d -> mNow(d) > 0 && mNow(d) < 64);
         // the m chart moved: its line has more than one height
         String[] points =
@@ -164,7 +167,7 @@ class DashboardBrowserTest {
             .as("distinct m values drawn in %s", String.join(" ", points))
             .isGreaterThan(1);
         screenshot(page, "dashboard-under-load.png");
-        load.join();
+        load.get();
 
         // the page and its data never carry the Kafka settings
         assertThat(page.getPageSource()).doesNotContain(KAFKA_SECRET);
@@ -189,7 +192,14 @@ class DashboardBrowserTest {
   }
 
   /** Synthetic cameras in the background; the future completes when they stop. */
-  private static CompletableFuture<?> cameras(
+  /**
+   * Runs the camera harnesses: their futures' {@code cancel(true)} interrupts them, so none
+   * outlives its test (a {@code CompletableFuture}'s cancel does not interrupt, and a 150-s harness
+   * would go on publishing into the next test class's run).
+   */
+  private static final ExecutorService CAMERAS = Executors.newCachedThreadPool();
+
+  private static Future<?> cameras(
       EngineConfig c, String prefix, int count, double fps, Duration duration) {
     Harness.Options o =
         new Harness.Options(
@@ -204,7 +214,7 @@ class DashboardBrowserTest {
             null,
             Duration.ofSeconds(1),
             Duration.ZERO);
-    return CompletableFuture.runAsync(
+    return CAMERAS.submit(
         () -> {
           try {
             new Harness(kafka.clientProperties(), o, r -> {}, p -> {}).run();
