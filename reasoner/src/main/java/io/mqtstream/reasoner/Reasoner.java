@@ -138,10 +138,21 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
    * prompt order); the weights must fit its shapes.
    */
   public static Reasoner load(Path dir, LmConfig config, Device device) throws IOException {
+    return load(dir, config, device, Integer.MAX_VALUE);
+  }
+
+  /**
+   * A model of {@code config} with the folder's tokenizer and the folder's weights for every
+   * parameter except those of layers {@code savedLayers} and up, which keep their initial values.
+   */
+  private static Reasoner load(Path dir, LmConfig config, Device device, int savedLayers)
+      throws IOException {
     TextTokenizer tokenizer = TextTokenizer.load(dir.resolve(TOKENIZER_FILE));
     Reasoner r = new Reasoner(config, tokenizer, device);
     try {
-      Checkpoints.load(dir.resolve(WEIGHTS_FILE), r.parameters, r.manager);
+      Map<String, Parameter> saved = new LinkedHashMap<>(r.parameters);
+      saved.keySet().removeIf(name -> addedLayer(name, savedLayers));
+      Checkpoints.load(dir.resolve(WEIGHTS_FILE), saved, r.manager);
       return r;
     } catch (IOException | RuntimeException e) {
       r.close();
@@ -162,30 +173,15 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
       throw new IllegalArgumentException(
           "llm.layers: " + config.layers() + " does not expand the " + saved + " layers of " + dir);
     }
-    TextTokenizer tokenizer = TextTokenizer.load(dir.resolve(TOKENIZER_FILE));
-    Reasoner r = new Reasoner(config, tokenizer, device);
-    try {
-      Map<String, Parameter> kept = new LinkedHashMap<>();
-      r.parameters.forEach(
-          (name, p) -> {
-            if (!addedLayer(name, saved)) {
-              kept.put(name, p);
-            }
-          });
-      Checkpoints.load(dir.resolve(WEIGHTS_FILE), kept, r.manager);
-      r.parameters.forEach(
-          (name, p) -> {
-            if (addedLayer(name, saved)
-                && (name.endsWith(".attn.o_proj.weight")
-                    || name.endsWith(".mlp.down_proj.weight"))) {
-              p.getArray().subi(p.getArray()); // +0 everywhere (x * 0 would leave -0)
-            }
-          });
-      return r;
-    } catch (IOException | RuntimeException e) {
-      r.close();
-      throw e;
-    }
+    Reasoner r = load(dir, config, device, saved);
+    r.parameters.forEach(
+        (name, p) -> {
+          if (addedLayer(name, saved)
+              && (name.endsWith(".attn.o_proj.weight") || name.endsWith(".mlp.down_proj.weight"))) {
+            p.getArray().subi(p.getArray()); // +0 everywhere (x * 0 would leave -0)
+          }
+        });
+    return r;
   }
 
   /** Whether a parameter belongs to a layer at or above {@code from}, one the checkpoint lacks. */

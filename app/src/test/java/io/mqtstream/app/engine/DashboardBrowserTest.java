@@ -191,7 +191,6 @@ class DashboardBrowserTest {
     return text.matches("\\d+") ? Integer.parseInt(text) : -1;
   }
 
-  /** Synthetic cameras in the background; the future completes when they stop. */
   /**
    * Runs the camera harnesses: their futures' {@code cancel(true)} interrupts them, so none
    * outlives its test (a {@code CompletableFuture}'s cancel does not interrupt, and a 150-s harness
@@ -199,6 +198,7 @@ class DashboardBrowserTest {
    */
   private static final ExecutorService CAMERAS = Executors.newCachedThreadPool();
 
+  /** Synthetic cameras in the background; the future completes when they stop. */
   private static Future<?> cameras(
       EngineConfig c, String prefix, int count, double fps, Duration duration) {
     Harness.Options o =
