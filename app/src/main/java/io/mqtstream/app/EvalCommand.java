@@ -86,6 +86,14 @@ final class EvalCommand implements Callable<Integer> {
               + " 'expected → given ×count' (0 = off)")
   int mistakes;
 
+  @Option(
+      names = "--by-objects",
+      description =
+          "also print, per question type at the largest m, the accuracy by the number of objects"
+              + " in the frame asked about and, for a question that names an object, by whether"
+              + " another object there shares its colour or its shape")
+  boolean byObjects;
+
   @Override
   public Integer call() throws Exception {
     int[] ms = Arrays.stream(m.split(",")).map(String::trim).mapToInt(Integer::parseInt).toArray();
@@ -116,6 +124,7 @@ final class EvalCommand implements Callable<Integer> {
         long t0 = System.nanoTime();
         int largest = Arrays.stream(ms).max().orElseThrow();
         Map<String, Map<String, Integer>> wrong = new TreeMap<>(); // type → "a → b" → times
+        ClutterTally clutter = new ClutterTally(largest);
         Map<Integer, Evaluator.Score> scores =
             new Evaluator(encoder, reasoner, world)
                 .evaluate(
@@ -126,6 +135,9 @@ final class EvalCommand implements Callable<Integer> {
                         System.err.printf(
                             "\reval %s: %d/%d clips", dir.getFileName(), done, samples),
                     a -> {
+                      if (byObjects) {
+                        clutter.accept(a);
+                      }
                       if (mistakes > 0
                           && a.m() == largest
                           && !a.given().equals(a.question().answer())) {
@@ -148,6 +160,9 @@ final class EvalCommand implements Callable<Integer> {
                               .limit(mistakes)
                               .map(e -> e.getKey() + " ×" + e.getValue())
                               .collect(Collectors.joining(", "))));
+        }
+        if (byObjects) {
+          System.out.print(clutter.report());
         }
         results.put(dir.toString(), scores); // the path as given: folder names alone can collide
         blind.put(dir.toString(), Evaluator.blind(world, samples, seed));

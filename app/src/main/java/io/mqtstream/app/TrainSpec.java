@@ -49,7 +49,8 @@ record TrainSpec(
     boolean freezeVision,
     float identityWeight,
     boolean identityPlaces,
-    float identityMotion) {
+    float identityMotion,
+    float identityTokens) {
 
   /** One curriculum stage: until this step, at most this many objects per clip. */
   record Stage(int untilStep, int maxObjects) {}
@@ -236,7 +237,8 @@ record TrainSpec(
           freezeVision,
           identityWeight,
           identityPlaces,
-          identityMotion);
+          identityMotion,
+          identityTokens);
     } catch (IllegalArgumentException e) {
       String[] kv = e.getMessage().split(":", 2);
       throw new ConfigException(kv[0], kv.length > 1 ? kv[1].trim() : e.getMessage(), e);

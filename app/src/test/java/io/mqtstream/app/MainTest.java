@@ -66,6 +66,12 @@ class MainTest {
     failure(dir, TRAIN_CONFIG, "identityMotion: 0", "identityMotion: 1")
         .hasMessageContaining("identityMotion")
         .hasMessageContaining("identityWeight");
+    failure(dir, TRAIN_CONFIG, "identityTokens: 0", "identityTokens: -1")
+        .hasMessageContaining("identityTokens");
+    // the tokens are read by the identity head, which this config has off
+    failure(dir, TRAIN_CONFIG, "identityTokens: 0", "identityTokens: 1")
+        .hasMessageContaining("identityTokens")
+        .hasMessageContaining("identityWeight");
   }
 
   @Test

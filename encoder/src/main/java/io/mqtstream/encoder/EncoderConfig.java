@@ -34,6 +34,11 @@ public record EncoderConfig(
     }
   }
 
+  /** The same encoder with MQT keys of {@code keys}. */
+  public EncoderConfig withKeyMode(MqtConfig.KeyMode keys) {
+    return new EncoderConfig(preset, vision, mqt.withKeyMode(keys), pixelMean, pixelStd);
+  }
+
   /**
    * The {@code mqt-tiny} preset: 64×64 images in 8×8 patches (64 × 128 features from a 2-layer
    * ViT), M = 64 latent queries, one 4-head cross-attention of width 128, tokens of width 256.

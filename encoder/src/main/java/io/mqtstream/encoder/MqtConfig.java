@@ -119,4 +119,10 @@ public record MqtConfig(
       }
     }
   }
+
+  /** The same block with keys of {@code keys}. */
+  public MqtConfig withKeyMode(KeyMode keys) {
+    return new MqtConfig(
+        maxTokens, dim, heads, featureDim, patches, outputDim, keys, tokenPositions, block);
+  }
 }

@@ -120,7 +120,23 @@ public final class MqtEncoder implements FrameEncoder, AutoCloseable {
    * @throws IOException naming the tensor that is missing, unexpected or of the wrong shape
    */
   public static MqtEncoder load(Path dir) throws IOException {
-    EncoderConfig config = EncoderConfig.read(dir.resolve(CONFIG_FILE));
+    return load(dir, EncoderConfig.read(dir.resolve(CONFIG_FILE)));
+  }
+
+  /**
+   * The encoder of {@code dir} with its cross-attention keys made of {@code keyMode}: the same
+   * weights, since a legacy block's key projection reads positions alone or features plus positions
+   * at the same width. It lets a model trained with positional keys go on training with keys that
+   * see the image (train {@code --start-from}), so a latent query can look for an object instead of
+   * a place.
+   *
+   * @throws IllegalArgumentException for the reference block, whose keys are positional only
+   */
+  public static MqtEncoder load(Path dir, MqtConfig.KeyMode keyMode) throws IOException {
+    return load(dir, EncoderConfig.read(dir.resolve(CONFIG_FILE)).withKeyMode(keyMode));
+  }
+
+  private static MqtEncoder load(Path dir, EncoderConfig config) throws IOException {
     MqtEncoder encoder = new MqtEncoder(config, Engines.pytorch().defaultDevice());
     try {
       encoder.loadWeights(dir.resolve(WEIGHTS_FILE));

@@ -46,8 +46,8 @@ public final class Evaluator {
   /** Accuracy at one m: overall and per question type. */
   public record Score(int samples, double accuracy, Map<String, Double> byType) {}
 
-  /** One answer given: at which m, to which question, what the model said. */
-  public record Answer(int m, Question question, String given) {}
+  /** One answer given: at which m, about which clip, to which question, what the model said. */
+  public record Answer(int m, Clip clip, Question question, String given) {}
 
   /**
    * @param progress called with the number of clips done
@@ -72,10 +72,12 @@ public final class Evaluator {
     }
     for (int from = 0; from < samples; from += BATCH) {
       int n = Math.min(BATCH, samples - from);
+      List<Clip> clips = new ArrayList<>();
       List<Question> questions = new ArrayList<>();
       List<List<VisualTokens>> frames = new ArrayList<>();
       for (int i = from; i < from + n; i++) {
         Clip clip = testClip(world, seed, i);
+        clips.add(clip);
         questions.add(asked(world, clip, seed, i));
         frames.add(encoder.encode(cameraFrames.of(clip)));
       }
@@ -88,9 +90,10 @@ public final class Evaluator {
                   Integer.toString(i), cut, questions.get(i).text(), Sampling.greedy(4), null));
         }
         for (Completion c : reasoner.generate(prompts)) {
-          Question q = questions.get(Integer.parseInt(c.prompt().id()));
+          int i = Integer.parseInt(c.prompt().id());
+          Question q = questions.get(i);
           boolean ok = c.text().equals(q.answer());
-          answers.accept(new Answer(m, q, c.text()));
+          answers.accept(new Answer(m, clips.get(i), q, c.text()));
           right.get(m)[0] += ok ? 1 : 0;
           int[] t = rightByType.get(m).computeIfAbsent(q.type().key(), k -> new int[2]);
           t[0] += ok ? 1 : 0;

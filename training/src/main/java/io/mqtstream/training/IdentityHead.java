@@ -31,6 +31,14 @@ import java.util.Map;
  * frames' means, how far each object shown in both moved: a direction question compares an object's
  * place across frames, and a place that is a few pixels off (mqt-tiny v11: 4.9 px rms, as much as
  * an object moves in a frame) does not say which way it went.
+ *
+ * <p>With {@code identityTokens} a third pair of maps, shared by the tokens, reads from token
+ * {@code 1 + i} alone whether identity {@code i} is shown and where (and, with motion, from that
+ * token's change between two frames, how far it moved): each identity gets a token of its own, in
+ * one layout, so the LM can find "the red circle" by attending to one token instead of reading a
+ * per-identity code out of a mean (eval {@code --by-objects}: v13 answers position and direction
+ * about a lone object always right, about one among others about half the time). Only the slots
+ * below m are read, so small m keeps the frame's summary and larger m adds the objects.
  */
 final class IdentityHead {
   static final String HEAD_FILE = "identity_head.safetensors";
@@ -48,6 +56,9 @@ final class IdentityHead {
 
   private final Dense head;
   private final Dense motionHead; // null without identityMotion
+  private final Dense slotHead; // null without identityTokens: (presence, x, y) from one token
+  private final Dense slotMotionHead; // null without identityTokens or identityMotion
+  private final float slotWeight;
   private final Map<String, Parameter> parameters = new LinkedHashMap<>();
   private final AdamW optimizer;
   private final float weight;
@@ -69,6 +80,21 @@ final class IdentityHead {
       motionHead.collect("identity_motion", parameters);
     } else {
       this.motionHead = null;
+    }
+    this.slotWeight = config.identityTokens();
+    if (slotWeight > 0) {
+      this.slotHead = new Dense(tokenDim, 3, true);
+      slotHead.initialize(manager, DataType.FLOAT32, new Shape(1, tokenDim));
+      slotHead.collect("identity_slot", parameters);
+    } else {
+      this.slotHead = null;
+    }
+    if (slotWeight > 0 && motionWeight > 0) {
+      this.slotMotionHead = new Dense(tokenDim, 2, true);
+      slotMotionHead.initialize(manager, DataType.FLOAT32, new Shape(1, tokenDim));
+      slotMotionHead.collect("identity_slot_motion", parameters);
+    } else {
+      this.slotMotionHead = null;
     }
     parameters.values().forEach(p -> p.getArray().setRequiresGradient(true));
     this.optimizer = new AdamW(parameters, manager, 0.9f, 0.98f, 1e-8f, config.weightDecay());
@@ -109,14 +135,26 @@ final class IdentityHead {
   NDArray loss(ParameterStore ps, NDManager scope, NDArray tokens, float[] targets) {
     NDList e = errors(ps, scope, tokens, targets);
     NDArray loss = (places ? e.get(0).add(e.get(1)) : e.get(0)).mul(weight);
-    return motionHead == null ? loss : loss.add(e.get(2).mul(motionWeight));
+    if (motionHead != null) {
+      loss = loss.add(e.get(2).mul(motionWeight));
+    }
+    if (slotHead != null && tokens.getShape().get(1) > 1) {
+      NDArray slots = e.get(3).add(e.get(4));
+      if (slotMotionHead != null) {
+        slots = slots.add(e.get(5).mul(motionWeight));
+      }
+      loss = loss.add(slots.mul(slotWeight));
+    }
+    return loss;
   }
 
   /**
    * The head's errors: the mean binary cross-entropy over frames and identities, in nats; the mean
    * squared error of the shown objects' places (per coordinate; NaN without {@code
    * identityPlaces}); the mean squared error of the motion of the objects shown in two consecutive
-   * frames (per coordinate, in {@link #MOTION_SCALE} units; NaN without {@code identityMotion}).
+   * frames (per coordinate, in {@link #MOTION_SCALE} units; NaN without {@code identityMotion});
+   * with {@code identityTokens}, the same three read from each identity's own token {@code 1 + i}
+   * of the first m (NaN where m is 1, which has no slot, or without motion for the third).
    *
    * @param tokens (N, m, D), the frames' first m tokens, clip after clip, frame after frame
    * @param targets N × {@link #TARGET_WIDTH}, from {@link #targets}
@@ -138,9 +176,25 @@ final class IdentityHead {
                     .reshape(n, IDENTITIES, 2),
                 y)
             : scope.create(Float.NaN);
-    if (motionHead == null) {
-      return new NDList(bce, placeError);
+    NDArray motionError = scope.create(Float.NaN);
+    if (motionHead != null) {
+      motionError = motionError(ps, mean, all);
     }
+    NDList errors = new NDList(bce, placeError, motionError);
+    if (slotHead != null) {
+      errors.addAll(slotErrors(ps, scope, tokens, all));
+    }
+    return errors;
+  }
+
+  /**
+   * The motion read of the mean.
+   *
+   * @param mean (N, D), frames' token means, clip after clip
+   * @param all (N, TARGET_WIDTH)
+   */
+  private NDArray motionError(ParameterStore ps, NDArray mean, NDArray all) {
+    int n = (int) mean.getShape().get(0);
     int clips = n / frames;
     NDArray perClip = mean.reshape(clips, frames, -1); // (C, T, D)
     NDArray change = // (C·(T−1), D): each frame's mean minus the one before
@@ -157,7 +211,57 @@ final class IdentityHead {
             .reshape(-1, IDENTITIES);
     NDArray moved =
         later.get(new NDIndex(":, :, " + 4 * IDENTITIES + ":")).reshape(-1, IDENTITIES, 2);
-    return new NDList(bce, placeError, maskedSquaredError(motion, moved, both));
+    return maskedSquaredError(motion, moved, both);
+  }
+
+  /**
+   * The slot reads: presence (binary cross-entropy), place and motion of identity i from token 1 +
+   * i, for the identities whose token is among the first m.
+   *
+   * @param tokens (N, m, D)
+   * @param all (N, TARGET_WIDTH)
+   */
+  private NDList slotErrors(ParameterStore ps, NDManager scope, NDArray tokens, NDArray all) {
+    int n = (int) tokens.getShape().get(0);
+    int s = Math.min((int) tokens.getShape().get(1) - 1, IDENTITIES); // slots among the first m
+    if (s < 1) {
+      return new NDList(scope.create(Float.NaN), scope.create(Float.NaN), scope.create(Float.NaN));
+    }
+    NDArray slots = tokens.get(new NDIndex(":, 1:" + (1 + s))); // (N, s, D)
+    NDArray out = slotHead.apply(ps, slots, true); // (N, s, 3)
+    NDArray y = all.get(new NDIndex(":, 0:" + s)); // (N, s)
+    NDArray z = out.get(new NDIndex(":, :, 0")); // (N, s)
+    NDArray bce = z.maximum(0f).sub(y.mul(z)).add(z.abs().neg().exp().add(1f).log()).mean();
+    NDArray place =
+        maskedSquaredError(
+            out.get(new NDIndex(":, :, 1:3")),
+            all.get(new NDIndex(":, " + IDENTITIES + ":" + 3 * IDENTITIES))
+                .reshape(n, IDENTITIES, 2)
+                .get(new NDIndex(":, 0:" + s)),
+            y);
+    if (slotMotionHead == null) {
+      return new NDList(bce, place, scope.create(Float.NaN));
+    }
+    int clips = n / frames;
+    NDArray perClip = slots.reshape(clips, frames, s, -1); // (C, T, s, D)
+    NDArray change = // (C·(T−1), s, D)
+        perClip
+            .get(new NDIndex(":, 1:"))
+            .sub(perClip.get(new NDIndex(":, :-1")))
+            .reshape(clips * (frames - 1), s, -1);
+    NDArray motion = slotMotionHead.apply(ps, change, true); // (C·(T−1), s, 2)
+    NDArray later = all.reshape(clips, frames, TARGET_WIDTH).get(new NDIndex(":, 1:"));
+    NDArray both =
+        later
+            .get(new NDIndex(":, :, " + 3 * IDENTITIES + ":" + 4 * IDENTITIES))
+            .reshape(-1, IDENTITIES)
+            .get(new NDIndex(":, 0:" + s)); // (C·(T−1), s)
+    NDArray moved =
+        later
+            .get(new NDIndex(":, :, " + 4 * IDENTITIES + ":"))
+            .reshape(-1, IDENTITIES, 2)
+            .get(new NDIndex(":, 0:" + s)); // (C·(T−1), s, 2)
+    return new NDList(bce, place, maskedSquaredError(motion, moved, both));
   }
 
   /**

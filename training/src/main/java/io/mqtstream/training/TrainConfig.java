@@ -37,6 +37,9 @@ import io.mqtstream.world.WorldConfig;
  * @param identityMotion weight of a third read of that head: from the difference of two consecutive
  *     frames' means, how far each object shown in both moved (squared error), so that a change of
  *     place between frames is in the tokens as precisely as a direction question needs; 0 = none
+ * @param identityTokens weight of the head's reads from each identity's own token (token 1 + i
+ *     holds identity i: whether it is shown, where, and with {@code identityMotion} how far it
+ *     moved; {@link IdentityHead}), so an object can be found by attending to one token; 0 = none
  */
 public record TrainConfig(
     long seed,
@@ -63,7 +66,8 @@ public record TrainConfig(
     boolean freezeVision,
     float identityWeight,
     boolean identityPlaces,
-    float identityMotion) {
+    float identityMotion,
+    float identityTokens) {
 
   /** Where a fresh run's latent queries start looking. */
   public enum QueryInit {
@@ -107,6 +111,21 @@ public record TrainConfig(
       throw new IllegalArgumentException(
           "train.identityMotion: needs identityWeight > 0 (its head reads the motion) and"
               + " world.frames >= 2");
+    }
+    if (!(identityTokens >= 0) || Float.isInfinite(identityTokens)) {
+      throw new IllegalArgumentException("train.identityTokens: must be a number >= 0");
+    }
+    if (identityTokens > 0 && (identityWeight == 0 || !identityPlaces)) {
+      throw new IllegalArgumentException(
+          "train.identityTokens: needs identityWeight > 0 and identityPlaces (its head reads the"
+              + " tokens)");
+    }
+    if (identityTokens > 0 && encoder.mqt().maxTokens() <= PatchTargets.SLOTS) {
+      throw new IllegalArgumentException(
+          "train.identityTokens: needs more than "
+              + PatchTargets.SLOTS
+              + " latent queries (a summary token and one per identity), the encoder has "
+              + encoder.mqt().maxTokens());
     }
     if (questionsPerClip < 1) {
       throw new IllegalArgumentException("train.questionsPerClip: must be >= 1");
@@ -164,6 +183,7 @@ public record TrainConfig(
         freezeVision,
         identityWeight,
         identityPlaces,
-        identityMotion);
+        identityMotion,
+        identityTokens);
   }
 }

@@ -12,6 +12,7 @@ import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.mqtstream.encoder.EncoderConfig;
+import io.mqtstream.encoder.MqtConfig;
 import io.mqtstream.encoder.MqtEncoder;
 import io.mqtstream.nn.Engines;
 import io.mqtstream.nn.Tensors;
@@ -179,7 +180,8 @@ public final class Trainer implements AutoCloseable {
    * and, when that LM has trained ({@code lmTrained}), the config's prompt order: a trained LM read
    * with the question elsewhere would be silently wrong. With {@code mayExpand} (a run started from
    * a model) the config may ask for more LM layers than the model has: they are added on top as the
-   * identity ({@link Reasoner#loadExpanded}).
+   * identity ({@link Reasoner#loadExpanded}); and a legacy block with positional keys may go on
+   * with content keys ({@link MqtEncoder#load(Path, MqtConfig.KeyMode)}).
    */
   private static Trainer withModelsOf(
       TrainConfig config, Path dir, boolean lmTrained, boolean mayExpand) throws IOException {
@@ -197,12 +199,26 @@ public final class Trainer implements AutoCloseable {
               + "; a run started from a trained model never)");
     }
     boolean expand = mayExpand && config.lmLayers() > saved.layers();
+    EncoderConfig savedEncoder =
+        EncoderConfig.read(dir.resolve("encoder").resolve(MqtEncoder.CONFIG_FILE));
+    MqtConfig.KeyMode keys = config.encoder().mqt().keyMode();
+    boolean seeContent =
+        mayExpand
+            && savedEncoder.mqt().keyMode() == MqtConfig.KeyMode.POSITIONAL
+            && keys == MqtConfig.KeyMode.CONTENT
+            && savedEncoder.mqt().block() == MqtConfig.Block.LEGACY;
     checkSameShapes(
         config,
-        EncoderConfig.read(dir.resolve("encoder").resolve(MqtEncoder.CONFIG_FILE)),
+        seeContent ? savedEncoder.withKeyMode(keys) : savedEncoder,
         expand ? saved.withLayers(config.lmLayers()) : saved,
         dir);
-    MqtEncoder encoder = MqtEncoder.load(dir.resolve("encoder"));
+    MqtEncoder encoder =
+        seeContent
+            ? MqtEncoder.load(dir.resolve("encoder"), keys)
+            : MqtEncoder.load(dir.resolve("encoder"));
+    if (seeContent) {
+      log.info("{}: its positional keys now see the patches' features too (keyMode content)", dir);
+    }
     LmConfig lm = saved.withPromptOrder(config.promptOrder());
     Reasoner reasoner =
         expand
@@ -682,7 +698,8 @@ public final class Trainer implements AutoCloseable {
    * The identity head's errors on every frame of {@code clips} at {@code m} (no gradient, no
    * update): how well the tokens say which objects each frame shows, {binary cross-entropy, places'
    * mean squared error or NaN without {@code identityPlaces}, motion's mean squared error or NaN
-   * without {@code identityMotion}}.
+   * without {@code identityMotion}}, then with {@code identityTokens} the same three read from each
+   * identity's own token ({@link IdentityHead#errors}).
    *
    * @throws IllegalStateException when the run has no identity loss ({@code identityWeight} 0)
    */
@@ -698,11 +715,11 @@ public final class Trainer implements AutoCloseable {
       NDArray tokens =
           encoder.forward(ps, encoder.preprocessor().batch(scope, frames), m, false); // (N, m, D)
       NDList errors = identity.errors(ps, scope, tokens, targets);
-      return new float[] {
-        errors.get(0).getFloat(),
-        errors.get(1).getFloat(),
-        errors.size() > 2 ? errors.get(2).getFloat() : Float.NaN
-      };
+      float[] out = new float[errors.size()];
+      for (int i = 0; i < out.length; i++) {
+        out[i] = errors.get(i).getFloat();
+      }
+      return out;
     }
   }
 

@@ -65,6 +65,15 @@ class EvaluatorTest {
                 java.util.stream.IntStream.range(0, 40)
                     .mapToObj(i -> Evaluator.asked(world, Evaluator.testClip(world, 7, i), 7, i))
                     .toList());
+        // and each answer names the clip its question was asked of
+        Map<io.mqtstream.world.Clip, Question> askedOf = new java.util.HashMap<>();
+        for (int i = 0; i < 40; i++) {
+          io.mqtstream.world.Clip clip = Evaluator.testClip(world, 7, i);
+          askedOf.put(clip, Evaluator.asked(world, clip, 7, i));
+        }
+        for (Evaluator.Answer x : at) {
+          assertThat(askedOf.get(x.clip())).isEqualTo(x.question());
+        }
         long wrong = at.stream().filter(x -> !x.given().equals(x.question().answer())).count();
         assertThat(wrong).isEqualTo(Math.round((1 - a.get(m).accuracy()) * 40));
       }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
@@ -44,6 +45,122 @@ class IdentityHeadTest {
 
     assertThat(withPlaces).isLessThan(0.25 * constant);
     assertThat(presenceOnly).isGreaterThan(0.8 * constant);
+  }
+
+  /**
+   * The token reads: from tokens where token 1 + i holds identity i (presence and place, in one
+   * layout for all), the shared read learns every shown object's place; from the same tokens one
+   * place off (identity i in token 2 + i), it reads another object's and cannot, so each identity
+   * is read from its own token.
+   */
+  @Test
+  void theTokenReadLearnsEachIdentitysPlaceFromItsOwnToken() {
+    TrainConfig c =
+        TrainerTest.variant(
+            TrainerTest.withSixteenQueries(fourFrames()),
+            LmConfig.PromptOrder.FRAMES_FIRST,
+            false,
+            1,
+            1f,
+            true,
+            0f,
+            1f);
+    SyntheticWorld world = new SyntheticWorld(c.world());
+    List<Clip> train = clips(world, Split.TRAIN, 256);
+    List<Clip> test = clips(world, Split.TEST, 64);
+    double constant =
+        bestConstantError(
+            test,
+            0,
+            (clip, f, o) ->
+                new double[] {
+                  2 * o.x(f) / clip.imageSize() - 1, 2 * o.y(f) / clip.imageSize() - 1
+                });
+
+    float[] own = trainedTokenErrors(c, train, test, 1);
+    float[] offByOne = trainedTokenErrors(c, train, test, 2);
+
+    assertThat(own[4]).isLessThan((float) (0.1 * constant));
+    assertThat(offByOne[4]).isGreaterThan((float) (0.8 * constant));
+    assertThat(own[3]).isLessThan(offByOne[3]); // and whether it is shown
+  }
+
+  /**
+   * The head's errors on {@code test} after 400 updates on {@code train}'s tokens, identity i's
+   * presence and place written into token {@code first + i} of 16, the rest noise.
+   */
+  private static float[] trainedTokenErrors(
+      TrainConfig c, List<Clip> train, List<Clip> test, int first) {
+    try (NDManager manager = NDManager.newBaseManager()) {
+      IdentityHead head = new IdentityHead(SLOT_DIM, manager, c);
+      Random random = new Random(1);
+      for (int step = 1; step <= 400; step++) {
+        List<Clip> batch = new ArrayList<>();
+        for (int i = 0; i < 16; i++) {
+          batch.add(train.get(random.nextInt(train.size())));
+        }
+        try (NDManager scope = manager.newSubManager()) {
+          try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+            gc.backward(
+                head.loss(
+                    new ParameterStore(scope, false),
+                    scope,
+                    slotTokens(scope, batch, first, random),
+                    targets(batch)));
+          }
+          Map<String, NDArray> grads = new LinkedHashMap<>();
+          head.parameters()
+              .forEach((n, p) -> grads.put(n, AdamW.local(scope, p.getArray().getGradient())));
+          head.optimizer().update(grads, 5e-2f, step, scope);
+          grads.values().forEach(Trainer::clear);
+        }
+      }
+      try (NDManager scope = manager.newSubManager()) {
+        NDList errors =
+            head.errors(
+                new ParameterStore(scope, false),
+                scope,
+                slotTokens(scope, test, first, new Random(2)),
+                targets(test));
+        float[] out = new float[errors.size()];
+        for (int i = 0; i < out.length; i++) {
+          out[i] = errors.get(i).getFloat();
+        }
+        return out;
+      }
+    }
+  }
+
+  private static final int SLOT_DIM = 5; // presence, x, y, two of noise
+
+  /**
+   * (clips·frames, 16, SLOT_DIM): token {@code first + i} holds identity i's presence (1 or 0) and
+   * place from -1 to 1 where shown, the last two dimensions of every token noise.
+   */
+  private static NDArray slotTokens(NDManager scope, List<Clip> clips, int first, Random random) {
+    int frames = clips.get(0).frames();
+    int tokens = 16;
+    float[] out = new float[clips.size() * frames * tokens * SLOT_DIM];
+    for (int i = 0; i < clips.size(); i++) {
+      Clip clip = clips.get(i);
+      for (int t = 0; t < frames; t++) {
+        int frame = (i * frames + t) * tokens * SLOT_DIM;
+        for (SceneObject o : clip.visibleAt(t)) {
+          int k = first + PatchTargets.slot(o.colour(), o.shape());
+          if (k < tokens) {
+            int at = frame + k * SLOT_DIM;
+            out[at] = 1;
+            out[at + 1] = (float) (2 * o.x(t) / clip.imageSize() - 1);
+            out[at + 2] = (float) (2 * o.y(t) / clip.imageSize() - 1);
+          }
+        }
+        for (int k = 0; k < tokens; k++) {
+          out[frame + k * SLOT_DIM + 3] = (float) random.nextGaussian();
+          out[frame + k * SLOT_DIM + 4] = (float) random.nextGaussian();
+        }
+      }
+    }
+    return scope.create(out, new Shape(clips.size() * frames, tokens, SLOT_DIM));
   }
 
   /** The motion error on {@code test} after 400 updates of the head on {@code train}'s tokens. */

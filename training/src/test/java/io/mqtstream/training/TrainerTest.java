@@ -2,8 +2,12 @@ package io.mqtstream.training;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.training.ParameterStore;
 import io.mqtstream.encoder.EncoderConfig;
 import io.mqtstream.encoder.MqtConfig;
+import io.mqtstream.encoder.MqtEncoder;
 import io.mqtstream.encoder.VitConfig;
 import io.mqtstream.reasoner.LmConfig;
 import io.mqtstream.reasoner.Reasoner;
@@ -70,6 +74,7 @@ class TrainerTest {
         false,
         0f,
         false,
+        0f,
         0f);
   }
 
@@ -111,6 +116,26 @@ class TrainerTest {
       float identityWeight,
       boolean identityPlaces,
       float identityMotion) {
+    return variant(
+        c,
+        order,
+        freezeVision,
+        lmLayers,
+        identityWeight,
+        identityPlaces,
+        identityMotion,
+        c.identityTokens());
+  }
+
+  static TrainConfig variant(
+      TrainConfig c,
+      LmConfig.PromptOrder order,
+      boolean freezeVision,
+      int lmLayers,
+      float identityWeight,
+      boolean identityPlaces,
+      float identityMotion,
+      float identityTokens) {
     return new TrainConfig(
         c.seed(),
         c.steps(),
@@ -136,7 +161,8 @@ class TrainerTest {
         freezeVision,
         identityWeight,
         identityPlaces,
-        identityMotion);
+        identityMotion,
+        identityTokens);
   }
 
   static TrainConfig withOrder(TrainConfig c, LmConfig.PromptOrder order) {
@@ -302,6 +328,111 @@ class TrainerTest {
       t.step();
       assertThat(snapshot(t).get(added)).isNotEqualTo(start.get(added));
     }
+    // keys that see the patches: the model's weights kept, and the same weights now give other
+    // tokens, since the keys read the features as well as the positions
+    TrainConfig content = withEncoder(c, c.encoder().withKeyMode(MqtConfig.KeyMode.CONTENT));
+    try (Trainer t = Trainer.startFrom(content, dir.resolve("model"));
+        MqtEncoder positional = MqtEncoder.load(dir.resolve("model").resolve("encoder"));
+        NDManager scope = NDManager.newBaseManager()) {
+      Map<String, float[]> start = snapshot(t);
+      trained.forEach((name, values) -> assertThat(start.get(name)).as(name).isEqualTo(values));
+      assertThat(t.encoder().config().mqt().keyMode()).isEqualTo(MqtConfig.KeyMode.CONTENT);
+      NDArray images = scope.randomNormal(new ai.djl.ndarray.types.Shape(2, 3, 32, 32));
+      ParameterStore ps = new ParameterStore(scope, false);
+      float[] seeing = t.encoder().forward(ps, images, 8, false).toFloatArray();
+      float[] placing = positional.forward(ps, images, 8, false).toFloatArray();
+      assertThat(seeing).hasSameSizeAs(placing).isNotEqualTo(placing);
+      t.save(dir.resolve("content"));
+    }
+    // a resumed run keeps its keys
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> Trainer.resume(content, dir.resolve("ckpt")).close())
+        .hasMessageContaining("keyMode");
+    assertThat(
+            EncoderConfig.read(dir.resolve("content").resolve("encoder").resolve("config.json"))
+                .mqt()
+                .keyMode())
+        .isEqualTo(MqtConfig.KeyMode.CONTENT);
+  }
+
+  /** The same run on another encoder. */
+  static TrainConfig withEncoder(TrainConfig c, EncoderConfig encoder) {
+    return new TrainConfig(
+        c.seed(),
+        c.steps(),
+        c.visionSteps(),
+        c.objectSlots(),
+        c.alignmentSteps(),
+        c.batchSize(),
+        c.learningRate(),
+        c.warmupSteps(),
+        c.weightDecay(),
+        c.clipNorm(),
+        c.fixedM(),
+        c.questionsPerClip(),
+        encoder,
+        c.norm(),
+        c.lmLayers(),
+        c.lmHeads(),
+        c.lmFfn(),
+        c.world(),
+        c.curriculum(),
+        c.queryInit(),
+        c.promptOrder(),
+        c.freezeVision(),
+        c.identityWeight(),
+        c.identityPlaces(),
+        c.identityMotion(),
+        c.identityTokens());
+  }
+
+  /** The same run with M = 16 latent queries (a summary token and one per identity). */
+  static TrainConfig withSixteenQueries(TrainConfig c) {
+    EncoderConfig e = c.encoder();
+    MqtConfig m = e.mqt();
+    return withEncoder(
+        c,
+        new EncoderConfig(
+            e.preset(),
+            e.vision(),
+            new MqtConfig(
+                16,
+                m.dim(),
+                m.heads(),
+                m.featureDim(),
+                m.patches(),
+                m.outputDim(),
+                m.keyMode(),
+                m.tokenPositions(),
+                m.block()),
+            e.pixelMean(),
+            e.pixelStd()));
+  }
+
+  /**
+   * A run with {@code identityTokens} trains its reads of each identity's own token through the
+   * encoder (with content keys, so a latent query can look for an identity): the place error read
+   * from the tokens falls (whether the read can learn places from tokens that hold them is {@link
+   * IdentityHeadTest}'s).
+   */
+  @Test
+  void aRunWithIdentityTokensTrainsItsReadOfEachIdentitysToken(@TempDir Path dir) throws Exception {
+    TrainConfig base = withSixteenQueries(tiny(200));
+    TrainConfig c =
+        variant(
+            withEncoder(base, base.encoder().withKeyMode(MqtConfig.KeyMode.CONTENT)),
+            LmConfig.PromptOrder.FRAMES_FIRST,
+            false,
+            1,
+            1f,
+            true,
+            0f,
+            1f);
+    float[][] errors = identityErrorsBeforeAndAfter(c, heldOut(c), dir);
+    assertThat(errors[0]).hasSize(6);
+    assertThat(errors[0][4]).isFinite();
+    assertThat(errors[1][4]).isLessThan(errors[0][4]);
+    assertThat(errors[1][3]).isLessThan(errors[0][3]);
   }
 
   static TrainConfig withIdentity(TrainConfig c, float weight) {
@@ -461,6 +592,7 @@ class TrainerTest {
             false,
             0f,
             false,
+            0f,
             0f);
     try (Trainer t = Trainer.create(c, dir)) {
       float[] positions = t.encoder().parameters().get("mqt.pos_embed").getArray().toFloatArray();
