@@ -40,8 +40,12 @@ class IdentityHeadTest {
     List<Clip> test = clips(world, Split.TEST, 64);
     double constant = bestConstantMotionError(test);
 
-    double withPlaces = trainedMotionError(c, train, test, true);
-    double presenceOnly = trainedMotionError(c, train, test, false);
+    double withPlaces =
+        trainedErrors(
+            c, TOKEN_DIM, train, test, (scope, clips, r) -> tokens(scope, clips, true, r))[2];
+    double presenceOnly =
+        trainedErrors(
+            c, TOKEN_DIM, train, test, (scope, clips, r) -> tokens(scope, clips, false, r))[2];
 
     assertThat(withPlaces).isLessThan(0.25 * constant);
     assertThat(presenceOnly).isGreaterThan(0.8 * constant);
@@ -55,16 +59,7 @@ class IdentityHeadTest {
    */
   @Test
   void theTokenReadLearnsEachIdentitysPlaceFromItsOwnToken() {
-    TrainConfig c =
-        TrainerTest.variant(
-            TrainerTest.withSixteenQueries(fourFrames()),
-            LmConfig.PromptOrder.FRAMES_FIRST,
-            false,
-            1,
-            1f,
-            true,
-            0f,
-            1f);
+    TrainConfig c = TrainerTest.withIdentityTokens(fourFrames(), 0f);
     SyntheticWorld world = new SyntheticWorld(c.world());
     List<Clip> train = clips(world, Split.TRAIN, 256);
     List<Clip> test = clips(world, Split.TEST, 64);
@@ -77,58 +72,16 @@ class IdentityHeadTest {
                   2 * o.x(f) / clip.imageSize() - 1, 2 * o.y(f) / clip.imageSize() - 1
                 });
 
-    float[] own = trainedTokenErrors(c, train, test, 1);
-    float[] offByOne = trainedTokenErrors(c, train, test, 2);
+    float[] own =
+        trainedErrors(
+            c, SLOT_DIM, train, test, (scope, clips, r) -> slotTokens(scope, clips, 1, r));
+    float[] offByOne =
+        trainedErrors(
+            c, SLOT_DIM, train, test, (scope, clips, r) -> slotTokens(scope, clips, 2, r));
 
     assertThat(own[4]).isLessThan((float) (0.1 * constant));
     assertThat(offByOne[4]).isGreaterThan((float) (0.8 * constant));
     assertThat(own[3]).isLessThan(offByOne[3]); // and whether it is shown
-  }
-
-  /**
-   * The head's errors on {@code test} after 400 updates on {@code train}'s tokens, identity i's
-   * presence and place written into token {@code first + i} of 16, the rest noise.
-   */
-  private static float[] trainedTokenErrors(
-      TrainConfig c, List<Clip> train, List<Clip> test, int first) {
-    try (NDManager manager = NDManager.newBaseManager()) {
-      IdentityHead head = new IdentityHead(SLOT_DIM, manager, c);
-      Random random = new Random(1);
-      for (int step = 1; step <= 400; step++) {
-        List<Clip> batch = new ArrayList<>();
-        for (int i = 0; i < 16; i++) {
-          batch.add(train.get(random.nextInt(train.size())));
-        }
-        try (NDManager scope = manager.newSubManager()) {
-          try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-            gc.backward(
-                head.loss(
-                    new ParameterStore(scope, false),
-                    scope,
-                    slotTokens(scope, batch, first, random),
-                    targets(batch)));
-          }
-          Map<String, NDArray> grads = new LinkedHashMap<>();
-          head.parameters()
-              .forEach((n, p) -> grads.put(n, AdamW.local(scope, p.getArray().getGradient())));
-          head.optimizer().update(grads, 5e-2f, step, scope);
-          grads.values().forEach(Trainer::clear);
-        }
-      }
-      try (NDManager scope = manager.newSubManager()) {
-        NDList errors =
-            head.errors(
-                new ParameterStore(scope, false),
-                scope,
-                slotTokens(scope, test, first, new Random(2)),
-                targets(test));
-        float[] out = new float[errors.size()];
-        for (int i = 0; i < out.length; i++) {
-          out[i] = errors.get(i).getFloat();
-        }
-        return out;
-      }
-    }
   }
 
   private static final int SLOT_DIM = 5; // presence, x, y, two of noise
@@ -163,11 +116,16 @@ class IdentityHeadTest {
     return scope.create(out, new Shape(clips.size() * frames, tokens, SLOT_DIM));
   }
 
-  /** The motion error on {@code test} after 400 updates of the head on {@code train}'s tokens. */
-  private static double trainedMotionError(
-      TrainConfig c, List<Clip> train, List<Clip> test, boolean places) {
+  /** Tokens made from clips' ground truth. */
+  interface Tokens {
+    NDArray of(NDManager scope, List<Clip> clips, Random random);
+  }
+
+  /** The head's errors on {@code test} after 400 updates on {@code train}'s {@code tokens}. */
+  private static float[] trainedErrors(
+      TrainConfig c, int tokenDim, List<Clip> train, List<Clip> test, Tokens tokens) {
     try (NDManager manager = NDManager.newBaseManager()) {
-      IdentityHead head = new IdentityHead(TOKEN_DIM, manager, c);
+      IdentityHead head = new IdentityHead(tokenDim, manager, c);
       Random random = new Random(1);
       for (int step = 1; step <= 400; step++) {
         List<Clip> batch = new ArrayList<>();
@@ -176,13 +134,12 @@ class IdentityHeadTest {
         }
         try (NDManager scope = manager.newSubManager()) {
           try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-            NDArray loss =
+            gc.backward(
                 head.loss(
                     new ParameterStore(scope, false),
                     scope,
-                    tokens(scope, batch, places, random),
-                    targets(batch));
-            gc.backward(loss);
+                    tokens.of(scope, batch, random),
+                    targets(batch)));
           }
           Map<String, NDArray> grads = new LinkedHashMap<>();
           head.parameters()
@@ -192,13 +149,17 @@ class IdentityHeadTest {
         }
       }
       try (NDManager scope = manager.newSubManager()) {
-        return head.errors(
+        NDList errors =
+            head.errors(
                 new ParameterStore(scope, false),
                 scope,
-                tokens(scope, test, places, new Random(2)),
-                targets(test))
-            .get(2)
-            .getFloat();
+                tokens.of(scope, test, new Random(2)),
+                targets(test));
+        float[] out = new float[errors.size()];
+        for (int i = 0; i < out.length; i++) {
+          out[i] = errors.get(i).getFloat();
+        }
+        return out;
       }
     }
   }

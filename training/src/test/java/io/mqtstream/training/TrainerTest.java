@@ -116,8 +116,9 @@ class TrainerTest {
       float identityWeight,
       boolean identityPlaces,
       float identityMotion) {
-    return variant(
+    return copy(
         c,
+        c.encoder(),
         order,
         freezeVision,
         lmLayers,
@@ -127,8 +128,9 @@ class TrainerTest {
         c.identityTokens());
   }
 
-  static TrainConfig variant(
+  private static TrainConfig copy(
       TrainConfig c,
+      EncoderConfig encoder,
       LmConfig.PromptOrder order,
       boolean freezeVision,
       int lmLayers,
@@ -149,7 +151,7 @@ class TrainerTest {
         c.clipNorm(),
         c.fixedM(),
         c.questionsPerClip(),
-        c.encoder(),
+        encoder,
         c.norm(),
         lmLayers,
         c.lmHeads(),
@@ -357,33 +359,34 @@ class TrainerTest {
 
   /** The same run on another encoder. */
   static TrainConfig withEncoder(TrainConfig c, EncoderConfig encoder) {
-    return new TrainConfig(
-        c.seed(),
-        c.steps(),
-        c.visionSteps(),
-        c.objectSlots(),
-        c.alignmentSteps(),
-        c.batchSize(),
-        c.learningRate(),
-        c.warmupSteps(),
-        c.weightDecay(),
-        c.clipNorm(),
-        c.fixedM(),
-        c.questionsPerClip(),
+    return copy(
+        c,
         encoder,
-        c.norm(),
-        c.lmLayers(),
-        c.lmHeads(),
-        c.lmFfn(),
-        c.world(),
-        c.curriculum(),
-        c.queryInit(),
         c.promptOrder(),
         c.freezeVision(),
+        c.lmLayers(),
         c.identityWeight(),
         c.identityPlaces(),
         c.identityMotion(),
         c.identityTokens());
+  }
+
+  /**
+   * The same run with M = 16 latent queries (a summary token and one per identity), content keys,
+   * the identity head with places, {@code motion}, and its reads of each identity's token.
+   */
+  static TrainConfig withIdentityTokens(TrainConfig c, float motion) {
+    TrainConfig sixteen = withSixteenQueries(c);
+    return copy(
+        sixteen,
+        sixteen.encoder().withKeyMode(MqtConfig.KeyMode.CONTENT),
+        sixteen.promptOrder(),
+        sixteen.freezeVision(),
+        sixteen.lmLayers(),
+        1f,
+        true,
+        motion,
+        1f);
   }
 
   /** The same run with M = 16 latent queries (a summary token and one per identity). */
@@ -417,17 +420,7 @@ class TrainerTest {
    */
   @Test
   void aRunWithIdentityTokensTrainsItsReadOfEachIdentitysToken(@TempDir Path dir) throws Exception {
-    TrainConfig base = withSixteenQueries(tiny(200));
-    TrainConfig c =
-        variant(
-            withEncoder(base, base.encoder().withKeyMode(MqtConfig.KeyMode.CONTENT)),
-            LmConfig.PromptOrder.FRAMES_FIRST,
-            false,
-            1,
-            1f,
-            true,
-            0f,
-            1f);
+    TrainConfig c = withIdentityTokens(tiny(200), 0f);
     float[][] errors = identityErrorsBeforeAndAfter(c, heldOut(c), dir);
     assertThat(errors[0]).hasSize(6);
     assertThat(errors[0][4]).isFinite();
