@@ -32,13 +32,13 @@ import java.util.Map;
  * place across frames, and a place that is a few pixels off (mqt-tiny v11: 4.9 px rms, as much as
  * an object moves in a frame) does not say which way it went.
  *
- * <p>With {@code identityTokens} a third pair of maps, shared by the tokens, reads from token
- * {@code 1 + i} alone whether identity {@code i} is shown and where (and, with motion, from that
- * token's change between two frames, how far it moved): each identity gets a token of its own, in
- * one layout, so the LM can find "the red circle" by attending to one token instead of reading a
- * per-identity code out of a mean (eval {@code --by-objects}: v13 answers position and direction
- * about a lone object always right, about one among others about half the time). Only the slots
- * below m are read, so small m keeps the frame's summary and larger m adds the objects.
+ * <p>With {@code identityTokens} one more linear map, shared by the tokens, reads from token {@code
+ * 1 + i} alone whether identity {@code i} is shown and where (and, with motion, a second one reads
+ * from that token's change between two frames how far it moved): each identity gets a token of its
+ * own, in one layout, so the LM can find "the red circle" by attending to one token instead of
+ * reading a per-identity code out of a mean (eval {@code --by-objects}: v13 answers position and
+ * direction about a lone object always right, about one among others about half the time). Only the
+ * slots below m are read, so small m keeps the frame's summary and larger m adds the objects.
  */
 final class IdentityHead {
   static final String HEAD_FILE = "identity_head.safetensors";
