@@ -165,53 +165,25 @@ final class IdentityHead {
     NDArray out = head.apply(ps, mean, true); // (N, D) → (N, I or 3I)
     NDArray all = Tensors.create(scope, targets, 0, new Shape(n, TARGET_WIDTH));
     NDArray y = all.get(new NDIndex(":, 0:" + IDENTITIES)); // (N, I)
-    NDArray z = out.get(new NDIndex(":, 0:" + IDENTITIES)); // (N, I)
-    // log(1 + e^z) − y·z, computed as max(z, 0) − y·z + log(1 + e^−|z|)
-    NDArray bce = z.maximum(0f).sub(y.mul(z)).add(z.abs().neg().exp().add(1f).log()).mean();
+    NDArray bce = binaryCrossEntropy(out.get(new NDIndex(":, 0:" + IDENTITIES)), y);
     NDArray placeError =
         places
             ? maskedSquaredError(
                 out.get(new NDIndex(":, " + IDENTITIES + ":")).reshape(n, IDENTITIES, 2),
-                all.get(new NDIndex(":, " + IDENTITIES + ":" + 3 * IDENTITIES))
-                    .reshape(n, IDENTITIES, 2),
+                placeTargets(all, IDENTITIES),
                 y)
             : scope.create(Float.NaN);
     NDArray motionError = scope.create(Float.NaN);
     if (motionHead != null) {
-      motionError = motionError(ps, mean, all);
+      NDArray motion = // (C·(T−1), I, 2), from each frame's mean minus the one before
+          motionHead.apply(ps, frameChange(mean), true).reshape(-1, IDENTITIES, 2);
+      motionError = motionError(motion, all, IDENTITIES);
     }
     NDList errors = new NDList(bce, placeError, motionError);
     if (slotHead != null) {
       errors.addAll(slotErrors(ps, scope, tokens, all));
     }
     return errors;
-  }
-
-  /**
-   * The motion read of the mean.
-   *
-   * @param mean (N, D), frames' token means, clip after clip
-   * @param all (N, TARGET_WIDTH)
-   */
-  private NDArray motionError(ParameterStore ps, NDArray mean, NDArray all) {
-    int n = (int) mean.getShape().get(0);
-    int clips = n / frames;
-    NDArray perClip = mean.reshape(clips, frames, -1); // (C, T, D)
-    NDArray change = // (C·(T−1), D): each frame's mean minus the one before
-        perClip
-            .get(new NDIndex(":, 1:"))
-            .sub(perClip.get(new NDIndex(":, :-1")))
-            .reshape(clips * (frames - 1), -1);
-    NDArray motion =
-        motionHead.apply(ps, change, true).reshape(-1, IDENTITIES, 2); // (C·(T−1), I, 2)
-    NDArray later = all.reshape(clips, frames, TARGET_WIDTH).get(new NDIndex(":, 1:"));
-    NDArray both = // (C·(T−1), I): shown in the frame and the one before
-        later
-            .get(new NDIndex(":, :, " + 3 * IDENTITIES + ":" + 4 * IDENTITIES))
-            .reshape(-1, IDENTITIES);
-    NDArray moved =
-        later.get(new NDIndex(":, :, " + 4 * IDENTITIES + ":")).reshape(-1, IDENTITIES, 2);
-    return maskedSquaredError(motion, moved, both);
   }
 
   /**
@@ -222,7 +194,6 @@ final class IdentityHead {
    * @param all (N, TARGET_WIDTH)
    */
   private NDList slotErrors(ParameterStore ps, NDManager scope, NDArray tokens, NDArray all) {
-    int n = (int) tokens.getShape().get(0);
     int s = Math.min((int) tokens.getShape().get(1) - 1, IDENTITIES); // slots among the first m
     if (s < 1) {
       return new NDList(scope.create(Float.NaN), scope.create(Float.NaN), scope.create(Float.NaN));
@@ -230,38 +201,62 @@ final class IdentityHead {
     NDArray slots = tokens.get(new NDIndex(":, 1:" + (1 + s))); // (N, s, D)
     NDArray out = slotHead.apply(ps, slots, true); // (N, s, 3)
     NDArray y = all.get(new NDIndex(":, 0:" + s)); // (N, s)
-    NDArray z = out.get(new NDIndex(":, :, 0")); // (N, s)
-    NDArray bce = z.maximum(0f).sub(y.mul(z)).add(z.abs().neg().exp().add(1f).log()).mean();
-    NDArray place =
-        maskedSquaredError(
-            out.get(new NDIndex(":, :, 1:3")),
-            all.get(new NDIndex(":, " + IDENTITIES + ":" + 3 * IDENTITIES))
-                .reshape(n, IDENTITIES, 2)
-                .get(new NDIndex(":, 0:" + s)),
-            y);
+    NDArray bce = binaryCrossEntropy(out.get(new NDIndex(":, :, 0")), y);
+    NDArray place = maskedSquaredError(out.get(new NDIndex(":, :, 1:3")), placeTargets(all, s), y);
     if (slotMotionHead == null) {
       return new NDList(bce, place, scope.create(Float.NaN));
     }
-    int clips = n / frames;
-    NDArray perClip = slots.reshape(clips, frames, s, -1); // (C, T, s, D)
-    NDArray change = // (C·(T−1), s, D)
-        perClip
-            .get(new NDIndex(":, 1:"))
-            .sub(perClip.get(new NDIndex(":, :-1")))
-            .reshape(clips * (frames - 1), s, -1);
-    NDArray motion = slotMotionHead.apply(ps, change, true); // (C·(T−1), s, 2)
-    NDArray later = all.reshape(clips, frames, TARGET_WIDTH).get(new NDIndex(":, 1:"));
-    NDArray both =
+    NDArray motion = slotMotionHead.apply(ps, frameChange(slots), true); // (C·(T−1), s, 2)
+    return new NDList(bce, place, motionError(motion, all, s));
+  }
+
+  /** Mean binary cross-entropy of logits z against 0/1 targets y, in nats. */
+  private static NDArray binaryCrossEntropy(NDArray z, NDArray y) {
+    // log(1 + e^z) − y·z, computed as max(z, 0) − y·z + log(1 + e^−|z|)
+    return z.maximum(0f).sub(y.mul(z)).add(z.abs().neg().exp().add(1f).log()).mean();
+  }
+
+  /** The places (x, y) of the first {@code s} identities: (N, s, 2), 0 where not shown. */
+  private static NDArray placeTargets(NDArray all, int s) {
+    return all.get(new NDIndex(":, " + IDENTITIES + ":" + 3 * IDENTITIES))
+        .reshape(-1, IDENTITIES, 2)
+        .get(new NDIndex(":, 0:" + s));
+  }
+
+  /** Each frame's x minus the frame before's, clip by clip: (N, ...) → (C·(T−1), ...). */
+  private NDArray frameChange(NDArray x) {
+    long[] dims = x.getShape().getShape();
+    long[] perClip = new long[dims.length + 1];
+    perClip[0] = dims[0] / frames;
+    perClip[1] = frames;
+    System.arraycopy(dims, 1, perClip, 2, dims.length - 1);
+    NDArray byClip = x.reshape(new Shape(perClip)); // (C, T, ...)
+    NDArray change = byClip.get(new NDIndex(":, 1:")).sub(byClip.get(new NDIndex(":, :-1")));
+    long[] out = dims.clone();
+    out[0] = perClip[0] * (frames - 1);
+    return change.reshape(new Shape(out));
+  }
+
+  /**
+   * The motion error of the first {@code s} identities over the objects shown in a frame and the
+   * one before.
+   *
+   * @param motion (C·(T−1), s, 2), as read from {@link #frameChange}
+   * @param all (N, TARGET_WIDTH)
+   */
+  private NDArray motionError(NDArray motion, NDArray all, int s) {
+    NDArray later = all.reshape(-1, frames, TARGET_WIDTH).get(new NDIndex(":, 1:"));
+    NDArray both = // (C·(T−1), s): shown in the frame and the one before
         later
             .get(new NDIndex(":, :, " + 3 * IDENTITIES + ":" + 4 * IDENTITIES))
             .reshape(-1, IDENTITIES)
-            .get(new NDIndex(":, 0:" + s)); // (C·(T−1), s)
-    NDArray moved =
+            .get(new NDIndex(":, 0:" + s));
+    NDArray moved = // (C·(T−1), s, 2)
         later
             .get(new NDIndex(":, :, " + 4 * IDENTITIES + ":"))
             .reshape(-1, IDENTITIES, 2)
-            .get(new NDIndex(":, 0:" + s)); // (C·(T−1), s, 2)
-    return new NDList(bce, place, maskedSquaredError(motion, moved, both));
+            .get(new NDIndex(":, 0:" + s));
+    return maskedSquaredError(motion, moved, both);
   }
 
   /**

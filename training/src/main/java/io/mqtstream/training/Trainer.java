@@ -201,21 +201,18 @@ public final class Trainer implements AutoCloseable {
     boolean expand = mayExpand && config.lmLayers() > saved.layers();
     EncoderConfig savedEncoder =
         EncoderConfig.read(dir.resolve("encoder").resolve(MqtEncoder.CONFIG_FILE));
-    MqtConfig.KeyMode keys = config.encoder().mqt().keyMode();
-    boolean seeContent =
+    boolean seeContent = // positional keys may go on as content keys, the same weights
         mayExpand
+            && savedEncoder.mqt().block() == MqtConfig.Block.LEGACY
             && savedEncoder.mqt().keyMode() == MqtConfig.KeyMode.POSITIONAL
-            && keys == MqtConfig.KeyMode.CONTENT
-            && savedEncoder.mqt().block() == MqtConfig.Block.LEGACY;
+            && config.encoder().mqt().keyMode() == MqtConfig.KeyMode.CONTENT;
+    MqtConfig.KeyMode keys = seeContent ? MqtConfig.KeyMode.CONTENT : savedEncoder.mqt().keyMode();
     checkSameShapes(
         config,
-        seeContent ? savedEncoder.withKeyMode(keys) : savedEncoder,
+        savedEncoder.withKeyMode(keys),
         expand ? saved.withLayers(config.lmLayers()) : saved,
         dir);
-    MqtEncoder encoder =
-        seeContent
-            ? MqtEncoder.load(dir.resolve("encoder"), keys)
-            : MqtEncoder.load(dir.resolve("encoder"));
+    MqtEncoder encoder = MqtEncoder.load(dir.resolve("encoder"), keys);
     if (seeContent) {
       log.info("{}: its positional keys now see the patches' features too (keyMode content)", dir);
     }
