@@ -160,9 +160,15 @@ class DashboardBrowserTest {
         double fps = Math.max(4, 3 * capacity / loadCameras);
         Future<?> load = cameras(c, "load-", loadCameras, fps, Duration.ofSeconds(25));
         new WebDriverWait(page, Duration.ofSeconds(90)).until(d -> mNow(d) > 0 && mNow(d) < 64);
-        // the m chart moved: its line has more than one height
+        // the m chart moved: its line has more than one height (read in one script: the page
+        // redraws
+        // the chart every poll, and a found element can be replaced before its attribute is read)
         String[] points =
-            page.findElement(By.cssSelector("#chart-m polyline")).getAttribute("points").split(" ");
+            ((org.openqa.selenium.JavascriptExecutor) page)
+                .executeScript(
+                    "return document.querySelector('#chart-m polyline').getAttribute('points')")
+                .toString()
+                .split(" ");
         assertThat(java.util.Arrays.stream(points).map(p -> p.split(",")[1]).distinct().count())
             .as("distinct m values drawn in %s", String.join(" ", points))
             .isGreaterThan(1);
