@@ -50,7 +50,8 @@ record TrainSpec(
     float identityWeight,
     boolean identityPlaces,
     float identityMotion,
-    float identityTokens) {
+    float identityTokens,
+    float subjectWeight) {
 
   /** One curriculum stage: until this step, at most this many objects per clip. */
   record Stage(int untilStep, int maxObjects) {}
@@ -238,7 +239,8 @@ record TrainSpec(
           identityWeight,
           identityPlaces,
           identityMotion,
-          identityTokens);
+          identityTokens,
+          subjectWeight);
     } catch (IllegalArgumentException e) {
       String[] kv = e.getMessage().split(":", 2);
       throw new ConfigException(kv[0], kv.length > 1 ? kv[1].trim() : e.getMessage(), e);

@@ -72,6 +72,8 @@ class MainTest {
     failure(dir, TRAIN_CONFIG, "identityTokens: 0", "identityTokens: 1")
         .hasMessageContaining("identityTokens")
         .hasMessageContaining("identityWeight");
+    failure(dir, TRAIN_CONFIG, "subjectWeight: 0", "subjectWeight: -1")
+        .hasMessageContaining("subjectWeight");
   }
 
   @Test

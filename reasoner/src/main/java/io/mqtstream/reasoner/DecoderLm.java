@@ -87,8 +87,11 @@ public final class DecoderLm extends ModelBlock {
     return out;
   }
 
-  /** What a forward pass returns. */
-  public record Forward(NDArray logits, KvCache cache) {}
+  /**
+   * What a forward pass returns: logits (B, L or 1, V), the cache, and the final-normed hidden
+   * states the logits are read from (B, L or 1, D), for training reads of what the LM holds.
+   */
+  public record Forward(NDArray logits, KvCache cache, NDArray hidden) {}
 
   /**
    * Runs new positions through the model.
@@ -98,7 +101,7 @@ public final class DecoderLm extends ModelBlock {
    * @param padNew (B × L) 0 for a real token, {@link #MASKED} for left padding
    * @param past the cache of earlier positions, or null
    * @param lastOnly compute logits for the last position only (generation)
-   * @return logits (B, L or 1, V) and the cache including the new positions
+   * @return logits (B, L or 1, V), the cache including the new positions, the hidden states
    */
   public Forward forward(
       ParameterStore ps,
@@ -166,7 +169,7 @@ public final class DecoderLm extends ModelBlock {
     if (logits.getDataType() != DataType.FLOAT32) {
       logits = logits.toType(DataType.FLOAT32, false); // sampling reads floats
     }
-    return new Forward(logits, new KvCache(keys, values, pad));
+    return new Forward(logits, new KvCache(keys, values, pad), h);
   }
 
   /** (1, 1, L, S + L): new token i (slot S + i) sees slots 0..S + i. */

@@ -8,14 +8,10 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
-import io.mqtstream.nn.Checkpoints;
 import io.mqtstream.nn.Dense;
 import io.mqtstream.nn.Tensors;
 import io.mqtstream.world.Clip;
 import io.mqtstream.world.SceneObject;
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -60,7 +56,7 @@ final class IdentityHead {
   private final Dense slotMotionHead; // null without identityTokens or identityMotion
   private final float slotWeight;
   private final Map<String, Parameter> parameters = new LinkedHashMap<>();
-  private final AdamW optimizer;
+  private final AuxiliaryWeights weights;
   private final float weight;
   private final boolean places;
   private final float motionWeight;
@@ -96,8 +92,7 @@ final class IdentityHead {
     } else {
       this.slotMotionHead = null;
     }
-    parameters.values().forEach(p -> p.getArray().setRequiresGradient(true));
-    this.optimizer = new AdamW(parameters, manager, 0.9f, 0.98f, 1e-8f, config.weightDecay());
+    this.weights = new AuxiliaryWeights(parameters, manager, config, HEAD_FILE, OPTIMIZER_FILE);
   }
 
   /**
@@ -271,29 +266,8 @@ final class IdentityHead {
     return squared.div(shown.sum().maximum(1f).mul(2f)); // no copy to the host: one per step
   }
 
-  Map<String, Parameter> parameters() {
-    return parameters;
-  }
-
-  AdamW optimizer() {
-    return optimizer;
-  }
-
-  void save(Path checkpoint, NDManager manager) throws IOException {
-    Checkpoints.save(checkpoint.resolve(HEAD_FILE), parameters, manager);
-    optimizer.save(checkpoint.resolve(OPTIMIZER_FILE), manager);
-  }
-
-  /**
-   * The head of {@code checkpoint}, when it has one; a checkpoint written without the loss (e.g.
-   * the end of stage 0) leaves the head as it starts.
-   */
-  boolean load(Path checkpoint, NDManager manager) throws IOException {
-    if (!Files.exists(checkpoint.resolve(HEAD_FILE))) {
-      return false;
-    }
-    Checkpoints.load(checkpoint.resolve(HEAD_FILE), parameters, manager);
-    optimizer.load(checkpoint.resolve(OPTIMIZER_FILE), manager);
-    return true;
+  /** The head's weights and optimizer, which the trainer updates, saves and resumes. */
+  AuxiliaryWeights weights() {
+    return weights;
   }
 }

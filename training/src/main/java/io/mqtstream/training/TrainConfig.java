@@ -40,6 +40,9 @@ import io.mqtstream.world.WorldConfig;
  * @param identityTokens weight of the head's reads from each identity's own token (token 1 + i
  *     holds identity i: whether it is shown, where, and with {@code identityMotion} how far it
  *     moved; {@link IdentityHead}), so an object can be found by attending to one token; 0 = none
+ * @param subjectWeight weight, in stage 2, of an auxiliary loss on the LM: at each turn about one
+ *     object, its final hidden state where it answers says where that object is in each frame
+ *     ({@link SubjectHead}), so the LM learns to find the object a question names; 0 = none
  */
 public record TrainConfig(
     long seed,
@@ -67,7 +70,8 @@ public record TrainConfig(
     float identityWeight,
     boolean identityPlaces,
     float identityMotion,
-    float identityTokens) {
+    float identityTokens,
+    float subjectWeight) {
 
   /** Where a fresh run's latent queries start looking. */
   public enum QueryInit {
@@ -127,6 +131,9 @@ public record TrainConfig(
               + " latent queries (a summary token and one per identity), the encoder has "
               + encoder.mqt().maxTokens());
     }
+    if (!(subjectWeight >= 0) || Float.isInfinite(subjectWeight)) {
+      throw new IllegalArgumentException("train.subjectWeight: must be a number >= 0");
+    }
     if (questionsPerClip < 1) {
       throw new IllegalArgumentException("train.questionsPerClip: must be >= 1");
     }
@@ -184,6 +191,7 @@ public record TrainConfig(
         identityWeight,
         identityPlaces,
         identityMotion,
-        identityTokens);
+        identityTokens,
+        subjectWeight);
   }
 }

@@ -67,6 +67,8 @@ public final class Trainer implements AutoCloseable {
   private final VisionStage vision;
   // stages 1 and 2's auxiliary loss (null when identityWeight is 0): the tokens say which objects
   private final IdentityHead identity;
+  // stage 2's auxiliary loss on the LM (null when subjectWeight is 0): it finds the named object
+  private final SubjectHead subject;
   private final CameraFrames cameraFrames = new CameraFrames("train");
   private int step;
   private int skippedSteps;
@@ -121,6 +123,10 @@ public final class Trainer implements AutoCloseable {
         config.identityWeight() > 0
             ? new IdentityHead(config.encoder().mqt().outputDim(), encoder.manager(), config)
             : null;
+    this.subject =
+        config.subjectWeight() > 0
+            ? new SubjectHead(config.encoder().mqt().outputDim(), encoder.manager(), config)
+            : null;
   }
 
   /** A fresh run; the world's vocabulary becomes {@code workDir/tokenizer.json}. */
@@ -151,11 +157,17 @@ public final class Trainer implements AutoCloseable {
     if (t.step < config.visionSteps()) {
       t.vision.load(checkpoint, manager);
     }
-    if (t.identity != null && !t.identity.load(checkpoint, manager)) {
+    if (t.identity != null && !t.identity.weights().load(checkpoint, manager)) {
       log.info(
           "{} has no identity head: it starts fresh (identityWeight {})",
           checkpoint,
           config.identityWeight());
+    }
+    if (t.subject != null && !t.subject.weights().load(checkpoint, manager)) {
+      log.info(
+          "{} has no subject head: it starts fresh (subjectWeight {})",
+          checkpoint,
+          config.subjectWeight());
     }
     return t;
   }
@@ -171,6 +183,10 @@ public final class Trainer implements AutoCloseable {
     if (t.identity != null) {
       log.info(
           "{}: the identity head starts fresh (identityWeight {})", model, config.identityWeight());
+    }
+    if (t.subject != null) {
+      log.info(
+          "{}: the subject head starts fresh (subjectWeight {})", model, config.subjectWeight());
     }
     return t;
   }
@@ -273,7 +289,10 @@ public final class Trainer implements AutoCloseable {
       vision.save(checkpoint, encoder.manager());
     }
     if (identity != null) {
-      identity.save(checkpoint, encoder.manager());
+      identity.weights().save(checkpoint, encoder.manager());
+    }
+    if (subject != null) {
+      subject.weights().save(checkpoint, encoder.manager());
     }
     Files.writeString(checkpoint.resolve(STATE_FILE), "{\"step\":" + step + "}");
   }
@@ -350,6 +369,10 @@ public final class Trainer implements AutoCloseable {
   /** Parameters a step updates, with the optimizer that updates them. */
   private record Optimised(Map<String, Parameter> trained, AdamW adam) {}
 
+  private static Optimised optimised(AuxiliaryWeights head) {
+    return new Optimised(head.parameters(), head.optimizer());
+  }
+
   /**
    * One optimisation step of either stage: runs {@code forward} in a scope closed before it
    * returns, differentiates its loss, and updates each group of {@code optimised} with its
@@ -391,9 +414,16 @@ public final class Trainer implements AutoCloseable {
     return new StepResult(step, m, loss, accuracy, lr, examples);
   }
 
-  /** A clip's frames and its question-answer turns (stage 1: one turn, no question). */
+  /**
+   * A clip's frames and its question-answer turns (stage 1: one turn, no question), with per turn
+   * its subject's targets ({@link SubjectHead#targets}, null for a turn about no single object).
+   */
   private record Example(
-      List<FrameRecord> frames, List<long[]> questions, List<long[]> answers, float[] identities) {}
+      List<FrameRecord> frames,
+      List<long[]> questions,
+      List<long[]> answers,
+      List<float[]> subjects,
+      float[] identities) {}
 
   private Example example(SyntheticWorld world, Random random, boolean align) {
     Clip clip = world.clip(Split.TRAIN.seed(random.nextInt(1_000_000_000)));
@@ -405,9 +435,11 @@ public final class Trainer implements AutoCloseable {
     TextTokenizer tok = reasoner.tokenizer();
     List<long[]> asked = new ArrayList<>();
     List<long[]> answers = new ArrayList<>();
+    List<float[]> subjects = new ArrayList<>();
     if (align) {
       asked.add(new long[0]);
       answers.add(tok.encode(world.describe(clip, clip.frames() - 1)));
+      subjects.add(null);
     } else {
       List<Question> left = new ArrayList<>(questions);
       while (asked.size() < config.questionsPerClip() && !left.isEmpty()) {
@@ -415,49 +447,100 @@ public final class Trainer implements AutoCloseable {
         left.remove(q);
         asked.add(tok.encode(q.text()));
         answers.add(tok.encode(q.answer()));
+        subjects.add(SubjectHead.targets(clip, q));
       }
     }
+    return example(clip, asked, answers, subjects);
+  }
+
+  private Example example(
+      Clip clip, List<long[]> asked, List<long[]> answers, List<float[]> subjects) {
     return new Example(
         cameraFrames.of(clip),
         asked,
         answers,
+        subjects,
         identity == null ? new float[0] : IdentityHead.targets(clip));
   }
 
   private StepResult learn(List<Example> batch, int m, float lr, int adamStep) {
-    List<FrameRecord> all = new ArrayList<>();
-    batch.forEach(e -> all.addAll(e.frames()));
+    List<Optimised> optimised = new ArrayList<>();
+    optimised.add(new Optimised(languageStages, optimizer));
+    if (identity != null) {
+      optimised.add(optimised(identity.weights()));
+    }
+    if (subject != null) {
+      optimised.add(optimised(subject.weights()));
+    }
     return trainOn(
         (ps, scope) -> {
-          NDArray images = encoder.preprocessor().batch(scope, all); // (B·T, 3, H, W)
-          NDArray tokens = encoder.forward(ps, images, m, true); // (B·T, m, D)
-          Inputs in = assemble(ps, scope, batch, tokens);
-          NDArray logits =
-              reasoner
-                  .lm()
-                  .forward(ps, in.x(), in.positions(), in.pad(), null, false, true)
-                  .logits(); // (B, L, V)
-          NDArray nll = logits.logSoftmax(2).mul(in.targetMask()).sum().neg().div(in.targetCount());
+          Pass p = pass(ps, scope, batch, m, true);
+          NDArray logits = p.lm().logits(); // (R, L, V)
+          NDArray nll =
+              logits.logSoftmax(2).mul(p.in().targetMask()).sum().neg().div(p.in().targetCount());
           if (identity != null) {
             nll =
                 nll.add(
                     identity.loss(
                         ps,
                         scope,
-                        tokens,
+                        p.tokens(),
                         identities(batch.stream().map(Example::identities).toList())));
           }
-          return new Forward(nll, accuracy(logits, in));
+          Subjects s = subjects(batch, p.in());
+          if (subject != null && s.at().length > 0) {
+            nll = nll.add(subject.loss(ps, scope, p.lm().hidden(), s.at(), s.targets()));
+          }
+          return new Forward(nll, accuracy(logits, p.in()));
         },
-        identity == null
-            ? List.of(new Optimised(languageStages, optimizer))
-            : List.of(
-                new Optimised(languageStages, optimizer),
-                new Optimised(identity.parameters(), identity.optimizer())),
+        optimised,
         lr,
         adamStep,
         m,
         batch.size());
+  }
+
+  /** A batch's forward pass through the encoder and the LM, teacher-forced. */
+  private record Pass(NDArray tokens, Inputs in, DecoderLm.Forward lm) {}
+
+  private Pass pass(
+      ParameterStore ps, NDManager scope, List<Example> batch, int m, boolean training) {
+    List<FrameRecord> all = new ArrayList<>();
+    batch.forEach(e -> all.addAll(e.frames()));
+    NDArray images = encoder.preprocessor().batch(scope, all); // (B·T, 3, H, W)
+    NDArray tokens = encoder.forward(ps, images, m, training); // (B·T, m, D)
+    Inputs in = assemble(ps, scope, batch, tokens);
+    return new Pass(
+        tokens,
+        in,
+        reasoner.lm().forward(ps, in.x(), in.positions(), in.pad(), null, false, training));
+  }
+
+  /**
+   * The batch's turns about one object: where each is answered in the LM's flattened (R·L) states,
+   * and their {@link SubjectHead#targets}, one after another.
+   */
+  private record Subjects(long[] at, float[] targets) {}
+
+  private static Subjects subjects(List<Example> batch, Inputs in) {
+    List<float[]> perTurn = new ArrayList<>(); // in the order assemble lays the turns out
+    batch.forEach(e -> perTurn.addAll(e.subjects()));
+    int longest = in.positions()[0].length;
+    List<Long> at = new ArrayList<>();
+    List<float[]> targets = new ArrayList<>();
+    for (int k = 0; k < perTurn.size(); k++) {
+      if (perTurn.get(k) != null) {
+        at.add((long) in.targetRow()[k] * longest + in.firstTarget()[k]);
+        targets.add(perTurn.get(k));
+      }
+    }
+    float[] flat = new float[targets.stream().mapToInt(t -> t.length).sum()];
+    int offset = 0;
+    for (float[] t : targets) {
+      System.arraycopy(t, 0, flat, offset, t.length);
+      offset += t.length;
+    }
+    return new Subjects(at.stream().mapToLong(Long::longValue).toArray(), flat);
   }
 
   /** Clips' identity targets, one after another, frame after frame as the frames are encoded. */
@@ -685,8 +768,10 @@ public final class Trainer implements AutoCloseable {
     }
   }
 
-  /** Zeroes a gradient buffer in place; multiplying by 0 would keep a NaN (0 · NaN = NaN). */
-  /** Zeroes a gradient buffer in place: the next backward adds into it. */
+  /**
+   * Zeroes a gradient buffer in place: the next backward adds into it (multiplying by 0 would keep
+   * a NaN, 0 · NaN = NaN).
+   */
   static void clear(NDArray gradient) {
     gradient.set(new ai.djl.ndarray.index.NDIndex("..."), 0f);
   }
@@ -717,6 +802,44 @@ public final class Trainer implements AutoCloseable {
         out[i] = errors.get(i).getFloat();
       }
       return out;
+    }
+  }
+
+  /**
+   * The subject head's error on {@code clips} at {@code m} (no gradient, no update): each clip
+   * asked its questions about one object (up to {@code questionsPerClip}, in the world's order),
+   * the mean squared error of those objects' places read from the LM's states where it answers
+   * ({@link SubjectHead#error}).
+   *
+   * @throws IllegalStateException when the run has no subject loss ({@code subjectWeight} 0)
+   */
+  float subjectError(List<Clip> clips, int m) {
+    if (subject == null) {
+      throw new IllegalStateException("this run has no subject head (subjectWeight 0)");
+    }
+    SyntheticWorld world = new SyntheticWorld(config.world());
+    TextTokenizer tok = reasoner.tokenizer();
+    List<Example> batch = new ArrayList<>();
+    for (Clip clip : clips) {
+      List<long[]> asked = new ArrayList<>();
+      List<long[]> answers = new ArrayList<>();
+      List<float[]> subjects = new ArrayList<>();
+      for (Question q : world.questions(clip)) {
+        if (q.subject() != null && asked.size() < config.questionsPerClip()) {
+          asked.add(tok.encode(q.text()));
+          answers.add(tok.encode(q.answer()));
+          subjects.add(SubjectHead.targets(clip, q));
+        }
+      }
+      if (!asked.isEmpty()) {
+        batch.add(example(clip, asked, answers, subjects));
+      }
+    }
+    try (NDManager scope = encoder.manager().newSubManager()) {
+      ParameterStore ps = new ParameterStore(scope, false);
+      Pass p = pass(ps, scope, batch, m, false);
+      Subjects s = subjects(batch, p.in());
+      return subject.error(ps, scope, p.lm().hidden(), s.at(), s.targets()).getFloat();
     }
   }
 

@@ -15,11 +15,11 @@ import io.mqtstream.world.SceneObject;
 import io.mqtstream.world.Split;
 import io.mqtstream.world.SyntheticWorld;
 import io.mqtstream.world.WorldConfig;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -128,25 +128,17 @@ class IdentityHeadTest {
       IdentityHead head = new IdentityHead(tokenDim, manager, c);
       Random random = new Random(1);
       for (int step = 1; step <= 400; step++) {
-        List<Clip> batch = new ArrayList<>();
-        for (int i = 0; i < 16; i++) {
-          batch.add(train.get(random.nextInt(train.size())));
-        }
-        try (NDManager scope = manager.newSubManager()) {
-          try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-            gc.backward(
+        List<Clip> batch = random.ints(16, 0, train.size()).mapToObj(train::get).toList();
+        adamStep(
+            head.weights(),
+            manager,
+            step,
+            scope ->
                 head.loss(
                     new ParameterStore(scope, false),
                     scope,
                     tokens.of(scope, batch, random),
                     targets(batch)));
-          }
-          Map<String, NDArray> grads = new LinkedHashMap<>();
-          head.parameters()
-              .forEach((n, p) -> grads.put(n, AdamW.local(scope, p.getArray().getGradient())));
-          head.optimizer().update(grads, 5e-2f, step, scope);
-          grads.values().forEach(Trainer::clear);
-        }
       }
       try (NDManager scope = manager.newSubManager()) {
         NDList errors =
@@ -161,6 +153,23 @@ class IdentityHeadTest {
         }
         return out;
       }
+    }
+  }
+
+  /**
+   * One Adam step (rate 0.05, no clipping) of a head on the loss {@code loss} builds in a scope.
+   */
+  static void adamStep(
+      AuxiliaryWeights head, NDManager manager, int step, Function<NDManager, NDArray> loss) {
+    try (NDManager scope = manager.newSubManager()) {
+      try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+        gc.backward(loss.apply(scope));
+      }
+      Map<String, NDArray> grads = new LinkedHashMap<>();
+      head.parameters()
+          .forEach((n, p) -> grads.put(n, AdamW.local(scope, p.getArray().getGradient())));
+      head.optimizer().update(grads, 5e-2f, step, scope);
+      grads.values().forEach(Trainer::clear);
     }
   }
 
@@ -226,34 +235,18 @@ class IdentityHeadTest {
    * guess, optimistic since it is fitted on the clips it is scored on.
    */
   static double bestConstantError(List<Clip> clips, int from, Reading reading) {
-    double[] sum = new double[IDENTITIES * 2];
-    double[] squares = new double[IDENTITIES * 2];
-    double[] count = new double[IDENTITIES];
+    ConstantGuess guess = new ConstantGuess(IDENTITIES, 2);
     for (Clip clip : clips) {
       for (int f = from; f < clip.frames(); f++) {
         for (SceneObject o : clip.visibleAt(f)) {
           double[] read = reading.of(clip, f, o);
-          if (read == null) {
-            continue;
-          }
-          int k = PatchTargets.slot(o.colour(), o.shape());
-          count[k]++;
-          for (int a = 0; a < 2; a++) {
-            sum[2 * k + a] += read[a];
-            squares[2 * k + a] += read[a] * read[a];
+          if (read != null) {
+            guess.add(PatchTargets.slot(o.colour(), o.shape()), read);
           }
         }
       }
     }
-    double error = 0;
-    double shown = 0;
-    for (int k = 0; k < IDENTITIES; k++) {
-      shown += count[k];
-      for (int a = 0; a < 2 && count[k] > 0; a++) {
-        error += squares[2 * k + a] - sum[2 * k + a] * sum[2 * k + a] / count[k];
-      }
-    }
-    return error / (2 * shown);
+    return guess.error();
   }
 
   private static List<Clip> clips(SyntheticWorld world, Split split, int n) {

@@ -103,10 +103,14 @@ public final class SyntheticWorld {
         case EXISTS -> {
           for (Shape s : Shape.values()) {
             for (Colour c : Colour.values()) {
-              boolean there = now.stream().anyMatch(o -> o.shape() == s && o.colour() == c);
+              List<SceneObject> named =
+                  now.stream().filter(o -> o.shape() == s && o.colour() == c).toList();
               out.add(
                   new Question(
-                      type, "is there a " + c.word() + " " + s.word() + "?", there ? "yes" : "no"));
+                      type,
+                      "is there a " + c.word() + " " + s.word() + "?",
+                      named.isEmpty() ? "no" : "yes",
+                      named.size() == 1 ? named.get(0) : null));
             }
           }
         }
@@ -116,7 +120,10 @@ public final class SyntheticWorld {
             if (of.size() == 1) {
               out.add(
                   new Question(
-                      type, "what colour is the " + s.word() + "?", of.get(0).colour().word()));
+                      type,
+                      "what colour is the " + s.word() + "?",
+                      of.get(0).colour().word(),
+                      of.get(0)));
             }
           }
         }
@@ -139,6 +146,7 @@ public final class SyntheticWorld {
         case POSITION -> {
           double margin = 0.12 * size;
           for (SceneObject o : now) {
+            SceneObject subject = alone(o, now);
             double dx = o.x(last) - size / 2.0;
             double dy = o.y(last) - size / 2.0;
             if (Math.abs(dx) > margin) {
@@ -146,14 +154,16 @@ public final class SyntheticWorld {
                   new Question(
                       type,
                       "is the " + o.name() + " on the left or the right?",
-                      dx < 0 ? "left" : "right"));
+                      dx < 0 ? "left" : "right",
+                      subject));
             }
             if (Math.abs(dy) > margin) {
               out.add(
                   new Question(
                       type,
                       "is the " + o.name() + " at the top or the bottom?",
-                      dy < 0 ? "top" : "bottom"));
+                      dy < 0 ? "top" : "bottom",
+                      subject));
             }
           }
         }
@@ -161,7 +171,11 @@ public final class SyntheticWorld {
           for (SceneObject o : now) {
             if (last >= 1 && o.visibleAt(last - 1)) {
               out.add(
-                  new Question(type, "which way is the " + o.name() + " moving?", direction(o)));
+                  new Question(
+                      type,
+                      "which way is the " + o.name() + " moving?",
+                      direction(o),
+                      alone(o, now)));
             }
           }
         }
@@ -180,6 +194,11 @@ public final class SyntheticWorld {
   /** Questions about the whole clip. */
   public List<Question> questions(Clip clip) {
     return questions(clip, clip.frames() - 1);
+  }
+
+  /** {@code o}, or null when another object of {@code now} has its name. */
+  private static SceneObject alone(SceneObject o, List<SceneObject> now) {
+    return now.stream().filter(other -> other.name().equals(o.name())).count() == 1 ? o : null;
   }
 
   private static String direction(SceneObject o) {

@@ -48,6 +48,40 @@ class SyntheticWorldTest {
         .containsExactlyInAnyOrder(QuestionType.values());
   }
 
+  @Test
+  void aSubjectIsTheOneObjectOfTheFrameTheQuestionsWordsName() {
+    int named = 0;
+    for (long i = 0; i < 300; i++) {
+      Clip clip = world.clip(Split.VALIDATION.seed(i));
+      for (int last = 0; last < clip.frames(); last++) {
+        int t = last;
+        List<SceneObject> now = clip.objects().stream().filter(o -> o.visibleAt(t)).toList();
+        for (Question q : world.questions(clip, last)) {
+          String[] w = q.text().replace("?", "").split(" ");
+          List<SceneObject> fit =
+              switch (q.type()) {
+                case EXISTS -> matching(now, w[3], w[4]);
+                case COLOUR_OF -> now.stream().filter(o -> o.shape().word().equals(w[4])).toList();
+                case POSITION -> matching(now, w[2], w[3]);
+                case DIRECTION -> matching(now, w[4], w[5]);
+                default -> List.of();
+              };
+          assertThat(q.subject())
+              .as(q.text() + " (seed %d, frame %d)", clip.seed(), last)
+              .isEqualTo(fit.size() == 1 ? fit.get(0) : null);
+          named += q.subject() != null ? 1 : 0;
+        }
+      }
+    }
+    assertThat(named).as("questions with a subject").isPositive();
+  }
+
+  private static List<SceneObject> matching(List<SceneObject> now, String colour, String shape) {
+    return now.stream()
+        .filter(o -> o.colour().word().equals(colour) && o.shape().word().equals(shape))
+        .toList();
+  }
+
   /** The answer worked out here from the object list alone, by reading the question's words. */
   private static String recompute(Clip clip, int last, Question q) {
     List<SceneObject> now = new ArrayList<>();
