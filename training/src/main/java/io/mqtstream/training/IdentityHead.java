@@ -55,7 +55,6 @@ final class IdentityHead {
   private final Dense slotHead; // null without identityTokens: (presence, x, y) from one token
   private final Dense slotMotionHead; // null without identityTokens or identityMotion
   private final float slotWeight;
-  private final Map<String, Parameter> parameters = new LinkedHashMap<>();
   private final AuxiliaryWeights weights;
   private final float weight;
   private final boolean places;
@@ -63,6 +62,7 @@ final class IdentityHead {
   private final int frames;
 
   IdentityHead(int tokenDim, NDManager manager, TrainConfig config) {
+    Map<String, Parameter> parameters = new LinkedHashMap<>();
     this.weight = config.identityWeight();
     this.places = config.identityPlaces();
     this.head = new Dense(tokenDim, places ? 3 * IDENTITIES : IDENTITIES, true);

@@ -24,23 +24,25 @@ import java.util.Map;
  * right, about one among others about half the time, so it answers without having found the named
  * object. A one-word answer says little about where to look; this read asks, at every such turn,
  * for what the LM has to find: the named object's place in each frame, which answers position and,
- * by its change, direction. The head is dropped afterwards, as the identity head.
+ * by its change, direction. The head is dropped afterwards, as the identity head. Measured on the
+ * identity-tokens model against a control (model card, 800 steps): it did not teach the LM to find
+ * the object, and cost accuracy.
  */
 final class SubjectHead {
   static final String HEAD_FILE = "subject_head.safetensors";
   static final String OPTIMIZER_FILE = "subject_optimizer.safetensors";
 
   private final Dense head; // (D) → per frame (x, y)
-  private final Map<String, Parameter> parameters = new LinkedHashMap<>();
   private final AuxiliaryWeights weights;
-  private final float weight;
+  private final float subjectWeight;
   private final int frames;
 
   SubjectHead(int lmDim, NDManager manager, TrainConfig config) {
-    this.weight = config.subjectWeight();
+    this.subjectWeight = config.subjectWeight();
     this.frames = config.world().frames();
     this.head = new Dense(lmDim, 2 * frames, true);
     head.initialize(manager, DataType.FLOAT32, new Shape(1, lmDim));
+    Map<String, Parameter> parameters = new LinkedHashMap<>();
     head.collect("subject_head", parameters);
     this.weights = new AuxiliaryWeights(parameters, manager, config, HEAD_FILE, OPTIMIZER_FILE);
   }
@@ -68,7 +70,7 @@ final class SubjectHead {
 
   /** {@link #error} times {@code subjectWeight}. */
   NDArray loss(ParameterStore ps, NDManager scope, NDArray hidden, long[] at, float[] targets) {
-    return error(ps, scope, hidden, at, targets).mul(weight);
+    return error(ps, scope, hidden, at, targets).mul(subjectWeight);
   }
 
   /**

@@ -487,9 +487,11 @@ public final class Trainer implements AutoCloseable {
                         p.tokens(),
                         identities(batch.stream().map(Example::identities).toList())));
           }
-          Subjects s = subjects(batch, p.in());
-          if (subject != null && s.at().length > 0) {
-            nll = nll.add(subject.loss(ps, scope, p.lm().hidden(), s.at(), s.targets()));
+          if (subject != null) {
+            Subjects s = subjects(batch, p.in());
+            if (s.at().length > 0) {
+              nll = nll.add(subject.loss(ps, scope, p.lm().hidden(), s.at(), s.targets()));
+            }
           }
           return new Forward(nll, accuracy(logits, p.in()));
         },
