@@ -819,7 +819,7 @@ public final class Trainer implements AutoCloseable {
     if (subject == null) {
       throw new IllegalStateException("this run has no subject head (subjectWeight 0)");
     }
-    SyntheticWorld world = new SyntheticWorld(config.world());
+    SyntheticWorld world = worlds.computeIfAbsent(config.world(), SyntheticWorld::new);
     TextTokenizer tok = reasoner.tokenizer();
     List<Example> batch = new ArrayList<>();
     for (Clip clip : clips) {

@@ -103,14 +103,17 @@ public final class SyntheticWorld {
         case EXISTS -> {
           for (Shape s : Shape.values()) {
             for (Colour c : Colour.values()) {
-              List<SceneObject> named =
-                  now.stream().filter(o -> o.shape() == s && o.colour() == c).toList();
+              SceneObject named = // identities are unique in a clip
+                  now.stream()
+                      .filter(o -> o.shape() == s && o.colour() == c)
+                      .findFirst()
+                      .orElse(null);
               out.add(
                   new Question(
                       type,
                       "is there a " + c.word() + " " + s.word() + "?",
-                      named.isEmpty() ? "no" : "yes",
-                      named.size() == 1 ? named.get(0) : null));
+                      named == null ? "no" : "yes",
+                      named));
             }
           }
         }
@@ -146,7 +149,6 @@ public final class SyntheticWorld {
         case POSITION -> {
           double margin = 0.12 * size;
           for (SceneObject o : now) {
-            SceneObject subject = alone(o, now);
             double dx = o.x(last) - size / 2.0;
             double dy = o.y(last) - size / 2.0;
             if (Math.abs(dx) > margin) {
@@ -155,7 +157,7 @@ public final class SyntheticWorld {
                       type,
                       "is the " + o.name() + " on the left or the right?",
                       dx < 0 ? "left" : "right",
-                      subject));
+                      o));
             }
             if (Math.abs(dy) > margin) {
               out.add(
@@ -163,7 +165,7 @@ public final class SyntheticWorld {
                       type,
                       "is the " + o.name() + " at the top or the bottom?",
                       dy < 0 ? "top" : "bottom",
-                      subject));
+                      o));
             }
           }
         }
@@ -171,11 +173,7 @@ public final class SyntheticWorld {
           for (SceneObject o : now) {
             if (last >= 1 && o.visibleAt(last - 1)) {
               out.add(
-                  new Question(
-                      type,
-                      "which way is the " + o.name() + " moving?",
-                      direction(o),
-                      alone(o, now)));
+                  new Question(type, "which way is the " + o.name() + " moving?", direction(o), o));
             }
           }
         }
@@ -194,11 +192,6 @@ public final class SyntheticWorld {
   /** Questions about the whole clip. */
   public List<Question> questions(Clip clip) {
     return questions(clip, clip.frames() - 1);
-  }
-
-  /** {@code o}, or null when another object of {@code now} has its name. */
-  private static SceneObject alone(SceneObject o, List<SceneObject> now) {
-    return now.stream().filter(other -> other.name().equals(o.name())).count() == 1 ? o : null;
   }
 
   private static String direction(SceneObject o) {
