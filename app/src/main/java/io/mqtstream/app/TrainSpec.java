@@ -51,7 +51,8 @@ record TrainSpec(
     boolean identityPlaces,
     float identityMotion,
     float identityTokens,
-    float subjectWeight) {
+    float subjectWeight,
+    boolean tokenIndex) {
 
   /** One curriculum stage: until this step, at most this many objects per clip. */
   record Stage(int untilStep, int maxObjects) {}
@@ -240,7 +241,8 @@ record TrainSpec(
           identityPlaces,
           identityMotion,
           identityTokens,
-          subjectWeight);
+          subjectWeight,
+          tokenIndex);
     } catch (IllegalArgumentException e) {
       String[] kv = e.getMessage().split(":", 2);
       throw new ConfigException(kv[0], kv.length > 1 ? kv[1].trim() : e.getMessage(), e);

@@ -74,6 +74,9 @@ class MainTest {
         .hasMessageContaining("identityWeight");
     failure(dir, TRAIN_CONFIG, "subjectWeight: 0", "subjectWeight: -1")
         .hasMessageContaining("subjectWeight");
+    failure(dir, TRAIN_CONFIG, "tokenIndex: false", "tokenIndex: sometimes")
+        .hasMessageContaining("tokenIndex");
+    failure(dir, TRAIN_CONFIG, "tokenIndex: false", "").hasMessageContaining("tokenIndex");
   }
 
   @Test

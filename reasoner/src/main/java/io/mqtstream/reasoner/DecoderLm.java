@@ -23,10 +23,10 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The decoder-only language model: token and frame-index embeddings, pre-norm decoder layers with
- * causal self-attention and a KV cache, a final norm and the output head. Rows of a batch are
- * left-padded; padded slots are masked out of attention, so a row's result does not depend on its
- * neighbours.
+ * The decoder-only language model: token, frame-index and (optionally) token-index embeddings,
+ * pre-norm decoder layers with causal self-attention and a KV cache, a final norm and the output
+ * head. Rows of a batch are left-padded; padded slots are masked out of attention, so a row's
+ * result does not depend on its neighbours.
  */
 public final class DecoderLm extends ModelBlock {
   /** Added to the attention score of a hidden slot: exp underflows to exactly 0 in float32. */
@@ -35,6 +35,7 @@ public final class DecoderLm extends ModelBlock {
   private final LmConfig config;
   private final Parameter tokenEmbedding; // (V, D)
   private final Parameter frameEmbedding; // (maxFrames, D)
+  private final Parameter tokenIndexEmbedding; // (tokenIndex, D), or null
   private final Parameter positionEmbedding; // (maxPositions, D), learned positions only
   private final List<DecoderLayer> layers = new ArrayList<>();
   private final NormLayer finalNorm;
@@ -44,6 +45,10 @@ public final class DecoderLm extends ModelBlock {
     this.config = config;
     tokenEmbedding = addParameter(embedding("tokenEmbedding", config.vocab(), config.dim()));
     frameEmbedding = addParameter(embedding("frameEmbedding", config.maxFrames(), config.dim()));
+    tokenIndexEmbedding =
+        config.tokenIndex() > 0
+            ? addParameter(embedding("tokenIndexEmbedding", config.tokenIndex(), config.dim()))
+            : null;
     positionEmbedding =
         config.positions() == LmConfig.Positions.LEARNED
             ? addParameter(embedding("positionEmbedding", config.maxPositions(), config.dim()))
@@ -83,6 +88,28 @@ public final class DecoderLm extends ModelBlock {
   /** The learned embedding of frame index t, (D), owned by {@code scope}. */
   public NDArray frameIndex(ParameterStore ps, NDManager scope, int t, boolean training) {
     NDArray out = ps.getValue(frameEmbedding, scope.getDevice(), training).get(t);
+    out.attach(scope);
+    return out;
+  }
+
+  /**
+   * The learned embeddings of token indices 0..m-1 within a frame, (m, D), owned by {@code scope},
+   * for a model with a token-index embedding ({@link LmConfig#tokenIndex()} > 0).
+   */
+  public NDArray tokenIndex(ParameterStore ps, NDManager scope, int m, boolean training) {
+    if (tokenIndexEmbedding == null) {
+      throw new IllegalStateException("this LM has no token-index embedding (llm.tokenIndex 0)");
+    }
+    if (m > config.tokenIndex()) {
+      throw new IllegalArgumentException(
+          "llm.tokenIndex: "
+              + config.tokenIndex()
+              + " rows, but a frame has "
+              + m
+              + " tokens (the encoder's M is larger than the LM was built for)");
+    }
+    NDArray out =
+        ps.getValue(tokenIndexEmbedding, scope.getDevice(), training).get(new NDIndex(":{}", m));
     out.attach(scope);
     return out;
   }
@@ -203,6 +230,9 @@ public final class DecoderLm extends ModelBlock {
   public void collect(String prefix, Map<String, Parameter> out) {
     out.put(prefix + ".embed_tokens.weight", tokenEmbedding);
     out.put(prefix + ".embed_frames.weight", frameEmbedding);
+    if (tokenIndexEmbedding != null) {
+      out.put(prefix + ".embed_token_index.weight", tokenIndexEmbedding);
+    }
     if (positionEmbedding != null) {
       out.put(prefix + ".embed_positions.weight", positionEmbedding);
     }
@@ -219,7 +249,7 @@ public final class DecoderLm extends ModelBlock {
    * The parameters under Hugging Face {@code LlamaForCausalLM}'s names ({@code
    * model.embed_tokens.weight}, {@code model.layers.N.self_attn.q_proj.weight}, …, {@code
    * model.norm.weight}, {@code lm_head.weight} when untied), so a LLaMA / Vicuna checkpoint loads
-   * unchanged. The frame-index embedding, which LLaVA has not, is left out.
+   * unchanged. The frame- and token-index embeddings, which LLaVA has not, are left out.
    */
   public void collectHuggingFace(Map<String, Parameter> out) {
     if (positionEmbedding != null) {

@@ -22,6 +22,10 @@ package io.mqtstream.reasoner;
  * @param promptOrder where the question stands in this project's own prompt format: after the
  *     frames' tokens (mqt-tiny v1–v4's) or before them, so that every frame token can attend to the
  *     question from the first layer on; absent in older {@code llm.json} files = frames first
+ * @param tokenIndex rows of the token-index embedding: a learned vector per index k of a token
+ *     within its frame, added as the frame-index embedding is, so the LM can address "token k of
+ *     frame t" whatever m is (rotary positions are relative, and a frame's m moves every token
+ *     behind it); at least the encoder's M; 0 = none (absent in older {@code llm.json} files)
  */
 public record LmConfig(
     int vocab,
@@ -38,7 +42,8 @@ public record LmConfig(
     boolean tiedEmbeddings,
     int kvHeads,
     float normEps,
-    PromptOrder promptOrder) {
+    PromptOrder promptOrder,
+    int tokenIndex) {
 
   public enum Norm {
     LAYER,
@@ -81,6 +86,9 @@ public record LmConfig(
       throw new IllegalArgumentException(
           "llm.kvHeads: must divide heads " + heads + ", got " + kvHeads);
     }
+    if (tokenIndex < 0) {
+      throw new IllegalArgumentException("llm.tokenIndex: must be >= 0, got " + tokenIndex);
+    }
     if (norm == null || mlp == null || positions == null) {
       throw new IllegalArgumentException("llm.norm, llm.mlp and llm.positions must be set");
     }
@@ -103,20 +111,26 @@ public record LmConfig(
         true,
         0,
         0,
-        PromptOrder.FRAMES_FIRST);
+        PromptOrder.FRAMES_FIRST,
+        0);
   }
 
   /** The same model with the question standing elsewhere in its prompts. */
   public LmConfig withPromptOrder(PromptOrder order) {
-    return with(layers, order);
+    return with(layers, order, tokenIndex);
   }
 
   /** The same model with another number of decoder layers. */
   public LmConfig withLayers(int n) {
-    return with(n, promptOrder);
+    return with(n, promptOrder, tokenIndex);
   }
 
-  private LmConfig with(int n, PromptOrder order) {
+  /** The same model with a token-index embedding of {@code rows} rows (0 = none). */
+  public LmConfig withTokenIndex(int rows) {
+    return with(layers, promptOrder, rows);
+  }
+
+  private LmConfig with(int n, PromptOrder order, int rows) {
     return new LmConfig(
         vocab,
         dim,
@@ -132,7 +146,8 @@ public record LmConfig(
         tiedEmbeddings,
         kvHeads,
         normEps,
-        order);
+        order,
+        rows);
   }
 
   public int headDim() {

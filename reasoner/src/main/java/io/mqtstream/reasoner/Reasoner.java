@@ -23,6 +23,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Predicate;
 
 /**
  * The LLM stage: the tokenizer, the decoder LM and its weights, prompt assembly, and generation. A
@@ -39,6 +40,11 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
   public static final String CONFIG_FILE = "llm.json";
   public static final String WEIGHTS_FILE = "llm.safetensors";
   public static final String TOKENIZER_FILE = "tokenizer.json";
+
+  /**
+   * The token-index embedding's name in {@code llm.safetensors} ({@link LmConfig#tokenIndex()}).
+   */
+  private static final String TOKEN_INDEX = "llm.embed_token_index.weight";
 
   private final NDManager manager;
   private final DecoderLm lm;
@@ -138,20 +144,20 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
    * prompt order); the weights must fit its shapes.
    */
   public static Reasoner load(Path dir, LmConfig config, Device device) throws IOException {
-    return load(dir, config, device, Integer.MAX_VALUE);
+    return load(dir, config, device, name -> false);
   }
 
   /**
    * A model of {@code config} with the folder's tokenizer and the folder's weights for every
-   * parameter except those of layers {@code savedLayers} and up, which keep their initial values.
+   * parameter except the {@code added} ones, which keep their initial values.
    */
-  private static Reasoner load(Path dir, LmConfig config, Device device, int savedLayers)
+  private static Reasoner load(Path dir, LmConfig config, Device device, Predicate<String> added)
       throws IOException {
     TextTokenizer tokenizer = TextTokenizer.load(dir.resolve(TOKENIZER_FILE));
     Reasoner r = new Reasoner(config, tokenizer, device);
     try {
       Map<String, Parameter> saved = new LinkedHashMap<>(r.parameters);
-      saved.keySet().removeIf(name -> addedLayer(name, savedLayers));
+      saved.keySet().removeIf(added);
       Checkpoints.load(dir.resolve(WEIGHTS_FILE), saved, r.manager);
       return r;
     } catch (IOException | RuntimeException e) {
@@ -161,23 +167,35 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
   }
 
   /**
-   * Loads a checkpoint folder into a deeper model, {@code config} with more layers than the
-   * folder's: its layers 0..n-1 and every other weight are the folder's, and each layer added on
-   * top starts as the identity, its attention and MLP output projections zero (LLaMA Pro's block
-   * expansion, Wu et al. 2024), so the deeper model answers exactly as the folder's until training
+   * Loads a checkpoint folder into a larger model, {@code config} with more layers than the
+   * folder's, or with a token-index embedding the folder lacks, or both: every weight the folder
+   * has is the folder's; each layer added on top starts as the identity, its attention and MLP
+   * output projections zero (LLaMA Pro's block expansion, Wu et al. 2024); an added token-index
+   * embedding starts at zero. So the larger model answers exactly as the folder's until training
    * moves them.
    */
   public static Reasoner loadExpanded(Path dir, LmConfig config, Device device) throws IOException {
-    int saved = readConfig(dir).layers();
-    if (config.layers() <= saved) {
+    LmConfig folder = readConfig(dir);
+    int saved = folder.layers();
+    boolean newIndex = folder.tokenIndex() == 0 && config.tokenIndex() > 0;
+    if (config.layers() < saved || (config.layers() == saved && !newIndex)) {
       throw new IllegalArgumentException(
-          "llm.layers: " + config.layers() + " does not expand the " + saved + " layers of " + dir);
+          "llm.layers: "
+              + config.layers()
+              + " does not expand the "
+              + saved
+              + " layers of "
+              + dir
+              + ", nor does llm.tokenIndex add an embedding it lacks");
     }
-    Reasoner r = load(dir, config, device, saved);
+    Predicate<String> added =
+        name -> addedLayer(name, saved) || (newIndex && name.equals(TOKEN_INDEX));
+    Reasoner r = load(dir, config, device, added);
     r.parameters.forEach(
         (name, p) -> {
-          if (addedLayer(name, saved)
-              && (name.endsWith(".attn.o_proj.weight") || name.endsWith(".mlp.down_proj.weight"))) {
+          boolean output =
+              name.endsWith(".attn.o_proj.weight") || name.endsWith(".mlp.down_proj.weight");
+          if (added.test(name) && (output || name.equals(TOKEN_INDEX))) {
             p.getArray().subi(p.getArray()); // +0 everywhere (x * 0 would leave -0)
           }
         });
@@ -250,7 +268,8 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
    * This project's prompt layout over frames' tokens already on the device (training passes the
    * encoder's output, gradients and all): frames first, [frame 1 + index 1, …, frame T + index T,
    * sep, question]; question first, [question, sep, frame 1 + index 1, …, frame T + index T, sep].
-   * The answer's first token is predicted at the last position in both.
+   * With a token-index embedding, token k of every frame also gets row k of it. The answer's first
+   * token is predicted at the last position in both.
    *
    * @param frames per frame its (m, D) tokens
    * @return (L, D), L = Σ m + question + 1 (frames first) or + 2 (question first)
@@ -258,8 +277,13 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
   public NDArray embed(
       ParameterStore ps, NDManager scope, List<NDArray> frames, long[] question, boolean training) {
     NDList parts = new NDList();
+    boolean indexed = lm.config().tokenIndex() > 0;
     for (int t = 0; t < frames.size(); t++) {
-      parts.add(frames.get(t).add(lm.frameIndex(ps, scope, t, training))); // (m, D)
+      NDArray frame = frames.get(t).add(lm.frameIndex(ps, scope, t, training)); // (m, D)
+      if (indexed) {
+        frame = frame.add(lm.tokenIndex(ps, scope, (int) frame.getShape().get(0), training));
+      }
+      parts.add(frame);
     }
     long sep = tokenizer.sep();
     if (lm.config().promptOrder() == LmConfig.PromptOrder.QUESTION_FIRST) {

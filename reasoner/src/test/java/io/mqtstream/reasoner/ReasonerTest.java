@@ -376,6 +376,57 @@ class ReasonerTest {
         .hasMessageStartingWith("llm.layers: 2 does not expand");
   }
 
+  /**
+   * A model that gains a token-index embedding answers exactly as its checkpoint did while the
+   * embedding is zero, as it starts; once it holds something the same prompts get other logits, and
+   * a saved model keeps it. A frame with more tokens than the embedding has rows is refused, naming
+   * the key.
+   */
+  @Test
+  void aModelGainingATokenIndexAnswersAsBeforeUntilItTrains(@TempDir Path dir) throws Exception {
+    Path ckpt = dir.resolve("ckpt");
+    Files.createDirectories(dir.resolve("tok"));
+    List<Completion> before;
+    LmConfig plain;
+    try (Reasoner r = ReasonerTestSupport.reasoner(dir.resolve("tok"))) {
+      before = r.generate(mixedPrompts(r, 5));
+      r.save(ckpt);
+      plain = r.config();
+    }
+    Map<String, Completion> moved;
+    try (Reasoner indexed = Reasoner.loadExpanded(ckpt, plain.withTokenIndex(8), Device.cpu())) {
+      NDArray table = indexed.parameters().get("llm.embed_token_index.weight").getArray();
+      assertThat(table.toFloatArray()).hasSize(8 * 32).containsOnly(0f);
+      Map<String, Completion> after = byId(indexed.generate(mixedPrompts(indexed, 5)));
+      for (Completion c : before) {
+        assertThat(after.get(c.prompt().id()).tokens()).containsExactly(c.tokens());
+        assertSameLogits(after.get(c.prompt().id()).stepLogits(), c.stepLogits());
+      }
+      java.util.Random random = new java.util.Random(3);
+      float[] rows = new float[8 * 32];
+      for (int i = 0; i < rows.length; i++) {
+        rows[i] = (float) random.nextGaussian();
+      }
+      table.set(rows);
+      moved = byId(indexed.generate(mixedPrompts(indexed, 5)));
+      for (Completion c : before) {
+        assertThat(maxDiff(moved.get(c.prompt().id()).stepLogits().get(0), c.stepLogits().get(0)))
+            .as(c.prompt().id())
+            .isGreaterThan(100 * TOL);
+      }
+      indexed.save(dir.resolve("indexed"));
+    }
+    assertThat(Reasoner.readConfig(dir.resolve("indexed")).tokenIndex()).isEqualTo(8);
+    try (Reasoner loaded = Reasoner.load(dir.resolve("indexed"), Device.cpu())) {
+      Map<String, Completion> again = byId(loaded.generate(mixedPrompts(loaded, 5)));
+      moved.forEach((id, c) -> assertSameLogits(again.get(id).stepLogits(), c.stepLogits()));
+    }
+    try (Reasoner short4 = Reasoner.loadExpanded(ckpt, plain.withTokenIndex(4), Device.cpu())) {
+      assertThatThrownBy(() -> short4.generate(mixedPrompts(short4, 5))) // prompt c: m = 8
+          .hasMessageStartingWith("llm.tokenIndex: 4 rows, but a frame has 8 tokens");
+    }
+  }
+
   @Test
   void tokenizerRoundTripsWordsAndMapsUnknownWords(@TempDir Path dir) throws Exception {
     try (TextTokenizer t = ReasonerTestSupport.tokenizer(dir)) {

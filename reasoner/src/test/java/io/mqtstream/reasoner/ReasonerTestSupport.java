@@ -64,7 +64,8 @@ final class ReasonerTestSupport {
         true,
         0,
         0,
-        order);
+        order,
+        0);
   }
 
   static Reasoner reasoner(Path dir, LmConfig.Norm norm, LmConfig.Mlp mlp, LmConfig.Positions pos)
@@ -86,7 +87,8 @@ final class ReasonerTestSupport {
             pos == LmConfig.Positions.ROPE,
             0,
             0,
-            LmConfig.PromptOrder.FRAMES_FIRST);
+            LmConfig.PromptOrder.FRAMES_FIRST,
+            0);
     return Reasoner.create(c, t, 7, Device.cpu());
   }
 

@@ -43,6 +43,9 @@ import io.mqtstream.world.WorldConfig;
  * @param subjectWeight weight, in stage 2, of an auxiliary loss on the LM: at each turn about one
  *     object, its final hidden state where it answers says where that object is in each frame
  *     ({@link SubjectHead}), so the LM learns to find the object a question names; 0 = none
+ * @param tokenIndex whether the LM adds a learned embedding of each visual token's index within its
+ *     frame ({@link LmConfig#tokenIndex()}), so it can attend to "token k of frame t" (with {@code
+ *     identityTokens}, the token of the object a question names) whatever m is
  */
 public record TrainConfig(
     long seed,
@@ -71,7 +74,8 @@ public record TrainConfig(
     boolean identityPlaces,
     float identityMotion,
     float identityTokens,
-    float subjectWeight) {
+    float subjectWeight,
+    boolean tokenIndex) {
 
   /** Where a fresh run's latent queries start looking. */
   public enum QueryInit {
@@ -160,7 +164,8 @@ public record TrainConfig(
         true,
         0,
         0,
-        promptOrder);
+        promptOrder,
+        tokenIndex ? encoder.mqt().maxTokens() : 0);
   }
 
   /** The same run as a fixed-m baseline. */
@@ -192,6 +197,7 @@ public record TrainConfig(
         identityPlaces,
         identityMotion,
         identityTokens,
-        subjectWeight);
+        subjectWeight,
+        tokenIndex);
   }
 }

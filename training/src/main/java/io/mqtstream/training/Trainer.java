@@ -196,8 +196,9 @@ public final class Trainer implements AutoCloseable {
    * and, when that LM has trained ({@code lmTrained}), the config's prompt order: a trained LM read
    * with the question elsewhere would be silently wrong. With {@code mayExpand} (a run started from
    * a model) the config may ask for more LM layers than the model has: they are added on top as the
-   * identity ({@link Reasoner#loadExpanded}); and a legacy block with positional keys may go on
-   * with content keys ({@link MqtEncoder#load(Path, MqtConfig.KeyMode)}).
+   * identity ({@link Reasoner#loadExpanded}), and so may a token-index embedding the model lacks,
+   * from zero; and a legacy block with positional keys may go on with content keys ({@link
+   * MqtEncoder#load(Path, MqtConfig.KeyMode)}).
    */
   private static Trainer withModelsOf(
       TrainConfig config, Path dir, boolean lmTrained, boolean mayExpand) throws IOException {
@@ -214,7 +215,9 @@ public final class Trainer implements AutoCloseable {
               + config.visionSteps()
               + "; a run started from a trained model never)");
     }
-    boolean expand = mayExpand && config.lmLayers() > saved.layers();
+    boolean index = mayExpand && config.tokenIndex() && saved.tokenIndex() == 0;
+    boolean expand = mayExpand && config.lmLayers() > saved.layers() || index;
+    int indexRows = index ? config.encoder().mqt().maxTokens() : saved.tokenIndex();
     EncoderConfig savedEncoder =
         EncoderConfig.read(dir.resolve("encoder").resolve(MqtEncoder.CONFIG_FILE));
     boolean seeContent = // positional keys may go on as content keys, the same weights
@@ -223,27 +226,28 @@ public final class Trainer implements AutoCloseable {
             && savedEncoder.mqt().keyMode() == MqtConfig.KeyMode.POSITIONAL
             && config.encoder().mqt().keyMode() == MqtConfig.KeyMode.CONTENT;
     MqtConfig.KeyMode keys = seeContent ? MqtConfig.KeyMode.CONTENT : savedEncoder.mqt().keyMode();
-    checkSameShapes(
-        config,
-        savedEncoder.withKeyMode(keys),
-        expand ? saved.withLayers(config.lmLayers()) : saved,
-        dir);
+    LmConfig lm =
+        (expand ? saved.withLayers(Math.max(saved.layers(), config.lmLayers())) : saved)
+            .withTokenIndex(indexRows)
+            .withPromptOrder(config.promptOrder());
+    checkSameShapes(config, savedEncoder.withKeyMode(keys), lm, dir);
     MqtEncoder encoder = MqtEncoder.load(dir.resolve("encoder"), keys);
     if (seeContent) {
       log.info("{}: its positional keys now see the patches' features too (keyMode content)", dir);
     }
-    LmConfig lm = saved.withPromptOrder(config.promptOrder());
     Reasoner reasoner =
         expand
-            ? Reasoner.loadExpanded(
-                dir.resolve("llm"), lm.withLayers(config.lmLayers()), Device.cpu())
+            ? Reasoner.loadExpanded(dir.resolve("llm"), lm, Device.cpu())
             : Reasoner.load(dir.resolve("llm"), lm, Device.cpu());
-    if (expand) {
+    if (lm.layers() > saved.layers()) {
       log.info(
           "{}: its {} LM layers, then {} more that start as the identity",
           dir,
           saved.layers(),
-          config.lmLayers() - saved.layers());
+          lm.layers() - saved.layers());
+    }
+    if (index) {
+      log.info("{}: its LM gains a token-index embedding of {} rows, from zero", dir, indexRows);
     }
     return new Trainer(config, encoder, reasoner);
   }
@@ -269,6 +273,10 @@ public final class Trainer implements AutoCloseable {
     }
     if (lm.ffnDim() != config.lmFfn()) {
       differ.add("lmFfn " + config.lmFfn() + " (checkpoint: " + lm.ffnDim() + ")");
+    }
+    if ((lm.tokenIndex() > 0) != config.tokenIndex()) {
+      differ.add(
+          "tokenIndex " + config.tokenIndex() + " (checkpoint: " + !config.tokenIndex() + ")");
     }
     if (!differ.isEmpty()) {
       throw new IllegalArgumentException(

@@ -77,7 +77,8 @@ class TrainerTest {
         false,
         0f,
         0f,
-        0f);
+        0f,
+        false);
   }
 
   @Test
@@ -128,7 +129,8 @@ class TrainerTest {
         identityPlaces,
         identityMotion,
         c.identityTokens(),
-        c.subjectWeight());
+        c.subjectWeight(),
+        c.tokenIndex());
   }
 
   private static TrainConfig copy(
@@ -141,7 +143,8 @@ class TrainerTest {
       boolean identityPlaces,
       float identityMotion,
       float identityTokens,
-      float subjectWeight) {
+      float subjectWeight,
+      boolean tokenIndex) {
     return new TrainConfig(
         c.seed(),
         c.steps(),
@@ -169,7 +172,8 @@ class TrainerTest {
         identityPlaces,
         identityMotion,
         identityTokens,
-        subjectWeight);
+        subjectWeight,
+        tokenIndex);
   }
 
   static TrainConfig withOrder(TrainConfig c, LmConfig.PromptOrder order) {
@@ -370,6 +374,20 @@ class TrainerTest {
       t.step();
       assertThat(snapshot(t).get(added)).isNotEqualTo(start.get(added));
     }
+    // a token-index embedding: the model's weights kept, the embedding added at zero; it trains
+    // from the first step, is saved, and a resumed run keeps it
+    String index = "llm.embed_token_index.weight";
+    try (Trainer t = Trainer.startFrom(withTokenIndex(c), dir.resolve("model"))) {
+      Map<String, float[]> start = snapshot(t);
+      trained.forEach((name, values) -> assertThat(start.get(name)).as(name).isEqualTo(values));
+      assertThat(start.get(index)).hasSize(8 * 32).containsOnly(0f);
+      t.step();
+      assertThat(snapshot(t).get(index)).isNotEqualTo(start.get(index));
+      t.save(dir.resolve("indexed"));
+    }
+    assertThatThrownBy(() -> Trainer.resume(c, dir.resolve("indexed")).close())
+        .hasMessageContaining("train.tokenIndex false (checkpoint: true)");
+    Trainer.resume(withTokenIndex(c), dir.resolve("indexed")).close();
     // keys that see the patches: the model's weights kept, and the same weights now give other
     // tokens, since the keys read the features as well as the positions
     TrainConfig content = withEncoder(c, c.encoder().withKeyMode(MqtConfig.KeyMode.CONTENT));
@@ -417,7 +435,8 @@ class TrainerTest {
         true,
         motion,
         1f,
-        sixteen.subjectWeight());
+        sixteen.subjectWeight(),
+        sixteen.tokenIndex());
   }
 
   /** The same run with the LM's subject read at {@code weight}. */
@@ -425,7 +444,17 @@ class TrainerTest {
     return with(c, c.encoder(), weight);
   }
 
+  /** The same run with the LM's token-index embedding. */
+  static TrainConfig withTokenIndex(TrainConfig c) {
+    return with(c, c.encoder(), c.subjectWeight(), true);
+  }
+
   private static TrainConfig with(TrainConfig c, EncoderConfig encoder, float subjectWeight) {
+    return with(c, encoder, subjectWeight, c.tokenIndex());
+  }
+
+  private static TrainConfig with(
+      TrainConfig c, EncoderConfig encoder, float subjectWeight, boolean tokenIndex) {
     return copy(
         c,
         encoder,
@@ -436,7 +465,8 @@ class TrainerTest {
         c.identityPlaces(),
         c.identityMotion(),
         c.identityTokens(),
-        subjectWeight);
+        subjectWeight,
+        tokenIndex);
   }
 
   /** The same run with M = 16 latent queries (a summary token and one per identity). */
@@ -635,7 +665,8 @@ class TrainerTest {
             false,
             0f,
             0f,
-            0f);
+            0f,
+            false);
     try (Trainer t = Trainer.create(c, dir)) {
       float[] positions = t.encoder().parameters().get("mqt.pos_embed").getArray().toFloatArray();
       for (int i = 0; i < 40; i++) {
