@@ -231,6 +231,16 @@ final class EvalCommand implements Callable<Integer> {
           100 * s.colourCounts(),
           s.fitted());
     }
+    double own = scores.get(0).ownToken();
+    if (!Double.isNaN(own)) {
+      System.out.printf(
+          Locale.ROOT,
+          "probe %s: each object's place from its own token (1 + i) %.1f%% right, from the next"
+              + " identity's token %.1f%%%n",
+          dir,
+          100 * own,
+          100 * scores.get(0).nextToken());
+    }
   }
 
   /** Per checkpoint a Markdown table: a row per m, then the row answered without looking. */

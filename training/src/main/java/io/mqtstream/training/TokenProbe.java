@@ -49,6 +49,12 @@ public final class TokenProbe {
    *     "how many circles are there?" asks, read without the LM
    * @param colourCounts the same per colour ("how many red shapes are there?"): beside {@code
    *     shapeCounts} it says whether the tokens keep an object's shape as well as its colour
+   * @param ownToken for an encoder with a token per identity (M > 15, {@code identityTokens}): the
+   *     left/right and top/bottom calls right when each identity i's place is read, by a regression
+   *     of its own, from token 1 + i alone, whatever m (NaN for other encoders): whether an
+   *     object's token holds its place as that read asks
+   * @param nextToken the same read from token 1 + (i + 1 mod 15), the next identity's token: what a
+   *     token says of an object not its own, the control for {@code ownToken}
    */
   public record Score(
       int m,
@@ -57,7 +63,9 @@ public final class TokenProbe {
       double accuracy,
       double rmsPixels,
       double shapeCounts,
-      double colourCounts) {}
+      double colourCounts,
+      double ownToken,
+      double nextToken) {}
 
   /** One frame's tokens (the first {@code maxM}, flattened) and its objects. */
   record Sample(float[] tokens, List<SceneObject> objects, int t, int size) {}
@@ -78,17 +86,91 @@ public final class TokenProbe {
       }
       maxM = Math.max(maxM, m);
     }
-    List<Sample> fit = samples(Split.TRAIN, fitClips, maxM, 0, progress);
-    List<Sample> test = samples(Split.TEST, testClips, maxM, fitClips, progress);
+    boolean identityTokens = encoder.maxTokens() > PatchTargets.SLOTS;
+    int kept = identityTokens ? Math.max(maxM, PatchTargets.SLOTS + 1) : maxM;
+    List<Sample> fit = samples(Split.TRAIN, fitClips, kept, 0, progress);
+    List<Sample> test = samples(Split.TEST, testClips, kept, fitClips, progress);
     if (fit.isEmpty()) {
       throw new IllegalArgumentException("no fitting frame shows an object: fit more clips");
     }
-    int dim = fit.get(0).tokens().length / maxM;
+    int dim = fit.get(0).tokens().length / kept;
+    double own = identityTokens ? ownTokens(dim, 0, fit, test, lambda) : Double.NaN;
+    double next = identityTokens ? ownTokens(dim, 1, fit, test, lambda) : Double.NaN;
     List<Score> out = new ArrayList<>();
     for (int m : ms) {
-      out.add(score(m * dim, fit, test, lambda, m));
+      out.add(score(m * dim, fit, test, lambda, m, own, next));
     }
     return out;
+  }
+
+  /**
+   * Per identity i, a ridge regression from token 1 + ((i + shift) mod 15) alone ({@code dim}
+   * values) to identity i's place, fitted on the {@code fit} frames that show it, and the share of
+   * left/right and top/bottom calls it gets right on {@code test} (objects within 12 % of the
+   * middle left out): shift 0 reads each object's own token, shift 1 the next identity's.
+   */
+  static double ownTokens(int dim, int shift, List<Sample> fit, List<Sample> test, double lambda) {
+    int d = dim + 1;
+    int right = 0;
+    int scored = 0;
+    double[] f = new double[d];
+    for (Colour c : Colour.values()) {
+      for (Shape s : Shape.values()) {
+        int token = 1 + (PatchTargets.slot(c, s) + shift) % PatchTargets.SLOTS;
+        double[] gram = new double[d * d];
+        double[][] rhs = new double[2][d];
+        int n = 0;
+        for (Sample sample : fit) {
+          SceneObject o = find(sample.objects(), c, s);
+          if (o == null) {
+            continue;
+          }
+          token(sample, token, dim, f);
+          for (int a = 0; a < d; a++) {
+            for (int b = a; b < d; b++) {
+              gram[a * d + b] += f[a] * f[b];
+            }
+            rhs[0][a] += f[a] * place(o.x(sample.t()), sample.size());
+            rhs[1][a] += f[a] * place(o.y(sample.t()), sample.size());
+          }
+          n++;
+        }
+        if (n == 0) {
+          continue;
+        }
+        double[] chol = ridgeFactor(gram, d, lambda);
+        double[][] w = {solve(chol, d, rhs[0]), solve(chol, d, rhs[1])};
+        for (Sample sample : test) {
+          SceneObject o = find(sample.objects(), c, s);
+          if (o == null) {
+            continue;
+          }
+          token(sample, token, dim, f);
+          double[] truth = {o.x(sample.t()), o.y(sample.t())};
+          for (int axis = 0; axis < 2; axis++) {
+            double offset = truth[axis] - sample.size() / 2.0;
+            if (Math.abs(offset) <= MARGIN * sample.size()) {
+              continue;
+            }
+            double predicted = 0;
+            for (int a = 0; a < d; a++) {
+              predicted += w[axis][a] * f[a];
+            }
+            scored++;
+            right += (predicted < 0) == (offset < 0) ? 1 : 0;
+          }
+        }
+      }
+    }
+    return scored == 0 ? Double.NaN : (double) right / scored;
+  }
+
+  /** Token {@code k}'s {@code dim} values, then 1. */
+  private static void token(Sample sample, int k, int dim, double[] f) {
+    for (int a = 0; a < dim; a++) {
+      f[a] = sample.tokens()[k * dim + a];
+    }
+    f[dim] = 1;
   }
 
   private List<Sample> samples(Split split, int clips, int maxM, int done, IntConsumer progress) {
@@ -113,8 +195,18 @@ public final class TokenProbe {
     return out;
   }
 
-  /** Fits on {@code fit} and scores on {@code test}, reading the first {@code width} values. */
-  private static Score score(int width, List<Sample> fit, List<Sample> test, double lambda, int m) {
+  /**
+   * Fits on {@code fit} and scores on {@code test}, reading the first {@code width} values; {@code
+   * own} and {@code next} are the own-token reads' scores, which do not depend on m.
+   */
+  private static Score score(
+      int width,
+      List<Sample> fit,
+      List<Sample> test,
+      double lambda,
+      int m,
+      double own,
+      double next) {
     int d = width + 1; // m tokens flattened, and a bias
     Map<Integer, double[][]> weights = new LinkedHashMap<>(); // slot → (x, y) weights
     for (Colour c : Colour.values()) {
@@ -188,7 +280,9 @@ public final class TokenProbe {
         scored == 0 ? Double.NaN : (double) right / scored,
         placed == 0 ? Double.NaN : Math.sqrt(squares / placed),
         counts[0],
-        counts[1]);
+        counts[1],
+        own,
+        next);
   }
 
   /**

@@ -72,6 +72,50 @@ class TokenProbeTest {
     assertThat(colourOnly[0]).as("shape counts, colours only").isLessThan(0.8);
   }
 
+  /**
+   * The own-token read finds each object's place where token 1 + i holds identity i's place, and
+   * the next identity's token does not give it: tokens built from real clips' objects, 16 tokens of
+   * 4 values, token 1 + i holding (x, y, 1) of identity i when the frame shows it, all noisy.
+   */
+  @Test
+  void theOwnTokenReadFindsAPlaceOnlyInTheObjectsOwnToken() {
+    SyntheticWorld world = new SyntheticWorld(new WorldConfig(64, 4, 1, 4, 0.6, 0.3, 0.3, null));
+    Random noise = new Random(5);
+    List<TokenProbe.Sample> fit = identityTokens(world, Split.TRAIN, 600, noise);
+    List<TokenProbe.Sample> test = identityTokens(world, Split.TEST, 300, noise);
+    assertThat(TokenProbe.ownTokens(4, 0, fit, test, 1e-3)).as("own token").isGreaterThan(0.95);
+    assertThat(TokenProbe.ownTokens(4, 1, fit, test, 1e-3))
+        .as("the next identity's token")
+        .isLessThan(0.7);
+  }
+
+  private static List<TokenProbe.Sample> identityTokens(
+      SyntheticWorld world, Split split, int clips, Random noise) {
+    int dim = 4;
+    List<TokenProbe.Sample> out = new ArrayList<>();
+    for (int i = 0; i < clips; i++) {
+      Clip clip = world.clip(split.seed(i));
+      for (int t = 0; t < clip.frames(); t++) {
+        List<SceneObject> objects = clip.visibleAt(t);
+        if (objects.isEmpty()) {
+          continue;
+        }
+        float[] tokens = new float[(PatchTargets.SLOTS + 1) * dim];
+        for (int k = 0; k < tokens.length; k++) {
+          tokens[k] = (float) (0.05 * noise.nextGaussian());
+        }
+        for (SceneObject o : objects) {
+          int at = (1 + PatchTargets.slot(o.colour(), o.shape())) * dim;
+          tokens[at] += (float) (2 * o.x(t) / clip.imageSize() - 1);
+          tokens[at + 1] += (float) (2 * o.y(t) / clip.imageSize() - 1);
+          tokens[at + 2] += 1;
+        }
+        out.add(new TokenProbe.Sample(tokens, objects, t, clip.imageSize()));
+      }
+    }
+    return out;
+  }
+
   private static double[] counts(SyntheticWorld world, boolean shapes) {
     Random noise = new Random(3);
     List<TokenProbe.Sample> fit = samples(world, Split.TRAIN, 400, shapes, noise);
