@@ -315,19 +315,9 @@ class ReasonerTest {
   @Test
   void saveThenLoadGivesTheSameAnswers(@TempDir Path dir) throws Exception {
     Path ckpt = dir.resolve("ckpt");
-    Files.createDirectories(dir.resolve("tok"));
-    List<Completion> before;
-    try (Reasoner r = ReasonerTestSupport.reasoner(dir.resolve("tok"))) {
-      before = r.generate(mixedPrompts(r, 5));
-      r.save(ckpt);
-    }
+    Saved saved = saveAModel(dir, ckpt);
     try (Reasoner loaded = Reasoner.load(ckpt, Device.cpu())) {
-      List<Completion> after = loaded.generate(mixedPrompts(loaded, 5));
-      Map<String, Completion> a = byId(after);
-      for (Completion c : before) {
-        assertThat(a.get(c.prompt().id()).tokens()).containsExactly(c.tokens());
-        assertSameLogits(a.get(c.prompt().id()).stepLogits(), c.stepLogits());
-      }
+      assertAnswersAs(saved.answers(), loaded);
     }
     Files.writeString(
         ckpt.resolve(Reasoner.CONFIG_FILE),
@@ -345,14 +335,8 @@ class ReasonerTest {
   @Test
   void aModelExpandedByALayerAnswersAsBeforeUntilItTrains(@TempDir Path dir) throws Exception {
     Path ckpt = dir.resolve("ckpt");
-    Files.createDirectories(dir.resolve("tok"));
-    List<Completion> before;
-    LmConfig two;
-    try (Reasoner r = ReasonerTestSupport.reasoner(dir.resolve("tok"))) {
-      before = r.generate(mixedPrompts(r, 5));
-      r.save(ckpt);
-      two = r.config();
-    }
+    Saved saved = saveAModel(dir, ckpt);
+    LmConfig two = saved.config();
     try (Reasoner deeper = Reasoner.loadExpanded(ckpt, two.withLayers(3), Device.cpu())) {
       assertThat(deeper.parameters()).containsKey("llm.layers.2.attn.q_proj.weight");
       assertThat(
@@ -364,11 +348,7 @@ class ReasonerTest {
                   .sum()
                   .getFloat())
           .isGreaterThan(0f);
-      Map<String, Completion> after = byId(deeper.generate(mixedPrompts(deeper, 5)));
-      for (Completion c : before) {
-        assertThat(after.get(c.prompt().id()).tokens()).containsExactly(c.tokens());
-        assertSameLogits(after.get(c.prompt().id()).stepLogits(), c.stepLogits());
-      }
+      assertAnswersAs(saved.answers(), deeper);
       deeper.save(dir.resolve("deeper"));
     }
     assertThat(Reasoner.readConfig(dir.resolve("deeper")).layers()).isEqualTo(3);
@@ -385,23 +365,13 @@ class ReasonerTest {
   @Test
   void aModelGainingATokenIndexAnswersAsBeforeUntilItTrains(@TempDir Path dir) throws Exception {
     Path ckpt = dir.resolve("ckpt");
-    Files.createDirectories(dir.resolve("tok"));
-    List<Completion> before;
-    LmConfig plain;
-    try (Reasoner r = ReasonerTestSupport.reasoner(dir.resolve("tok"))) {
-      before = r.generate(mixedPrompts(r, 5));
-      r.save(ckpt);
-      plain = r.config();
-    }
+    Saved saved = saveAModel(dir, ckpt);
+    LmConfig plain = saved.config();
     Map<String, Completion> moved;
     try (Reasoner indexed = Reasoner.loadExpanded(ckpt, plain.withTokenIndex(8), Device.cpu())) {
       NDArray table = indexed.parameters().get("llm.embed_token_index.weight").getArray();
       assertThat(table.toFloatArray()).hasSize(8 * 32).containsOnly(0f);
-      Map<String, Completion> after = byId(indexed.generate(mixedPrompts(indexed, 5)));
-      for (Completion c : before) {
-        assertThat(after.get(c.prompt().id()).tokens()).containsExactly(c.tokens());
-        assertSameLogits(after.get(c.prompt().id()).stepLogits(), c.stepLogits());
-      }
+      assertAnswersAs(saved.answers(), indexed);
       java.util.Random random = new java.util.Random(3);
       float[] rows = new float[8 * 32];
       for (int i = 0; i < rows.length; i++) {
@@ -409,7 +379,7 @@ class ReasonerTest {
       }
       table.set(rows);
       moved = byId(indexed.generate(mixedPrompts(indexed, 5)));
-      for (Completion c : before) {
+      for (Completion c : saved.answers()) {
         assertThat(maxDiff(moved.get(c.prompt().id()).stepLogits().get(0), c.stepLogits().get(0)))
             .as(c.prompt().id())
             .isGreaterThan(100 * TOL);
@@ -486,6 +456,27 @@ class ReasonerTest {
 
   private static Map<String, Completion> byId(List<Completion> cs) {
     return cs.stream().collect(Collectors.toMap(c -> c.prompt().id(), Function.identity()));
+  }
+
+  /** A fresh model's answers to {@link #mixedPrompts}, and its config, saved in {@code ckpt}. */
+  private record Saved(List<Completion> answers, LmConfig config) {}
+
+  private static Saved saveAModel(Path dir, Path ckpt) throws Exception {
+    Files.createDirectories(dir.resolve("tok"));
+    try (Reasoner r = ReasonerTestSupport.reasoner(dir.resolve("tok"))) {
+      List<Completion> answers = r.generate(mixedPrompts(r, 5));
+      r.save(ckpt);
+      return new Saved(answers, r.config());
+    }
+  }
+
+  /** {@code r} gives {@link #mixedPrompts} the tokens and the logits of {@code before}. */
+  private static void assertAnswersAs(List<Completion> before, Reasoner r) {
+    Map<String, Completion> after = byId(r.generate(mixedPrompts(r, 5)));
+    for (Completion c : before) {
+      assertThat(after.get(c.prompt().id()).tokens()).containsExactly(c.tokens());
+      assertSameLogits(after.get(c.prompt().id()).stepLogits(), c.stepLogits());
+    }
   }
 
   private static void assertSameLogits(List<float[]> a, List<float[]> b) {

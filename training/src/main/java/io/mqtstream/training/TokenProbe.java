@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.BiConsumer;
 import java.util.function.IntConsumer;
 
 /**
@@ -117,35 +118,17 @@ public final class TokenProbe {
     for (Colour c : Colour.values()) {
       for (Shape s : Shape.values()) {
         int token = 1 + (PatchTargets.slot(c, s) + shift) % PatchTargets.SLOTS;
-        double[] gram = new double[d * d];
-        double[][] rhs = new double[2][d];
-        int n = 0;
-        for (Sample sample : fit) {
-          SceneObject o = find(sample.objects(), c, s);
-          if (o == null) {
-            continue;
-          }
-          token(sample, token, dim, f);
-          for (int a = 0; a < d; a++) {
-            for (int b = a; b < d; b++) {
-              gram[a * d + b] += f[a] * f[b];
-            }
-            rhs[0][a] += f[a] * place(o.x(sample.t()), sample.size());
-            rhs[1][a] += f[a] * place(o.y(sample.t()), sample.size());
-          }
-          n++;
-        }
-        if (n == 0) {
+        BiConsumer<Sample, double[]> read = (sample, into) -> token(sample, token, dim, into);
+        double[][] w = placeRead(fit, c, s, d, lambda, read);
+        if (w == null) {
           continue;
         }
-        double[] chol = ridgeFactor(gram, d, lambda);
-        double[][] w = {solve(chol, d, rhs[0]), solve(chol, d, rhs[1])};
         for (Sample sample : test) {
           SceneObject o = find(sample.objects(), c, s);
           if (o == null) {
             continue;
           }
-          token(sample, token, dim, f);
+          read.accept(sample, f);
           double[] truth = {o.x(sample.t()), o.y(sample.t())};
           for (int axis = 0; axis < 2; axis++) {
             double offset = truth[axis] - sample.size() / 2.0;
@@ -163,6 +146,47 @@ public final class TokenProbe {
       }
     }
     return scored == 0 ? Double.NaN : (double) right / scored;
+  }
+
+  /**
+   * A ridge regression from the {@code d} features {@code read} puts in an array to identity (c,
+   * s)'s place, fitted on the {@code fit} frames that show it: {x weights, y weights}, or null when
+   * none does.
+   */
+  private static double[][] placeRead(
+      List<Sample> fit,
+      Colour c,
+      Shape s,
+      int d,
+      double lambda,
+      BiConsumer<Sample, double[]> read) {
+    double[] gram = new double[d * d];
+    double[][] rhs = new double[2][d];
+    int n = 0;
+    double[] f = new double[d];
+    for (Sample sample : fit) {
+      SceneObject o = find(sample.objects(), c, s);
+      if (o == null) {
+        continue;
+      }
+      read.accept(sample, f);
+      for (int a = 0; a < d; a++) {
+        if (f[a] == 0) {
+          continue;
+        }
+        for (int b = a; b < d; b++) {
+          gram[a * d + b] += f[a] * f[b];
+        }
+        rhs[0][a] += f[a] * place(o.x(sample.t()), sample.size());
+        rhs[1][a] += f[a] * place(o.y(sample.t()), sample.size());
+      }
+      n++;
+    }
+    if (n == 0) {
+      return null;
+    }
+    double[] chol = ridgeFactor(gram, d, lambda);
+    return new double[][] {solve(chol, d, rhs[0]), solve(chol, d, rhs[1])};
   }
 
   /** Token {@code k}'s {@code dim} values, then 1. */
@@ -211,35 +235,11 @@ public final class TokenProbe {
     Map<Integer, double[][]> weights = new LinkedHashMap<>(); // slot → (x, y) weights
     for (Colour c : Colour.values()) {
       for (Shape s : Shape.values()) {
-        double[] gram = new double[d * d];
-        double[][] rhs = new double[2][d];
-        int n = 0;
-        double[] f = new double[d];
-        for (Sample sample : fit) {
-          SceneObject o = find(sample.objects(), c, s);
-          if (o == null) {
-            continue;
-          }
-          features(sample, width, f);
-          for (int a = 0; a < d; a++) {
-            if (f[a] == 0) {
-              continue;
-            }
-            for (int b = a; b < d; b++) {
-              gram[a * d + b] += f[a] * f[b];
-            }
-            rhs[0][a] += f[a] * place(o.x(sample.t()), sample.size());
-            rhs[1][a] += f[a] * place(o.y(sample.t()), sample.size());
-          }
-          n++;
+        double[][] w =
+            placeRead(fit, c, s, d, lambda, (sample, into) -> features(sample, width, into));
+        if (w != null) {
+          weights.put(PatchTargets.slot(c, s), w);
         }
-        if (n == 0) {
-          continue;
-        }
-        double[] chol = ridgeFactor(gram, d, lambda);
-        weights.put(
-            PatchTargets.slot(c, s),
-            new double[][] {solve(chol, d, rhs[0]), solve(chol, d, rhs[1])});
       }
     }
     int right = 0;

@@ -89,31 +89,23 @@ class TokenProbeTest {
         .isLessThan(0.7);
   }
 
+  /** Every frame with an object, token 1 + i holding (x, y, 1) of identity i when shown. */
   private static List<TokenProbe.Sample> identityTokens(
       SyntheticWorld world, Split split, int clips, Random noise) {
     int dim = 4;
-    List<TokenProbe.Sample> out = new ArrayList<>();
-    for (int i = 0; i < clips; i++) {
-      Clip clip = world.clip(split.seed(i));
-      for (int t = 0; t < clip.frames(); t++) {
-        List<SceneObject> objects = clip.visibleAt(t);
-        if (objects.isEmpty()) {
-          continue;
-        }
-        float[] tokens = new float[(PatchTargets.SLOTS + 1) * dim];
-        for (int k = 0; k < tokens.length; k++) {
-          tokens[k] = (float) (0.05 * noise.nextGaussian());
-        }
-        for (SceneObject o : objects) {
+    double size = world.config().imageSize();
+    return samples(
+        world,
+        split,
+        clips,
+        (PatchTargets.SLOTS + 1) * dim,
+        noise,
+        (o, t, tokens) -> {
           int at = (1 + PatchTargets.slot(o.colour(), o.shape())) * dim;
-          tokens[at] += (float) (2 * o.x(t) / clip.imageSize() - 1);
-          tokens[at + 1] += (float) (2 * o.y(t) / clip.imageSize() - 1);
+          tokens[at] += (float) (2 * o.x(t) / size - 1);
+          tokens[at + 1] += (float) (2 * o.y(t) / size - 1);
           tokens[at + 2] += 1;
-        }
-        out.add(new TokenProbe.Sample(tokens, objects, t, clip.imageSize()));
-      }
-    }
-    return out;
+        });
   }
 
   private static double[] counts(SyntheticWorld world, boolean shapes) {
@@ -126,6 +118,28 @@ class TokenProbeTest {
   /** Every frame with an object, its "tokens" 16 values: 8 for colours, 8 for shapes. */
   private static List<TokenProbe.Sample> samples(
       SyntheticWorld world, Split split, int clips, boolean shapes, Random noise) {
+    return samples(
+        world,
+        split,
+        clips,
+        16,
+        noise,
+        (o, t, tokens) -> {
+          tokens[o.colour().ordinal()] += 1;
+          if (shapes) {
+            tokens[8 + o.shape().ordinal()] += 1;
+          }
+        });
+  }
+
+  /** What an object adds to its frame's tokens at frame t. */
+  private interface Writes {
+    void add(SceneObject o, int t, float[] tokens);
+  }
+
+  /** Every frame with an object: {@code width} noisy values, plus what each object there adds. */
+  private static List<TokenProbe.Sample> samples(
+      SyntheticWorld world, Split split, int clips, int width, Random noise, Writes writes) {
     List<TokenProbe.Sample> out = new ArrayList<>();
     for (int i = 0; i < clips; i++) {
       Clip clip = world.clip(split.seed(i));
@@ -134,15 +148,12 @@ class TokenProbeTest {
         if (objects.isEmpty()) {
           continue;
         }
-        float[] tokens = new float[16];
+        float[] tokens = new float[width];
         for (int k = 0; k < tokens.length; k++) {
           tokens[k] = (float) (0.05 * noise.nextGaussian());
         }
         for (SceneObject o : objects) {
-          tokens[o.colour().ordinal()] += 1;
-          if (shapes) {
-            tokens[8 + o.shape().ordinal()] += 1;
-          }
+          writes.add(o, t, tokens);
         }
         out.add(new TokenProbe.Sample(tokens, objects, t, clip.imageSize()));
       }
