@@ -9,6 +9,9 @@ Steps are counted from `--offset` (1000 = from the end of a 1,000-step stage 0: 
     /usr/bin/python3 docs/eval/train_logs.py target/train/mqt-tiny-pyramid/train_log.csv --by-m 3000 4500
     # one run alone, in windows of 250 steps counted from step 1300 (the start of stage 2)
     /usr/bin/python3 docs/eval/train_logs.py target/train/mqt-tiny-position-only/train_log.csv --offset 1300 --every 250 --alone
+    # two runs of one seed (the same clips, questions and m at every step), in windows of 100 steps
+    /usr/bin/python3 docs/eval/train_logs.py target/train/position-index/train_log.csv --offset 0 \
+        --against target/train/position-index-control/train_log.csv --against-offset 0 --every 100
 
 Accuracy is the share of answer turns whose every token is predicted right (Trainer's accuracy).
 Not used by the build or the tests.
@@ -61,7 +64,10 @@ def main():
                 print(f"m {lo:2d}-{hi:2d} n={len(ks):3d}  against {100 * mean([ref[k][2] for k in ks]):5.1f}%"
                       f"  this {100 * mean([new[k][2] for k in ks]):5.1f}%")
         return
-    for lo, hi in RANGES:
+    ranges = RANGES
+    if a.every:
+        ranges = [(lo, lo + a.every) for lo in range(0, max(new) + 1, a.every)]
+    for lo, hi in ranges:
         ks = [k for k in range(lo, hi) if k in new and k in ref]
         if not ks:
             break

@@ -206,7 +206,7 @@ final class EvalCommand implements Callable<Integer> {
           commandSpec.commandLine(), "--probe needs an m of at most 8 in --m");
     }
     long t0 = System.nanoTime();
-    List<TokenProbe.Score> scores =
+    TokenProbe.Result result =
         new TokenProbe(encoder, world)
             .run(
                 small,
@@ -217,7 +217,7 @@ final class EvalCommand implements Callable<Integer> {
                     System.err.printf(
                         "\rprobe %s: %d/%d clips", dir.getFileName(), done, probe + samples));
     System.err.printf(" (%.0f s)%n", (System.nanoTime() - t0) / 1e9);
-    for (TokenProbe.Score s : scores) {
+    for (TokenProbe.Score s : result.byM()) {
       System.out.printf(
           Locale.ROOT,
           "probe %s m=%d: objects' places from the tokens %.1f%% right (%d calls), off by %.1f"
@@ -231,15 +231,14 @@ final class EvalCommand implements Callable<Integer> {
           100 * s.colourCounts(),
           s.fitted());
     }
-    double own = scores.get(0).ownToken();
-    if (!Double.isNaN(own)) {
+    if (!Double.isNaN(result.ownToken())) {
       System.out.printf(
           Locale.ROOT,
           "probe %s: each object's place from its own token (1 + i) %.1f%% right, from the next"
               + " identity's token %.1f%%%n",
           dir,
-          100 * own,
-          100 * scores.get(0).nextToken());
+          100 * result.ownToken(),
+          100 * result.nextToken());
     }
   }
 

@@ -32,6 +32,9 @@ public final class DecoderLm extends ModelBlock {
   /** Added to the attention score of a hidden slot: exp underflows to exactly 0 in float32. */
   static final float MASKED = -1e9f;
 
+  /** The token-index embedding's name under the model's prefix ({@link LmConfig#tokenIndex()}). */
+  static final String TOKEN_INDEX_WEIGHT = "embed_token_index.weight";
+
   private final LmConfig config;
   private final Parameter tokenEmbedding; // (V, D)
   private final Parameter frameEmbedding; // (maxFrames, D)
@@ -231,7 +234,7 @@ public final class DecoderLm extends ModelBlock {
     out.put(prefix + ".embed_tokens.weight", tokenEmbedding);
     out.put(prefix + ".embed_frames.weight", frameEmbedding);
     if (tokenIndexEmbedding != null) {
-      out.put(prefix + ".embed_token_index.weight", tokenIndexEmbedding);
+      out.put(prefix + "." + TOKEN_INDEX_WEIGHT, tokenIndexEmbedding);
     }
     if (positionEmbedding != null) {
       out.put(prefix + ".embed_positions.weight", positionEmbedding);

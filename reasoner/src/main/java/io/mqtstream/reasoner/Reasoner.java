@@ -41,10 +41,13 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
   public static final String WEIGHTS_FILE = "llm.safetensors";
   public static final String TOKENIZER_FILE = "tokenizer.json";
 
+  /** The prefix of the LM's weights in {@code llm.safetensors}. */
+  private static final String PREFIX = "llm";
+
   /**
    * The token-index embedding's name in {@code llm.safetensors} ({@link LmConfig#tokenIndex()}).
    */
-  private static final String TOKEN_INDEX = "llm.embed_token_index.weight";
+  private static final String TOKEN_INDEX = PREFIX + "." + DecoderLm.TOKEN_INDEX_WEIGHT;
 
   private final NDManager manager;
   private final DecoderLm lm;
@@ -117,7 +120,7 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
     this.lm = new DecoderLm(config);
     lm.initialize(manager, DataType.FLOAT32, new Shape(1, 1, config.dim()));
     Map<String, Parameter> named = new LinkedHashMap<>();
-    lm.collect("llm", named);
+    lm.collect(PREFIX, named);
     this.parameters = Collections.unmodifiableMap(named);
   }
 
@@ -204,7 +207,7 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
 
   /** Whether a parameter belongs to a layer at or above {@code from}, one the checkpoint lacks. */
   private static boolean addedLayer(String name, int from) {
-    String prefix = "llm.layers.";
+    String prefix = PREFIX + ".layers.";
     if (!name.startsWith(prefix)) {
       return false;
     }
@@ -277,11 +280,15 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
   public NDArray embed(
       ParameterStore ps, NDManager scope, List<NDArray> frames, long[] question, boolean training) {
     NDList parts = new NDList();
-    boolean indexed = lm.config().tokenIndex() > 0;
+    NDArray index = null; // (m, D), read once for the frames' m (frames of a prompt share it)
     for (int t = 0; t < frames.size(); t++) {
       NDArray frame = frames.get(t).add(lm.frameIndex(ps, scope, t, training)); // (m, D)
-      if (indexed) {
-        frame = frame.add(lm.tokenIndex(ps, scope, (int) frame.getShape().get(0), training));
+      if (lm.config().tokenIndex() > 0) {
+        int m = (int) frame.getShape().get(0);
+        if (index == null || index.getShape().get(0) != m) {
+          index = lm.tokenIndex(ps, scope, m, training);
+        }
+        frame = frame.add(index);
       }
       parts.add(frame);
     }

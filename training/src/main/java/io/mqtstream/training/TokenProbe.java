@@ -50,12 +50,6 @@ public final class TokenProbe {
    *     "how many circles are there?" asks, read without the LM
    * @param colourCounts the same per colour ("how many red shapes are there?"): beside {@code
    *     shapeCounts} it says whether the tokens keep an object's shape as well as its colour
-   * @param ownToken for an encoder with a token per identity (M > 15, {@code identityTokens}): the
-   *     left/right and top/bottom calls right when each identity i's place is read, by a regression
-   *     of its own, from token 1 + i alone, whatever m (NaN for other encoders): whether an
-   *     object's token holds its place as that read asks
-   * @param nextToken the same read from token 1 + (i + 1 mod 15), the next identity's token: what a
-   *     token says of an object not its own, the control for {@code ownToken}
    */
   public record Score(
       int m,
@@ -64,9 +58,20 @@ public final class TokenProbe {
       double accuracy,
       double rmsPixels,
       double shapeCounts,
-      double colourCounts,
-      double ownToken,
-      double nextToken) {}
+      double colourCounts) {}
+
+  /**
+   * What the probe found.
+   *
+   * @param byM the score at each m asked
+   * @param ownToken for an encoder with more than 15 latent queries (a token per identity with
+   *     {@code identityTokens}): the share of left/right and top/bottom calls right when each
+   *     identity i's place is read, by a regression of its own, from token 1 + i alone (NaN for
+   *     other encoders): whether an object's token holds its place
+   * @param nextToken the same read from token 1 + (i + 1 mod 15), the next identity's token: what a
+   *     token says of an object not its own, the control for {@code ownToken}
+   */
+  public record Result(List<Score> byM, double ownToken, double nextToken) {}
 
   /** One frame's tokens (the first {@code maxM}, flattened) and its objects. */
   record Sample(float[] tokens, List<SceneObject> objects, int t, int size) {}
@@ -78,8 +83,7 @@ public final class TokenProbe {
    * @param lambda ridge strength, relative to the mean diagonal of the features' Gram matrix
    * @param progress called with the clips encoded so far
    */
-  public List<Score> run(
-      int[] ms, int fitClips, int testClips, double lambda, IntConsumer progress) {
+  public Result run(int[] ms, int fitClips, int testClips, double lambda, IntConsumer progress) {
     int maxM = 0;
     for (int m : ms) {
       if (m < 1 || m > encoder.maxTokens()) {
@@ -95,13 +99,14 @@ public final class TokenProbe {
       throw new IllegalArgumentException("no fitting frame shows an object: fit more clips");
     }
     int dim = fit.get(0).tokens().length / kept;
-    double own = identityTokens ? ownTokens(dim, 0, fit, test, lambda) : Double.NaN;
-    double next = identityTokens ? ownTokens(dim, 1, fit, test, lambda) : Double.NaN;
-    List<Score> out = new ArrayList<>();
+    List<Score> byM = new ArrayList<>();
     for (int m : ms) {
-      out.add(score(m * dim, fit, test, lambda, m, own, next));
+      byM.add(score(m * dim, fit, test, lambda, m));
     }
-    return out;
+    return new Result(
+        byM,
+        identityTokens ? ownTokens(dim, 0, fit, test, lambda) : Double.NaN,
+        identityTokens ? ownTokens(dim, 1, fit, test, lambda) : Double.NaN);
   }
 
   /**
@@ -219,18 +224,8 @@ public final class TokenProbe {
     return out;
   }
 
-  /**
-   * Fits on {@code fit} and scores on {@code test}, reading the first {@code width} values; {@code
-   * own} and {@code next} are the own-token reads' scores, which do not depend on m.
-   */
-  private static Score score(
-      int width,
-      List<Sample> fit,
-      List<Sample> test,
-      double lambda,
-      int m,
-      double own,
-      double next) {
+  /** Fits on {@code fit} and scores on {@code test}, reading the first {@code width} values. */
+  private static Score score(int width, List<Sample> fit, List<Sample> test, double lambda, int m) {
     int d = width + 1; // m tokens flattened, and a bias
     Map<Integer, double[][]> weights = new LinkedHashMap<>(); // slot → (x, y) weights
     for (Colour c : Colour.values()) {
@@ -280,9 +275,7 @@ public final class TokenProbe {
         scored == 0 ? Double.NaN : (double) right / scored,
         placed == 0 ? Double.NaN : Math.sqrt(squares / placed),
         counts[0],
-        counts[1],
-        own,
-        next);
+        counts[1]);
   }
 
   /**

@@ -216,8 +216,12 @@ public final class Trainer implements AutoCloseable {
               + "; a run started from a trained model never)");
     }
     boolean index = mayExpand && config.tokenIndex() && saved.tokenIndex() == 0;
-    boolean expand = mayExpand && config.lmLayers() > saved.layers() || index;
-    int indexRows = index ? config.encoder().mqt().maxTokens() : saved.tokenIndex();
+    int layers = mayExpand ? Math.max(saved.layers(), config.lmLayers()) : saved.layers();
+    LmConfig lm =
+        saved
+            .withLayers(layers)
+            .withTokenIndex(index ? config.encoder().mqt().maxTokens() : saved.tokenIndex())
+            .withPromptOrder(config.promptOrder());
     EncoderConfig savedEncoder =
         EncoderConfig.read(dir.resolve("encoder").resolve(MqtEncoder.CONFIG_FILE));
     boolean seeContent = // positional keys may go on as content keys, the same weights
@@ -226,28 +230,25 @@ public final class Trainer implements AutoCloseable {
             && savedEncoder.mqt().keyMode() == MqtConfig.KeyMode.POSITIONAL
             && config.encoder().mqt().keyMode() == MqtConfig.KeyMode.CONTENT;
     MqtConfig.KeyMode keys = seeContent ? MqtConfig.KeyMode.CONTENT : savedEncoder.mqt().keyMode();
-    LmConfig lm =
-        (expand ? saved.withLayers(Math.max(saved.layers(), config.lmLayers())) : saved)
-            .withTokenIndex(indexRows)
-            .withPromptOrder(config.promptOrder());
     checkSameShapes(config, savedEncoder.withKeyMode(keys), lm, dir);
     MqtEncoder encoder = MqtEncoder.load(dir.resolve("encoder"), keys);
     if (seeContent) {
       log.info("{}: its positional keys now see the patches' features too (keyMode content)", dir);
     }
     Reasoner reasoner =
-        expand
+        layers > saved.layers() || index
             ? Reasoner.loadExpanded(dir.resolve("llm"), lm, Device.cpu())
             : Reasoner.load(dir.resolve("llm"), lm, Device.cpu());
-    if (lm.layers() > saved.layers()) {
+    if (layers > saved.layers()) {
       log.info(
           "{}: its {} LM layers, then {} more that start as the identity",
           dir,
           saved.layers(),
-          lm.layers() - saved.layers());
+          layers - saved.layers());
     }
     if (index) {
-      log.info("{}: its LM gains a token-index embedding of {} rows, from zero", dir, indexRows);
+      log.info(
+          "{}: its LM gains a token-index embedding of {} rows, from zero", dir, lm.tokenIndex());
     }
     return new Trainer(config, encoder, reasoner);
   }
@@ -274,9 +275,9 @@ public final class Trainer implements AutoCloseable {
     if (lm.ffnDim() != config.lmFfn()) {
       differ.add("lmFfn " + config.lmFfn() + " (checkpoint: " + lm.ffnDim() + ")");
     }
-    if ((lm.tokenIndex() > 0) != config.tokenIndex()) {
-      differ.add(
-          "tokenIndex " + config.tokenIndex() + " (checkpoint: " + !config.tokenIndex() + ")");
+    boolean indexed = lm.tokenIndex() > 0;
+    if (indexed != config.tokenIndex()) {
+      differ.add("tokenIndex " + config.tokenIndex() + " (checkpoint: " + indexed + ")");
     }
     if (!differ.isEmpty()) {
       throw new IllegalArgumentException(
