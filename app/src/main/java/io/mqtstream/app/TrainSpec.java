@@ -52,7 +52,8 @@ record TrainSpec(
     float identityMotion,
     float identityTokens,
     float subjectWeight,
-    boolean tokenIndex) {
+    boolean tokenIndex,
+    boolean objectNames) {
 
   /** One curriculum stage: until this step, at most this many objects per clip. */
   record Stage(int untilStep, int maxObjects) {}
@@ -242,7 +243,8 @@ record TrainSpec(
           identityMotion,
           identityTokens,
           subjectWeight,
-          tokenIndex);
+          tokenIndex,
+          objectNames);
     } catch (IllegalArgumentException e) {
       String[] kv = e.getMessage().split(":", 2);
       throw new ConfigException(kv[0], kv.length > 1 ? kv[1].trim() : e.getMessage(), e);

@@ -77,6 +77,9 @@ class MainTest {
     failure(dir, TRAIN_CONFIG, "tokenIndex: false", "tokenIndex: sometimes")
         .hasMessageContaining("tokenIndex");
     failure(dir, TRAIN_CONFIG, "tokenIndex: false", "").hasMessageContaining("tokenIndex");
+    failure(dir, TRAIN_CONFIG, "objectNames: false", "objectNames: often")
+        .hasMessageContaining("objectNames");
+    failure(dir, TRAIN_CONFIG, "objectNames: false", "").hasMessageContaining("objectNames");
   }
 
   @Test

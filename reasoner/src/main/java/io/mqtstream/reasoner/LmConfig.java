@@ -130,9 +130,18 @@ public record LmConfig(
     return with(layers, promptOrder, rows);
   }
 
+  /** The same model with a vocabulary of {@code size} tokens. */
+  public LmConfig withVocab(int size) {
+    return with(size, layers, promptOrder, tokenIndex);
+  }
+
   private LmConfig with(int n, PromptOrder order, int rows) {
+    return with(vocab, n, order, rows);
+  }
+
+  private LmConfig with(int size, int n, PromptOrder order, int rows) {
     return new LmConfig(
-        vocab,
+        size,
         dim,
         n,
         heads,

@@ -19,6 +19,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -203,6 +204,72 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
           }
         });
     return r;
+  }
+
+  /**
+   * This model with a larger vocabulary: {@code tokenizerJson}, a copy of its tokenizer with tokens
+   * added after its ids ({@link WordVocabulary#withPhrases}). Every weight is this model's; the
+   * embedding row of each added token (and its output row when untied) starts as the mean of the
+   * rows of the tokens this model's tokenizer reads its text as, so "red circle" as one token
+   * starts as the mean of "red" and "circle". This model is left as it was; the caller closes both.
+   */
+  public Reasoner withTokenizer(Path tokenizerJson) throws IOException {
+    if (tokenizer == null) {
+      throw new IllegalStateException("a model of another prompt format keeps its own tokenizer");
+    }
+    TextTokenizer grown = TextTokenizer.load(tokenizerJson);
+    int old = lm.config().vocab();
+    if (grown.vocabSize() <= old) {
+      grown.close();
+      throw new IllegalArgumentException(
+          tokenizerJson + ": " + grown.vocabSize() + " tokens, not more than the model's " + old);
+    }
+    Map<String, Integer> words = WordVocabulary.read(tokenizerJson);
+    for (Map.Entry<String, Integer> w : WordVocabulary.read(tokenizer.file()).entrySet()) {
+      if (!w.getValue().equals(words.get(w.getKey()))) {
+        grown.close();
+        throw new IllegalArgumentException(
+            tokenizerJson
+                + ": \""
+                + w.getKey()
+                + "\" is not id "
+                + w.getValue()
+                + " as in the model's");
+      }
+    }
+    String[] text = new String[grown.vocabSize()];
+    words.forEach((w, id) -> text[id] = w);
+    List<long[]> reads = new ArrayList<>(); // per added token, its ids in this model's tokenizer
+    for (int id = old; id < text.length; id++) {
+      reads.add(tokenizer.encode(text[id]));
+    }
+    Reasoner r = new Reasoner(lm.config().withVocab(grown.vocabSize()), grown, manager.getDevice());
+    try {
+      parameters.forEach(
+          (name, p) -> {
+            float[] values = p.getArray().toFloatArray();
+            boolean vocabRows =
+                name.equals(PREFIX + ".embed_tokens.weight")
+                    || name.equals(PREFIX + ".lm_head.weight");
+            if (vocabRows) {
+              int d = lm.config().dim();
+              float[] rows = Arrays.copyOf(values, grown.vocabSize() * d);
+              for (int k = 0; k < reads.size(); k++) {
+                for (long id : reads.get(k)) {
+                  for (int j = 0; j < d; j++) {
+                    rows[(old + k) * d + j] += values[(int) id * d + j] / reads.get(k).length;
+                  }
+                }
+              }
+              values = rows;
+            }
+            r.parameters.get(name).getArray().set(values);
+          });
+      return r;
+    } catch (RuntimeException e) {
+      r.close();
+      throw e;
+    }
   }
 
   /** Whether a parameter belongs to a layer at or above {@code from}, one the checkpoint lacks. */

@@ -11,6 +11,7 @@ import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Writes and reads word-level {@code tokenizer.json} files (Hugging Face tokenizers format):
@@ -33,14 +34,7 @@ public final class WordVocabulary {
     ArrayNode added = root.putArray("added_tokens");
     Map<String, Integer> vocab = new LinkedHashMap<>();
     for (String s : SPECIALS) {
-      ObjectNode t = added.addObject();
-      t.put("id", vocab.size());
-      t.put("content", s);
-      t.put("single_word", false);
-      t.put("lstrip", false);
-      t.put("rstrip", false);
-      t.put("normalized", false);
-      t.put("special", true);
+      addedToken(added, vocab.size(), s, true);
       vocab.put(s, vocab.size());
     }
     for (String w : words) {
@@ -56,6 +50,61 @@ public final class WordVocabulary {
     vocab.forEach(v::put);
     model.put("unk_token", TextTokenizer.UNK);
     Files.writeString(file, json.writerWithDefaultPrettyPrinter().writeValueAsString(root));
+  }
+
+  /**
+   * Copies the word-level tokenizer {@code from} to {@code to} with each of {@code phrases}
+   * (several words, such as an object's name "red circle") as one more token, after the existing
+   * ids, so that wherever the phrase stands in a text it is read as that one token (an added token
+   * of the Hugging Face format, matched as a whole word after lower-casing). Phrases it has already
+   * are kept where they are.
+   *
+   * @return the ids of the phrases, in their order
+   */
+  public static int[] withPhrases(Path from, Path to, List<String> phrases) throws IOException {
+    ObjectMapper json = new ObjectMapper();
+    ObjectNode root = (ObjectNode) json.readTree(from.toFile());
+    Map<String, Integer> vocab = read(from);
+    ObjectNode model = (ObjectNode) root.path("model");
+    ObjectNode v = (ObjectNode) model.path("vocab");
+    ArrayNode added = (ArrayNode) root.path("added_tokens");
+    int[] ids = new int[phrases.size()];
+    for (int i = 0; i < phrases.size(); i++) {
+      String phrase = phrases.get(i).toLowerCase(java.util.Locale.ROOT);
+      if (!phrase.contains(" ")) {
+        throw new IllegalArgumentException("not a phrase of several words: " + phrase);
+      }
+      Integer id = vocab.get(phrase);
+      if (id == null) {
+        id = vocab.size();
+        vocab.put(phrase, id);
+        v.put(phrase, id);
+        addedToken(added, id, phrase, false);
+      }
+      ids[i] = id;
+    }
+    Files.writeString(to, json.writerWithDefaultPrettyPrinter().writeValueAsString(root));
+    return ids;
+  }
+
+  /**
+   * An added token: a special one (matched as written, left out of decoded text) or a phrase
+   * (matched as whole words after lower-casing).
+   */
+  private static void addedToken(ArrayNode added, int id, String content, boolean special) {
+    ObjectNode t = added.addObject();
+    t.put("id", id);
+    t.put("content", content);
+    t.put("single_word", !special);
+    t.put("lstrip", false);
+    t.put("rstrip", false);
+    t.put("normalized", !special);
+    t.put("special", special);
+  }
+
+  /** The tokens of a word-level {@code tokenizer.json}, words and phrases. */
+  public static Set<String> words(Path file) throws IOException {
+    return read(file).keySet();
   }
 
   /** The word → id map of a word-level {@code tokenizer.json}. */

@@ -397,6 +397,76 @@ class ReasonerTest {
     }
   }
 
+  /**
+   * Phrases as tokens ("red square" one token): the grown model keeps every logit it had over its
+   * old vocabulary, each phrase's embedding starts as the mean of its words', and both survive save
+   * and load; a tokenizer that renumbers the model's own tokens is refused.
+   */
+  @Test
+  void aModelGainingPhraseTokensKeepsItsLogitsAndStartsEachPhraseAsItsWords(@TempDir Path dir)
+      throws Exception {
+    Path ckpt = dir.resolve("ckpt");
+    Saved saved = saveAModel(dir, ckpt);
+    int old = saved.config().vocab();
+    Path phrases = dir.resolve("phrases.json");
+    int[] ids =
+        WordVocabulary.withPhrases(
+            ckpt.resolve("tokenizer.json"), phrases, List.of("red square", "Blue Triangle"));
+    assertThat(ids).containsExactly(old, old + 1);
+    assertThat(
+            WordVocabulary.withPhrases(phrases, dir.resolve("again.json"), List.of("red square")))
+        .containsExactly(old); // a phrase it has stays where it is
+    assertThatThrownBy(() -> WordVocabulary.withPhrases(phrases, phrases, List.of("red")))
+        .hasMessageContaining("several words");
+    String c = "is there a red square left of the blue triangle ?";
+    try (Reasoner small = Reasoner.load(ckpt, Device.cpu());
+        Reasoner grown = small.withTokenizer(phrases)) {
+      assertThat(grown.config().vocab()).isEqualTo(old + 2);
+      long[] words = small.tokenizer().encode(c);
+      long[] read = grown.tokenizer().encode(c);
+      assertThat(read).hasSize(words.length - 2).contains(old, old + 1);
+      assertThat(grown.tokenizer().decode(read)).isEqualTo(small.tokenizer().decode(words));
+      Map<String, Completion> after = byId(grown.generate(mixedPrompts(grown, 5)));
+      for (Completion before : saved.answers()) {
+        if (!before.prompt().id().equals("c")) { // the prompts without a phrase
+          float[] first = after.get(before.prompt().id()).stepLogits().get(0);
+          assertThat(first).hasSize(old + 2);
+          assertThat(maxDiff(java.util.Arrays.copyOf(first, old), before.stepLogits().get(0)))
+              .as(before.prompt().id())
+              .isLessThan(TOL);
+        }
+      }
+      float[] was = small.parameters().get("llm.embed_tokens.weight").getArray().toFloatArray();
+      float[] is = grown.parameters().get("llm.embed_tokens.weight").getArray().toFloatArray();
+      int d = saved.config().dim();
+      assertThat(java.util.Arrays.copyOf(is, old * d)).isEqualTo(was);
+      int red = (int) small.tokenizer().encode("red")[0];
+      int square = (int) small.tokenizer().encode("square")[0];
+      for (int j = 0; j < d; j++) {
+        assertThat(is[old * d + j])
+            .isCloseTo(
+                (was[red * d + j] + was[square * d + j]) / 2,
+                org.assertj.core.data.Offset.offset(1e-6f));
+      }
+      grown.save(dir.resolve("grown"));
+    }
+    try (Reasoner loaded = Reasoner.load(dir.resolve("grown"), Device.cpu())) {
+      assertThat(loaded.config().vocab()).isEqualTo(old + 2);
+      long[] read = loaded.tokenizer().encode("the blue triangle");
+      assertThat(read).hasSize(2).endsWith(old + 1);
+      assertThat(loaded.tokenizer().decode(read)).isEqualTo("the blue triangle");
+    }
+    Path renumbered = dir.resolve("renumbered.json");
+    List<String> backwards = new java.util.ArrayList<>(ReasonerTestSupport.WORDS);
+    java.util.Collections.reverse(backwards);
+    backwards.add("purple");
+    WordVocabulary.write(renumbered, backwards);
+    try (Reasoner small = Reasoner.load(ckpt, Device.cpu())) {
+      assertThatThrownBy(() -> small.withTokenizer(renumbered).close())
+          .hasMessageContaining("as in the model's");
+    }
+  }
+
   @Test
   void tokenizerRoundTripsWordsAndMapsUnknownWords(@TempDir Path dir) throws Exception {
     try (TextTokenizer t = ReasonerTestSupport.tokenizer(dir)) {

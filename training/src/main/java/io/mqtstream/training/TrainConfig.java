@@ -46,6 +46,11 @@ import io.mqtstream.world.WorldConfig;
  * @param tokenIndex whether the LM adds a learned embedding of each visual token's index within its
  *     frame ({@link LmConfig#tokenIndex()}), so it can attend to "token k of frame t" (with {@code
  *     identityTokens}, the token of the object a question names) whatever m is
+ * @param objectNames whether the tokenizer reads each object's name (colour and shape, "red
+ *     circle") as one token ({@link io.mqtstream.world.SyntheticWorld#objectNames()}), so a
+ *     question names its object by one token, as "what colour is the circle?" does, instead of two
+ *     the LM must combine; a run started from a model without them adds them ({@link
+ *     io.mqtstream.reasoner.Reasoner#withTokenizer})
  */
 public record TrainConfig(
     long seed,
@@ -75,7 +80,8 @@ public record TrainConfig(
     float identityMotion,
     float identityTokens,
     float subjectWeight,
-    boolean tokenIndex) {
+    boolean tokenIndex,
+    boolean objectNames) {
 
   /** Where a fresh run's latent queries start looking. */
   public enum QueryInit {
@@ -198,6 +204,7 @@ public record TrainConfig(
         identityMotion,
         identityTokens,
         subjectWeight,
-        tokenIndex);
+        tokenIndex,
+        objectNames);
   }
 }

@@ -134,6 +134,9 @@ public final class Trainer implements AutoCloseable {
     Files.createDirectories(workDir);
     Path tok = workDir.resolve(Reasoner.TOKENIZER_FILE);
     WordVocabulary.write(tok, SyntheticWorld.vocabulary());
+    if (config.objectNames()) {
+      WordVocabulary.withPhrases(tok, tok, SyntheticWorld.objectNames());
+    }
     TextTokenizer tokenizer = TextTokenizer.load(tok);
     MqtEncoder encoder = MqtEncoder.create(config.encoder(), config.seed());
     if (config.queryInit() == TrainConfig.QueryInit.PYRAMID) {
@@ -176,7 +179,8 @@ public final class Trainer implements AutoCloseable {
    * A fresh run that starts from a trained model's weights ({@code model}: a shipped model folder
    * such as {@code models/mqt-tiny} or a checkpoint, each with {@code encoder/} and {@code llm/}):
    * step 0 of {@code config}, a fresh optimizer and schedule, fine-tuning instead of resuming. Its
-   * model shapes and prompt order must be the config's.
+   * model shapes must be the config's; its prompt order may differ, and then the LM relearns where
+   * the question stands (the config's order is saved with it).
    */
   public static Trainer startFrom(TrainConfig config, Path model) throws IOException {
     Trainer t = withModelsOf(config, model, true, true);
@@ -193,9 +197,10 @@ public final class Trainer implements AutoCloseable {
 
   /**
    * A trainer over the encoder and LM saved in {@code dir}, which must have the config's shapes
-   * and, when that LM has trained ({@code lmTrained}), the config's prompt order: a trained LM read
-   * with the question elsewhere would be silently wrong. With {@code mayExpand} (a run started from
-   * a model) the config may ask for more LM layers than the model has: they are added on top as the
+   * and, when that LM has trained ({@code lmTrained}) and the run resumes, the config's prompt
+   * order: a resumed LM read with the question elsewhere would be silently wrong. With {@code
+   * mayExpand} (a run started from a model, a new run that says so) the prompt order may change,
+   * and the config may ask for more LM layers than the model has: they are added on top as the
    * identity ({@link Reasoner#loadExpanded}), and so may a token-index embedding the model lacks,
    * from zero; and a legacy block with positional keys may go on with content keys ({@link
    * MqtEncoder#load(Path, MqtConfig.KeyMode)}).
@@ -203,7 +208,8 @@ public final class Trainer implements AutoCloseable {
   private static Trainer withModelsOf(
       TrainConfig config, Path dir, boolean lmTrained, boolean mayExpand) throws IOException {
     LmConfig saved = Reasoner.readConfig(dir.resolve("llm"));
-    if (lmTrained && saved.promptOrder() != config.promptOrder()) {
+    boolean reorder = saved.promptOrder() != config.promptOrder();
+    if (lmTrained && reorder && !mayExpand) {
       throw new IllegalArgumentException(
           "train.promptOrder: "
               + config.promptOrder()
@@ -213,7 +219,15 @@ public final class Trainer implements AutoCloseable {
               + saved.promptOrder()
               + " (a resumed run may change it only until its LM starts, at step visionSteps = "
               + config.visionSteps()
-              + "; a run started from a trained model never)");
+              + "; a run started from the model with --start-from may change it)");
+    }
+    if (lmTrained && reorder) {
+      log.info(
+          "{}: its LM trained with {}, this run moves the question to {}: the LM relearns where"
+              + " the question stands",
+          dir,
+          saved.promptOrder(),
+          config.promptOrder());
     }
     boolean index = mayExpand && config.tokenIndex() && saved.tokenIndex() == 0;
     int layers = mayExpand ? Math.max(saved.layers(), config.lmLayers()) : saved.layers();
@@ -250,7 +264,37 @@ public final class Trainer implements AutoCloseable {
       log.info(
           "{}: its LM gains a token-index embedding of {} rows, from zero", dir, lm.tokenIndex());
     }
+    boolean named = hasObjectNames(reasoner.tokenizer().file());
+    if (mayExpand && config.objectNames() && !named) {
+      Path tok = Files.createTempFile("tokenizer-", ".json"); // each checkpoint saves a copy
+      tok.toFile().deleteOnExit();
+      WordVocabulary.withPhrases(reasoner.tokenizer().file(), tok, SyntheticWorld.objectNames());
+      try (Reasoner small = reasoner) {
+        reasoner = small.withTokenizer(tok);
+      }
+      log.info(
+          "{}: its tokenizer reads the {} object names as one token each, from the mean of their"
+              + " words",
+          dir,
+          SyntheticWorld.objectNames().size());
+    } else if (named != config.objectNames()) {
+      reasoner.close();
+      encoder.close();
+      throw new IllegalArgumentException(
+          "train.objectNames: "
+              + config.objectNames()
+              + ", but the tokenizer of "
+              + dir
+              + (named ? " reads" : " does not read")
+              + " object names as one token (a run started from a model may add them, never"
+              + " remove them; a resumed run keeps its tokenizer)");
+    }
     return new Trainer(config, encoder, reasoner);
+  }
+
+  /** Whether a tokenizer reads every object name as one token. */
+  private static boolean hasObjectNames(Path tokenizerJson) throws IOException {
+    return WordVocabulary.words(tokenizerJson).containsAll(SyntheticWorld.objectNames());
   }
 
   /**

@@ -19,6 +19,7 @@ import io.mqtstream.world.WorldConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -78,6 +79,7 @@ class TrainerTest {
         0f,
         0f,
         0f,
+        false,
         false);
   }
 
@@ -145,6 +147,34 @@ class TrainerTest {
       float identityTokens,
       float subjectWeight,
       boolean tokenIndex) {
+    return copy(
+        c,
+        encoder,
+        order,
+        freezeVision,
+        lmLayers,
+        identityWeight,
+        identityPlaces,
+        identityMotion,
+        identityTokens,
+        subjectWeight,
+        tokenIndex,
+        c.objectNames());
+  }
+
+  private static TrainConfig copy(
+      TrainConfig c,
+      EncoderConfig encoder,
+      LmConfig.PromptOrder order,
+      boolean freezeVision,
+      int lmLayers,
+      float identityWeight,
+      boolean identityPlaces,
+      float identityMotion,
+      float identityTokens,
+      float subjectWeight,
+      boolean tokenIndex,
+      boolean objectNames) {
     return new TrainConfig(
         c.seed(),
         c.steps(),
@@ -173,7 +203,8 @@ class TrainerTest {
         identityMotion,
         identityTokens,
         subjectWeight,
-        tokenIndex);
+        tokenIndex,
+        objectNames);
   }
 
   static TrainConfig withOrder(TrainConfig c, LmConfig.PromptOrder order) {
@@ -358,12 +389,22 @@ class TrainerTest {
       assertThat(snapshot(t).get("llm.embed_tokens.weight"))
           .isNotEqualTo(trained.get("llm.embed_tokens.weight"));
     }
-    assertThatThrownBy(
-            () ->
-                Trainer.startFrom(
-                        withOrder(c, LmConfig.PromptOrder.QUESTION_FIRST), dir.resolve("model"))
-                    .close())
-        .hasMessageStartingWith("train.promptOrder");
+    // the question moved first: the same weights, read in the new order, which is saved with them;
+    // a resumed run must keep that order
+    TrainConfig questionFirst = withOrder(c, LmConfig.PromptOrder.QUESTION_FIRST);
+    try (Trainer t = Trainer.startFrom(questionFirst, dir.resolve("model"))) {
+      Map<String, float[]> start = snapshot(t);
+      trained.forEach((name, values) -> assertThat(start.get(name)).as(name).isEqualTo(values));
+      assertThat(t.reasoner().config().promptOrder())
+          .isEqualTo(LmConfig.PromptOrder.QUESTION_FIRST);
+      t.step();
+      t.save(dir.resolve("question-first"));
+    }
+    assertThat(Reasoner.readConfig(dir.resolve("question-first/llm")).promptOrder())
+        .isEqualTo(LmConfig.PromptOrder.QUESTION_FIRST);
+    assertThatThrownBy(() -> Trainer.resume(c, dir.resolve("question-first")).close())
+        .hasMessageStartingWith("train.promptOrder")
+        .hasMessageContaining("QUESTION_FIRST");
     // a deeper LM: the model's weights kept, a layer added on top that trains from the first step
     TrainConfig deeper = variant(c, c.promptOrder(), c.freezeVision(), c.lmLayers() + 1);
     String added = "llm.layers." + c.lmLayers() + ".attn.o_proj.weight";
@@ -388,6 +429,38 @@ class TrainerTest {
     assertThatThrownBy(() -> Trainer.resume(c, dir.resolve("indexed")).close())
         .hasMessageContaining("train.tokenIndex false (checkpoint: true)");
     Trainer.resume(withTokenIndex(c), dir.resolve("indexed")).close();
+    // object names as one token each: every other weight kept, the tokenizer and the embedding
+    // grown by the 15 names; questions that name an object read it as one token; the names train,
+    // are saved, and a run resumed or started without them is refused
+    String embed = "llm.embed_tokens.weight";
+    int names = SyntheticWorld.objectNames().size();
+    try (Trainer t = Trainer.startFrom(withObjectNames(c), dir.resolve("model"))) {
+      Map<String, float[]> start = snapshot(t);
+      trained.forEach(
+          (name, values) -> {
+            if (!name.equals(embed)) {
+              assertThat(start.get(name)).as(name).isEqualTo(values);
+            }
+          });
+      int old = trained.get(embed).length / 32;
+      assertThat(start.get(embed)).hasSize((old + names) * 32);
+      assertThat(t.reasoner().tokenizer().encode("is the red circle on the left or the right?"))
+          .hasSize(10)
+          .contains(old);
+      t.step();
+      assertThat(Arrays.copyOfRange(snapshot(t).get(embed), old * 32, (old + names) * 32))
+          .isNotEqualTo(Arrays.copyOfRange(start.get(embed), old * 32, (old + names) * 32));
+      t.save(dir.resolve("named"));
+    }
+    assertThatThrownBy(() -> Trainer.resume(c, dir.resolve("named")).close())
+        .hasMessageStartingWith("train.objectNames: false");
+    assertThatThrownBy(() -> Trainer.startFrom(c, dir.resolve("named")).close())
+        .hasMessageStartingWith("train.objectNames: false");
+    Trainer.resume(withObjectNames(c), dir.resolve("named")).close();
+    try (Trainer fresh = Trainer.create(withObjectNames(c), dir.resolve("fresh"))) {
+      assertThat(fresh.reasoner().config().vocab())
+          .isEqualTo(trained.get(embed).length / 32 + names);
+    }
     // keys that see the patches: the model's weights kept, and the same weights now give other
     // tokens, since the keys read the features as well as the positions
     TrainConfig content = withEncoder(c, c.encoder().withKeyMode(MqtConfig.KeyMode.CONTENT));
@@ -442,6 +515,23 @@ class TrainerTest {
   /** The same run with the LM's subject read at {@code weight}. */
   static TrainConfig withSubject(TrainConfig c, float weight) {
     return with(c, c.encoder(), weight);
+  }
+
+  /** The same run with object names as one token each. */
+  static TrainConfig withObjectNames(TrainConfig c) {
+    return copy(
+        c,
+        c.encoder(),
+        c.promptOrder(),
+        c.freezeVision(),
+        c.lmLayers(),
+        c.identityWeight(),
+        c.identityPlaces(),
+        c.identityMotion(),
+        c.identityTokens(),
+        c.subjectWeight(),
+        c.tokenIndex(),
+        true);
   }
 
   /** The same run with the LM's token-index embedding. */
@@ -666,6 +756,7 @@ class TrainerTest {
             0f,
             0f,
             0f,
+            false,
             false);
     try (Trainer t = Trainer.create(c, dir)) {
       float[] positions = t.encoder().parameters().get("mqt.pos_embed").getArray().toFloatArray();

@@ -221,6 +221,20 @@ public final class SyntheticWorld {
     return parts.isEmpty() ? "nothing" : String.join(" and ", parts);
   }
 
+  /**
+   * Every object's name, colour then shape ("red circle"), shape by shape: the phrases a tokenizer
+   * may read as one token each.
+   */
+  public static List<String> objectNames() {
+    List<String> names = new ArrayList<>();
+    for (Shape s : Shape.values()) {
+      for (Colour c : Colour.values()) {
+        names.add(c.word() + " " + s.word());
+      }
+    }
+    return List.copyOf(names);
+  }
+
   /** Every word the world's questions, answers and descriptions use, for the tokenizer. */
   public static List<String> vocabulary() {
     Set<String> words = new LinkedHashSet<>();
