@@ -16,6 +16,7 @@ import io.mqtstream.world.Clip;
 import io.mqtstream.world.Split;
 import io.mqtstream.world.SyntheticWorld;
 import io.mqtstream.world.WorldConfig;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -132,33 +133,7 @@ class TrainerTest {
         identityMotion,
         c.identityTokens(),
         c.subjectWeight(),
-        c.tokenIndex());
-  }
-
-  private static TrainConfig copy(
-      TrainConfig c,
-      EncoderConfig encoder,
-      LmConfig.PromptOrder order,
-      boolean freezeVision,
-      int lmLayers,
-      float identityWeight,
-      boolean identityPlaces,
-      float identityMotion,
-      float identityTokens,
-      float subjectWeight,
-      boolean tokenIndex) {
-    return copy(
-        c,
-        encoder,
-        order,
-        freezeVision,
-        lmLayers,
-        identityWeight,
-        identityPlaces,
-        identityMotion,
-        identityTokens,
-        subjectWeight,
-        tokenIndex,
+        c.tokenIndex(),
         c.objectNames());
   }
 
@@ -395,13 +370,8 @@ class TrainerTest {
     try (Trainer t = Trainer.startFrom(questionFirst, dir.resolve("model"))) {
       Map<String, float[]> start = snapshot(t);
       trained.forEach((name, values) -> assertThat(start.get(name)).as(name).isEqualTo(values));
-      assertThat(t.reasoner().config().promptOrder())
-          .isEqualTo(LmConfig.PromptOrder.QUESTION_FIRST);
-      t.step();
-      t.save(dir.resolve("question-first"));
+      stepAndSaveQuestionFirst(t, dir.resolve("question-first"));
     }
-    assertThat(Reasoner.readConfig(dir.resolve("question-first/llm")).promptOrder())
-        .isEqualTo(LmConfig.PromptOrder.QUESTION_FIRST);
     assertThatThrownBy(() -> Trainer.resume(c, dir.resolve("question-first")).close())
         .hasMessageStartingWith("train.promptOrder")
         .hasMessageContaining("QUESTION_FIRST");
@@ -509,7 +479,8 @@ class TrainerTest {
         motion,
         1f,
         sixteen.subjectWeight(),
-        sixteen.tokenIndex());
+        sixteen.tokenIndex(),
+        sixteen.objectNames());
   }
 
   /** The same run with the LM's subject read at {@code weight}. */
@@ -519,32 +490,24 @@ class TrainerTest {
 
   /** The same run with object names as one token each. */
   static TrainConfig withObjectNames(TrainConfig c) {
-    return copy(
-        c,
-        c.encoder(),
-        c.promptOrder(),
-        c.freezeVision(),
-        c.lmLayers(),
-        c.identityWeight(),
-        c.identityPlaces(),
-        c.identityMotion(),
-        c.identityTokens(),
-        c.subjectWeight(),
-        c.tokenIndex(),
-        true);
+    return with(c, c.encoder(), c.subjectWeight(), c.tokenIndex(), true);
   }
 
   /** The same run with the LM's token-index embedding. */
   static TrainConfig withTokenIndex(TrainConfig c) {
-    return with(c, c.encoder(), c.subjectWeight(), true);
+    return with(c, c.encoder(), c.subjectWeight(), true, c.objectNames());
   }
 
   private static TrainConfig with(TrainConfig c, EncoderConfig encoder, float subjectWeight) {
-    return with(c, encoder, subjectWeight, c.tokenIndex());
+    return with(c, encoder, subjectWeight, c.tokenIndex(), c.objectNames());
   }
 
   private static TrainConfig with(
-      TrainConfig c, EncoderConfig encoder, float subjectWeight, boolean tokenIndex) {
+      TrainConfig c,
+      EncoderConfig encoder,
+      float subjectWeight,
+      boolean tokenIndex,
+      boolean objectNames) {
     return copy(
         c,
         encoder,
@@ -556,7 +519,8 @@ class TrainerTest {
         c.identityMotion(),
         c.identityTokens(),
         subjectWeight,
-        tokenIndex);
+        tokenIndex,
+        objectNames);
   }
 
   /** The same run with M = 16 latent queries (a summary token and one per identity). */
@@ -675,16 +639,22 @@ class TrainerTest {
       t.save(dir.resolve("in-stage-1"));
     }
     try (Trainer t = Trainer.resume(questionFirst, dir.resolve("end-of-stage-0"))) {
-      assertThat(t.reasoner().config().promptOrder())
-          .isEqualTo(LmConfig.PromptOrder.QUESTION_FIRST);
-      t.step();
-      t.save(dir.resolve("switched"));
+      stepAndSaveQuestionFirst(t, dir.resolve("switched"));
     }
-    assertThat(Reasoner.readConfig(dir.resolve("switched/llm")).promptOrder())
-        .isEqualTo(LmConfig.PromptOrder.QUESTION_FIRST);
     assertThatThrownBy(() -> Trainer.resume(questionFirst, dir.resolve("in-stage-1")).close())
         .hasMessageStartingWith("train.promptOrder")
         .hasMessageContaining("FRAMES_FIRST");
+  }
+
+  /**
+   * One step of {@code t}, whose LM reads the question first, saved to {@code to} in that order.
+   */
+  private static void stepAndSaveQuestionFirst(Trainer t, Path to) throws IOException {
+    assertThat(t.reasoner().config().promptOrder()).isEqualTo(LmConfig.PromptOrder.QUESTION_FIRST);
+    t.step();
+    t.save(to);
+    assertThat(Reasoner.readConfig(to.resolve("llm")).promptOrder())
+        .isEqualTo(LmConfig.PromptOrder.QUESTION_FIRST);
   }
 
   /**
