@@ -117,26 +117,22 @@ public record LmConfig(
 
   /** The same model with the question standing elsewhere in its prompts. */
   public LmConfig withPromptOrder(PromptOrder order) {
-    return with(layers, order, tokenIndex);
+    return with(vocab, layers, order, tokenIndex);
   }
 
   /** The same model with another number of decoder layers. */
   public LmConfig withLayers(int n) {
-    return with(n, promptOrder, tokenIndex);
+    return with(vocab, n, promptOrder, tokenIndex);
   }
 
   /** The same model with a token-index embedding of {@code rows} rows (0 = none). */
   public LmConfig withTokenIndex(int rows) {
-    return with(layers, promptOrder, rows);
+    return with(vocab, layers, promptOrder, rows);
   }
 
   /** The same model with a vocabulary of {@code size} tokens. */
   public LmConfig withVocab(int size) {
     return with(size, layers, promptOrder, tokenIndex);
-  }
-
-  private LmConfig with(int n, PromptOrder order, int rows) {
-    return with(vocab, n, order, rows);
   }
 
   private LmConfig with(int size, int n, PromptOrder order, int rows) {

@@ -64,9 +64,8 @@ public final class WordVocabulary {
   public static int[] withPhrases(Path from, Path to, List<String> phrases) throws IOException {
     ObjectMapper json = new ObjectMapper();
     ObjectNode root = (ObjectNode) json.readTree(from.toFile());
-    Map<String, Integer> vocab = read(from);
-    ObjectNode model = (ObjectNode) root.path("model");
-    ObjectNode v = (ObjectNode) model.path("vocab");
+    Map<String, Integer> vocab = vocab(root, from);
+    ObjectNode v = (ObjectNode) root.path("model").path("vocab");
     ArrayNode added = (ArrayNode) root.path("added_tokens");
     int[] ids = new int[phrases.size()];
     for (int i = 0; i < phrases.size(); i++) {
@@ -109,7 +108,11 @@ public final class WordVocabulary {
 
   /** The word → id map of a word-level {@code tokenizer.json}. */
   static Map<String, Integer> read(Path file) throws IOException {
-    JsonNode vocab = new ObjectMapper().readTree(file.toFile()).path("model").path("vocab");
+    return vocab(new ObjectMapper().readTree(file.toFile()), file);
+  }
+
+  private static Map<String, Integer> vocab(JsonNode root, Path file) throws IOException {
+    JsonNode vocab = root.path("model").path("vocab");
     if (!vocab.isObject()) {
       throw new IOException(file + ": not a word-level tokenizer (no model.vocab)");
     }

@@ -3,6 +3,7 @@ package io.mqtstream.reasoner;
 import static io.mqtstream.reasoner.ReasonerTestSupport.frames;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.data.Offset.offset;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
@@ -14,6 +15,9 @@ import io.mqtstream.encoder.VisualTokens;
 import io.mqtstream.nn.Tensors;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
@@ -83,7 +87,7 @@ class ReasonerTest {
       Completion c = r.generate(List.of(p)).get(0);
       assertThat(c.stepLogits()).isNotEmpty();
       for (int k = 0; k < c.stepLogits().size(); k++) {
-        float[] recomputed = lastLogitsWithoutCache(r, p, java.util.Arrays.copyOf(c.tokens(), k));
+        float[] recomputed = lastLogitsWithoutCache(r, p, Arrays.copyOf(c.tokens(), k));
         assertThat(maxDiff(recomputed, c.stepLogits().get(k))).as("step %d", k).isLessThan(TOL);
       }
     }
@@ -183,8 +187,7 @@ class ReasonerTest {
         assertThat(byId.get(p.id()).tokens()).as(p.id()).containsExactly(alone.tokens());
         assertSameLogits(byId.get(p.id()).stepLogits(), alone.stepLogits());
         for (int k = 0; k < alone.stepLogits().size(); k++) {
-          float[] recomputed =
-              lastLogitsWithoutCache(r, p, java.util.Arrays.copyOf(alone.tokens(), k));
+          float[] recomputed = lastLogitsWithoutCache(r, p, Arrays.copyOf(alone.tokens(), k));
           assertThat(maxDiff(recomputed, alone.stepLogits().get(k)))
               .as("%s step %d", p.id(), k)
               .isLessThan(TOL);
@@ -265,7 +268,7 @@ class ReasonerTest {
             r.generate(List.of(withSampling(r, three, Sampling.greedy(8).withStopTokens(t[at]))))
                 .get(0);
         assertThat(stopped.finish()).isEqualTo(Completion.Finish.STOP);
-        assertThat(stopped.tokens()).containsExactly(java.util.Arrays.copyOf(t, at));
+        assertThat(stopped.tokens()).containsExactly(Arrays.copyOf(t, at));
       }
     }
   }
@@ -431,7 +434,7 @@ class ReasonerTest {
         if (!before.prompt().id().equals("c")) { // the prompts without a phrase
           float[] first = after.get(before.prompt().id()).stepLogits().get(0);
           assertThat(first).hasSize(old + 2);
-          assertThat(maxDiff(java.util.Arrays.copyOf(first, old), before.stepLogits().get(0)))
+          assertThat(maxDiff(Arrays.copyOf(first, old), before.stepLogits().get(0)))
               .as(before.prompt().id())
               .isLessThan(TOL);
         }
@@ -439,14 +442,12 @@ class ReasonerTest {
       float[] was = small.parameters().get("llm.embed_tokens.weight").getArray().toFloatArray();
       float[] is = grown.parameters().get("llm.embed_tokens.weight").getArray().toFloatArray();
       int d = saved.config().dim();
-      assertThat(java.util.Arrays.copyOf(is, old * d)).isEqualTo(was);
+      assertThat(Arrays.copyOf(is, old * d)).isEqualTo(was);
       int red = (int) small.tokenizer().encode("red")[0];
       int square = (int) small.tokenizer().encode("square")[0];
       for (int j = 0; j < d; j++) {
         assertThat(is[old * d + j])
-            .isCloseTo(
-                (was[red * d + j] + was[square * d + j]) / 2,
-                org.assertj.core.data.Offset.offset(1e-6f));
+            .isCloseTo((was[red * d + j] + was[square * d + j]) / 2, offset(1e-6f));
       }
       grown.save(dir.resolve("grown"));
     }
@@ -457,8 +458,8 @@ class ReasonerTest {
       assertThat(loaded.tokenizer().decode(read)).isEqualTo("the blue triangle");
     }
     Path renumbered = dir.resolve("renumbered.json");
-    List<String> backwards = new java.util.ArrayList<>(ReasonerTestSupport.WORDS);
-    java.util.Collections.reverse(backwards);
+    List<String> backwards = new ArrayList<>(ReasonerTestSupport.WORDS);
+    Collections.reverse(backwards);
     backwards.add("purple");
     WordVocabulary.write(renumbered, backwards);
     try (Reasoner small = Reasoner.load(ckpt, Device.cpu())) {

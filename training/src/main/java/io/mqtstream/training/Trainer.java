@@ -229,6 +229,18 @@ public final class Trainer implements AutoCloseable {
           saved.promptOrder(),
           config.promptOrder());
     }
+    boolean named = hasObjectNames(dir.resolve("llm").resolve(Reasoner.TOKENIZER_FILE));
+    boolean addNames = mayExpand && config.objectNames() && !named;
+    if (named != config.objectNames() && !addNames) {
+      throw new IllegalArgumentException(
+          "train.objectNames: "
+              + config.objectNames()
+              + ", but the tokenizer of "
+              + dir
+              + (named ? " reads" : " does not read")
+              + " object names as one token (a run started from a model may add them, never"
+              + " remove them; a resumed run keeps its tokenizer)");
+    }
     boolean index = mayExpand && config.tokenIndex() && saved.tokenIndex() == 0;
     int layers = mayExpand ? Math.max(saved.layers(), config.lmLayers()) : saved.layers();
     LmConfig lm =
@@ -264,8 +276,7 @@ public final class Trainer implements AutoCloseable {
       log.info(
           "{}: its LM gains a token-index embedding of {} rows, from zero", dir, lm.tokenIndex());
     }
-    boolean named = hasObjectNames(reasoner.tokenizer().file());
-    if (mayExpand && config.objectNames() && !named) {
+    if (addNames) {
       Path tok = Files.createTempFile("tokenizer-", ".json"); // each checkpoint saves a copy
       tok.toFile().deleteOnExit();
       WordVocabulary.withPhrases(reasoner.tokenizer().file(), tok, SyntheticWorld.objectNames());
@@ -277,17 +288,6 @@ public final class Trainer implements AutoCloseable {
               + " words",
           dir,
           SyntheticWorld.objectNames().size());
-    } else if (named != config.objectNames()) {
-      reasoner.close();
-      encoder.close();
-      throw new IllegalArgumentException(
-          "train.objectNames: "
-              + config.objectNames()
-              + ", but the tokenizer of "
-              + dir
-              + (named ? " reads" : " does not read")
-              + " object names as one token (a run started from a model may add them, never"
-              + " remove them; a resumed run keeps its tokenizer)");
     }
     return new Trainer(config, encoder, reasoner);
   }
