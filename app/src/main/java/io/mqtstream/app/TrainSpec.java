@@ -53,7 +53,8 @@ record TrainSpec(
     float identityTokens,
     float subjectWeight,
     boolean tokenIndex,
-    boolean objectNames) {
+    boolean objectNames,
+    float nameAttention) {
 
   /** One curriculum stage: until this step, at most this many objects per clip. */
   record Stage(int untilStep, int maxObjects) {}
@@ -244,7 +245,8 @@ record TrainSpec(
           identityTokens,
           subjectWeight,
           tokenIndex,
-          objectNames);
+          objectNames,
+          nameAttention);
     } catch (IllegalArgumentException e) {
       String[] kv = e.getMessage().split(":", 2);
       throw new ConfigException(kv[0], kv.length > 1 ? kv[1].trim() : e.getMessage(), e);

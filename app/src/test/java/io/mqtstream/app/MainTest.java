@@ -80,6 +80,12 @@ class MainTest {
     failure(dir, TRAIN_CONFIG, "objectNames: false", "objectNames: often")
         .hasMessageContaining("objectNames");
     failure(dir, TRAIN_CONFIG, "objectNames: false", "").hasMessageContaining("objectNames");
+    failure(dir, TRAIN_CONFIG, "nameAttention: 0", "nameAttention: lots")
+        .hasMessageContaining("nameAttention");
+    failure(dir, TRAIN_CONFIG, "nameAttention: 0", "").hasMessageContaining("nameAttention");
+    // the shipped recipe has no identity tokens for the names to look at
+    failure(dir, TRAIN_CONFIG, "nameAttention: 0", "nameAttention: 1.0")
+        .hasMessageContaining("train.nameAttention");
   }
 
   @Test

@@ -42,6 +42,18 @@ public final class Attention {
    * @return (B, H, Nq, dh)
    */
   public static NDArray attend(NDArray qh, NDArray kh, NDArray vh, NDArray additiveMask) {
+    return weights(qh, kh, additiveMask).matMul(vh); // (B, H, Nq, dh)
+  }
+
+  /**
+   * The attention weights of {@link #attend}: each query's softmax over the keys.
+   *
+   * @param qh (Bq, H, Nq, dh)
+   * @param kh (Bk, H, Nk, dh)
+   * @param additiveMask null or broadcastable to (B, H, Nq, Nk)
+   * @return (B, H, Nq, Nk), each row summing to 1
+   */
+  public static NDArray weights(NDArray qh, NDArray kh, NDArray additiveMask) {
     long dh = qh.getShape().get(3);
     NDArray scores = qh.matMul(kh.transpose(0, 1, 3, 2)).muli(1.0 / Math.sqrt(dh)); // (B,H,Nq,Nk)
     if (additiveMask != null) {
@@ -54,7 +66,7 @@ public final class Attention {
                   // row would give NaN, and NaN × 0 spreads through the values)
                   : additiveMask.maximum(HIDDEN_HALF).toType(type, false));
     }
-    return scores.softmax(-1).matMul(vh); // (B, H, Nq, dh)
+    return scores.softmax(-1); // (B, H, Nq, Nk)
   }
 
   /** (B, H, N, dh) → (B, N, H·dh). */

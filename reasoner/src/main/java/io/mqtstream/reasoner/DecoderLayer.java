@@ -48,8 +48,12 @@ final class DecoderLayer extends ModelBlock {
     down = addChildBlock("down", new Dense(config.ffnDim(), d, false));
   }
 
-  /** What a layer returns: its output and its keys and values (K/V heads) including the cache. */
-  record Out(NDArray hidden, NDArray keys, NDArray values) {}
+  /**
+   * What a layer returns: its output, its keys and values (K/V heads) including the cache, and its
+   * attention weights (B, H, L, S + L) when asked for (training reads of where the LM looks), else
+   * null.
+   */
+  record Out(NDArray hidden, NDArray keys, NDArray values, NDArray attention) {}
 
   /**
    * @param x (B, L, D) hidden states of the new positions
@@ -57,6 +61,7 @@ final class DecoderLayer extends ModelBlock {
    * @param mask additive, broadcastable to (B, H, L, S + L)
    * @param pastKeys null or (B, Hkv, S, dh)
    * @param pastValues null or (B, Hkv, S, dh)
+   * @param keepAttention return the attention weights too
    */
   Out apply(
       ParameterStore ps,
@@ -65,6 +70,7 @@ final class DecoderLayer extends ModelBlock {
       NDArray mask,
       NDArray pastKeys,
       NDArray pastValues,
+      boolean keepAttention,
       boolean training) {
     int heads = config.heads();
     int kvHeads = config.kvHeads();
@@ -76,17 +82,16 @@ final class DecoderLayer extends ModelBlock {
       kh = NDArrays.concat(new NDList(pastKeys, kh), 2); // (B, Hkv, S + L, dh)
       vh = NDArrays.concat(new NDList(pastValues, vh), 2);
     }
+    NDArray weights = Attention.weights(qh, repeatKv(kh, heads / kvHeads), mask); // (B,H,L,S+L)
     NDArray attended =
-        Attention.mergeHeads(
-            Attention.attend(
-                qh, repeatKv(kh, heads / kvHeads), repeatKv(vh, heads / kvHeads), mask)); // (B,L,D)
+        Attention.mergeHeads(weights.matMul(repeatKv(vh, heads / kvHeads))); // (B, L, D)
     x = x.add(o.apply(ps, attended, training));
     NDArray m = mlpNorm.apply(ps, x, training);
     NDArray hidden =
         gate == null
             ? Activation.gelu(up.apply(ps, m, training))
             : silu(gate.apply(ps, m, training)).mul(up.apply(ps, m, training)); // (B, L, F)
-    return new Out(x.add(down.apply(ps, hidden, training)), kh, vh); // (B, L, D)
+    return new Out(x.add(down.apply(ps, hidden, training)), kh, vh, keepAttention ? weights : null);
   }
 
   /**
@@ -151,7 +156,7 @@ final class DecoderLayer extends ModelBlock {
             ? Rope.of(scope, DecoderLm.positions(b, l), config.headDim(), config.ropeTheta())
             : Rope.NONE;
     return new NDList(
-        apply(ps, x, rope, DecoderLm.causal(scope, l, 0), null, null, training).hidden());
+        apply(ps, x, rope, DecoderLm.causal(scope, l, 0), null, null, false, training).hidden());
   }
 
   @Override

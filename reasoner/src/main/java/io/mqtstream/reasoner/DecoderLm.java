@@ -118,10 +118,12 @@ public final class DecoderLm extends ModelBlock {
   }
 
   /**
-   * What a forward pass returns: logits (B, L or 1, V), the cache, and the final-normed hidden
-   * states the logits are read from (B, L or 1, D), for training reads of what the LM holds.
+   * What a forward pass returns: logits (B, L or 1, V), the cache, the final-normed hidden states
+   * the logits are read from (B, L or 1, D), for training reads of what the LM holds, and the
+   * attention weights (B, H, L, S + L) of the layer asked for, for training reads of where it looks
+   * (null when none was asked for).
    */
-  public record Forward(NDArray logits, KvCache cache, NDArray hidden) {}
+  public record Forward(NDArray logits, KvCache cache, NDArray hidden, NDArray attention) {}
 
   /**
    * Runs new positions through the model.
@@ -140,6 +142,22 @@ public final class DecoderLm extends ModelBlock {
       float[][] padNew,
       KvCache past,
       boolean lastOnly,
+      boolean training) {
+    return forward(ps, x, positions, padNew, past, lastOnly, -1, training);
+  }
+
+  /**
+   * {@link #forward(ParameterStore, NDArray, long[][], float[][], KvCache, boolean, boolean)} that
+   * also returns the attention weights of layer {@code attentionOf} (−1: none).
+   */
+  public Forward forward(
+      ParameterStore ps,
+      NDArray x,
+      long[][] positions,
+      float[][] padNew,
+      KvCache past,
+      boolean lastOnly,
+      int attentionOf,
       boolean training) {
     NDManager scope = x.getManager();
     int b = positions.length;
@@ -169,6 +187,7 @@ public final class DecoderLm extends ModelBlock {
     }
     List<NDArray> keys = new ArrayList<>(layers.size());
     List<NDArray> values = new ArrayList<>(layers.size());
+    NDArray attention = null;
     for (int i = 0; i < layers.size(); i++) {
       DecoderLayer.Out out =
           layers
@@ -180,8 +199,12 @@ public final class DecoderLm extends ModelBlock {
                   mask,
                   past == null ? null : past.keys().get(i),
                   past == null ? null : past.values().get(i),
+                  i == attentionOf,
                   training);
       x = out.hidden(); // (B, L, D)
+      if (i == attentionOf) {
+        attention = out.attention(); // (B, H, L, S + L)
+      }
       keys.add(out.keys());
       values.add(out.values());
     }
@@ -199,7 +222,7 @@ public final class DecoderLm extends ModelBlock {
     if (logits.getDataType() != DataType.FLOAT32) {
       logits = logits.toType(DataType.FLOAT32, false); // sampling reads floats
     }
-    return new Forward(logits, new KvCache(keys, values, pad), h);
+    return new Forward(logits, new KvCache(keys, values, pad), h, attention);
   }
 
   /** (1, 1, L, S + L): new token i (slot S + i) sees slots 0..S + i. */

@@ -51,6 +51,10 @@ import io.mqtstream.world.WorldConfig;
  *     question names its object by one token, as "what colour is the circle?" does, instead of two
  *     the LM must combine; a run started from a model without them adds them ({@link
  *     io.mqtstream.reasoner.Reasoner#withTokenizer})
+ * @param nameAttention weight, in stage 2, of an auxiliary loss on where the LM looks: at each
+ *     object name in a question, head h of its first layer attends to that object's own token (1 +
+ *     i, with {@code identityTokens}) in frame T − 1 − h ({@link NameAttention}), so the name finds
+ *     its object's place in the last frames; 0 = none
  */
 public record TrainConfig(
     long seed,
@@ -81,7 +85,8 @@ public record TrainConfig(
     float identityTokens,
     float subjectWeight,
     boolean tokenIndex,
-    boolean objectNames) {
+    boolean objectNames,
+    float nameAttention) {
 
   /** Where a fresh run's latent queries start looking. */
   public enum QueryInit {
@@ -144,6 +149,17 @@ public record TrainConfig(
     if (!(subjectWeight >= 0) || Float.isInfinite(subjectWeight)) {
       throw new IllegalArgumentException("train.subjectWeight: must be a number >= 0");
     }
+    if (!(nameAttention >= 0) || Float.isInfinite(nameAttention)) {
+      throw new IllegalArgumentException("train.nameAttention: must be a number >= 0");
+    }
+    if (nameAttention > 0
+        && (identityTokens == 0
+            || !objectNames
+            || promptOrder != LmConfig.PromptOrder.FRAMES_FIRST)) {
+      throw new IllegalArgumentException(
+          "train.nameAttention: needs identityTokens > 0 (the tokens it looks at), objectNames"
+              + " (the names it looks from) and promptOrder frames-first");
+    }
     if (questionsPerClip < 1) {
       throw new IllegalArgumentException("train.questionsPerClip: must be >= 1");
     }
@@ -205,6 +221,7 @@ public record TrainConfig(
         identityTokens,
         subjectWeight,
         tokenIndex,
-        objectNames);
+        objectNames,
+        nameAttention);
   }
 }

@@ -69,6 +69,8 @@ public final class Trainer implements AutoCloseable {
   private final IdentityHead identity;
   // stage 2's auxiliary loss on the LM (null when subjectWeight is 0): it finds the named object
   private final SubjectHead subject;
+  // stage 2's loss on where the LM looks (null when nameAttention is 0): a name finds its token
+  private final NameAttention nameAttention;
   private final CameraFrames cameraFrames = new CameraFrames("train");
   private int step;
   private int skippedSteps;
@@ -126,6 +128,10 @@ public final class Trainer implements AutoCloseable {
     this.subject =
         config.subjectWeight() > 0
             ? new SubjectHead(config.encoder().mqt().outputDim(), encoder.manager(), config)
+            : null;
+    this.nameAttention =
+        config.nameAttention() > 0
+            ? new NameAttention(reasoner.tokenizer(), config.nameAttention())
             : null;
   }
 
@@ -469,13 +475,16 @@ public final class Trainer implements AutoCloseable {
 
   /**
    * A clip's frames and its question-answer turns (stage 1: one turn, no question), with per turn
-   * its subject's targets ({@link SubjectHead#targets}, null for a turn about no single object).
+   * its subject's targets ({@link SubjectHead#targets}, null for a turn about no single object) and
+   * the object name its question holds ({@link NameAttention#find}, null for none or without the
+   * name loss).
    */
   private record Example(
       List<FrameRecord> frames,
       List<long[]> questions,
       List<long[]> answers,
       List<float[]> subjects,
+      List<NameAttention.Name> names,
       float[] identities) {}
 
   private Example example(SyntheticWorld world, Random random, boolean align) {
@@ -489,30 +498,39 @@ public final class Trainer implements AutoCloseable {
     List<long[]> asked = new ArrayList<>();
     List<long[]> answers = new ArrayList<>();
     List<float[]> subjects = new ArrayList<>();
+    List<NameAttention.Name> names = new ArrayList<>();
     if (align) {
       asked.add(new long[0]);
       answers.add(tok.encode(world.describe(clip, clip.frames() - 1)));
       subjects.add(null);
+      names.add(null);
     } else {
       List<Question> left = new ArrayList<>(questions);
       while (asked.size() < config.questionsPerClip() && !left.isEmpty()) {
         Question q = Evaluator.pick(left, random);
         left.remove(q);
-        asked.add(tok.encode(q.text()));
+        long[] ids = tok.encode(q.text());
+        asked.add(ids);
         answers.add(tok.encode(q.answer()));
         subjects.add(SubjectHead.targets(clip, q));
+        names.add(nameAttention == null ? null : nameAttention.find(ids));
       }
     }
-    return example(clip, asked, answers, subjects);
+    return example(clip, asked, answers, subjects, names);
   }
 
   private Example example(
-      Clip clip, List<long[]> asked, List<long[]> answers, List<float[]> subjects) {
+      Clip clip,
+      List<long[]> asked,
+      List<long[]> answers,
+      List<float[]> subjects,
+      List<NameAttention.Name> names) {
     return new Example(
         cameraFrames.of(clip),
         asked,
         answers,
         subjects,
+        names,
         identity == null ? new float[0] : IdentityHead.targets(clip));
   }
 
@@ -546,6 +564,12 @@ public final class Trainer implements AutoCloseable {
               nll = nll.add(subject.loss(ps, scope, p.lm().hidden(), s.at(), s.targets()));
             }
           }
+          if (nameAttention != null) {
+            long[] at = nameTargets(batch, p.in(), m);
+            if (at.length > 0) {
+              nll = nll.add(nameAttention.loss(scope, p.lm().attention(), at));
+            }
+          }
           return new Forward(nll, accuracy(logits, p.in()));
         },
         optimised,
@@ -568,7 +592,51 @@ public final class Trainer implements AutoCloseable {
     return new Pass(
         tokens,
         in,
-        reasoner.lm().forward(ps, in.x(), in.positions(), in.pad(), null, false, training));
+        reasoner
+            .lm()
+            .forward(
+                ps,
+                in.x(),
+                in.positions(),
+                in.pad(),
+                null,
+                false,
+                nameAttention == null ? -1 : NameAttention.LAYER,
+                training));
+  }
+
+  /** Where the first layer's heads should look from each name ({@link NameAttention#targets}). */
+  private long[] nameTargets(List<Example> batch, Inputs in, int m) {
+    List<NameAttention.Name> names = new ArrayList<>();
+    List<Integer> nameAt = new ArrayList<>();
+    int turn = 0;
+    for (Example e : batch) {
+      for (int k = 0; k < e.questions().size(); k++, turn++) {
+        NameAttention.Name name = e.names().get(k);
+        names.add(name);
+        // the question's last token sits at the turn's first target; its token j that many before
+        nameAt.add(
+            name == null
+                ? -1
+                : in.firstTarget()[turn] - (e.questions().get(k).length - 1) + name.at());
+      }
+    }
+    int longest = in.positions()[0].length;
+    int[] firstVisual = new int[in.pad().length]; // frames first: a row starts after its padding
+    for (int r = 0; r < firstVisual.length; r++) {
+      while (firstVisual[r] < longest && in.pad()[r][firstVisual[r]] < 0) {
+        firstVisual[r]++;
+      }
+    }
+    return NameAttention.targets(
+        names,
+        in.targetRow(),
+        nameAt.stream().mapToInt(Integer::intValue).toArray(),
+        firstVisual,
+        m,
+        config.world().frames(),
+        reasoner.config().heads(),
+        longest);
   }
 
   /**
@@ -872,6 +940,60 @@ public final class Trainer implements AutoCloseable {
     if (subject == null) {
       throw new IllegalStateException("this run has no subject head (subjectWeight 0)");
     }
+    List<Example> batch = aboutOneObject(clips);
+    try (NDManager scope = encoder.manager().newSubManager()) {
+      ParameterStore ps = new ParameterStore(scope, false);
+      Pass p = pass(ps, scope, batch, m, false);
+      Subjects s = subjects(batch, p.in());
+      return subject.error(ps, scope, p.lm().hidden(), s.at(), s.targets()).getFloat();
+    }
+  }
+
+  /**
+   * The name loss's error on {@code clips} at {@code m} (no gradient, no update): each clip asked
+   * its questions about one object as {@link #subjectError} asks them, the mean −log of the first
+   * layer's attention on each named object's token ({@link NameAttention#error}); NaN when no
+   * name's token is among the first m.
+   *
+   * @throws IllegalStateException when the run has no name loss ({@code nameAttention} 0)
+   */
+  float nameError(List<Clip> clips, int m) {
+    if (nameAttention == null) {
+      throw new IllegalStateException("this run has no name loss (nameAttention 0)");
+    }
+    List<Example> batch = aboutOneObject(clips);
+    try (NDManager scope = encoder.manager().newSubManager()) {
+      ParameterStore ps = new ParameterStore(scope, false);
+      Pass p = pass(ps, scope, batch, m, false);
+      long[] at = nameTargets(batch, p.in(), m);
+      return at.length == 0
+          ? Float.NaN
+          : NameAttention.error(scope, p.lm().attention(), at).getFloat();
+    }
+  }
+
+  /**
+   * What the name loss pairs on {@code clips} at {@code m}, for tests to check against the inputs:
+   * its flat targets into (R, H, L, L), the LM's input rows (R, L, D) and the frames' tokens (R·T,
+   * m, D), each flattened.
+   */
+  record NameLookups(long[] at, float[] inputs, long length, float[] tokens) {}
+
+  NameLookups nameLookups(List<Clip> clips, int m) {
+    List<Example> batch = aboutOneObject(clips);
+    try (NDManager scope = encoder.manager().newSubManager()) {
+      ParameterStore ps = new ParameterStore(scope, false);
+      Pass p = pass(ps, scope, batch, m, false);
+      return new NameLookups(
+          nameTargets(batch, p.in(), m),
+          p.in().x().toFloatArray(),
+          p.in().x().getShape().get(1),
+          p.tokens().toFloatArray());
+    }
+  }
+
+  /** Per clip, its questions about one object (up to {@code questionsPerClip}, world order). */
+  private List<Example> aboutOneObject(List<Clip> clips) {
     SyntheticWorld world = worlds.computeIfAbsent(config.world(), SyntheticWorld::new);
     TextTokenizer tok = reasoner.tokenizer();
     List<Example> batch = new ArrayList<>();
@@ -879,23 +1001,21 @@ public final class Trainer implements AutoCloseable {
       List<long[]> asked = new ArrayList<>();
       List<long[]> answers = new ArrayList<>();
       List<float[]> subjects = new ArrayList<>();
+      List<NameAttention.Name> names = new ArrayList<>();
       for (Question q : world.questions(clip)) {
         if (q.subject() != null && asked.size() < config.questionsPerClip()) {
-          asked.add(tok.encode(q.text()));
+          long[] ids = tok.encode(q.text());
+          asked.add(ids);
           answers.add(tok.encode(q.answer()));
           subjects.add(SubjectHead.targets(clip, q));
+          names.add(nameAttention == null ? null : nameAttention.find(ids));
         }
       }
       if (!asked.isEmpty()) {
-        batch.add(example(clip, asked, answers, subjects));
+        batch.add(example(clip, asked, answers, subjects, names));
       }
     }
-    try (NDManager scope = encoder.manager().newSubManager()) {
-      ParameterStore ps = new ParameterStore(scope, false);
-      Pass p = pass(ps, scope, batch, m, false);
-      Subjects s = subjects(batch, p.in());
-      return subject.error(ps, scope, p.lm().hidden(), s.at(), s.targets()).getFloat();
-    }
+    return batch;
   }
 
   /** Steps whose update was skipped because the loss or the gradients were not finite. */
