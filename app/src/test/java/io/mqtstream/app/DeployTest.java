@@ -202,7 +202,8 @@ class DeployTest {
     for (String k : List.of("maxTokens", "heads", "keyMode", "tokenPositions", "outputDim")) {
       assertThat(tiny.at("/mqt/" + k)).as("mqt." + k).isEqualTo(enc.at("/mqt/" + k));
     }
-    for (String k : List.of("layers", "dim", "heads", "ffnDim", "vocab", "maxFrames")) {
+    for (String k :
+        List.of("layers", "dim", "heads", "ffnDim", "vocab", "maxFrames", "tokenIndex")) {
       assertThat(tiny.at("/llm/" + k)).as("llm." + k).isEqualTo(llm.at("/" + k));
     }
     JsonNode llava = YAML.readTree(ROOT.resolve("configs/models/mqt-llava-7b.yaml").toFile());
