@@ -513,10 +513,15 @@ public final class Trainer implements AutoCloseable {
         asked.add(ids);
         answers.add(tok.encode(q.answer()));
         subjects.add(SubjectHead.targets(clip, q));
-        names.add(nameAttention == null ? null : nameAttention.find(ids));
+        names.add(nameIn(ids));
       }
     }
     return example(clip, asked, answers, subjects, names);
+  }
+
+  /** The object name a question's ids hold, for the name loss (null without it or for none). */
+  private NameAttention.Name nameIn(long[] question) {
+    return nameAttention == null ? null : nameAttention.find(question);
   }
 
   private Example example(
@@ -621,22 +626,15 @@ public final class Trainer implements AutoCloseable {
                 : in.firstTarget()[turn] - (e.questions().get(k).length - 1) + name.at());
       }
     }
-    int longest = in.positions()[0].length;
-    int[] firstVisual = new int[in.pad().length]; // frames first: a row starts after its padding
-    for (int r = 0; r < firstVisual.length; r++) {
-      while (firstVisual[r] < longest && in.pad()[r][firstVisual[r]] < 0) {
-        firstVisual[r]++;
-      }
-    }
     return NameAttention.targets(
         names,
         in.targetRow(),
         nameAt.stream().mapToInt(Integer::intValue).toArray(),
-        firstVisual,
+        in.rowStart(), // frames first: a row's frames start right after its padding
         m,
         config.world().frames(),
         reasoner.config().heads(),
-        longest);
+        in.positions()[0].length);
   }
 
   /**
@@ -689,6 +687,7 @@ public final class Trainer implements AutoCloseable {
    * @param targetRow per turn, its row
    * @param targetIds per turn, the answer then {@code <eos>}
    * @param firstTarget per turn, the padded position that predicts the first answer token
+   * @param rowStart per row, the padded position of its first token (its left padding's length)
    */
   private record Inputs(
       NDArray x,
@@ -698,7 +697,8 @@ public final class Trainer implements AutoCloseable {
       int targetCount,
       int[] targetRow,
       long[][] targetIds,
-      int[] firstTarget) {}
+      int[] firstTarget,
+      int[] rowStart) {}
 
   /** One row of the LM's input: its embeddings (L, D), and per turn its targets and where. */
   private record Row(NDArray x, List<long[]> targets, List<Integer> firstTarget) {}
@@ -722,10 +722,12 @@ public final class Trainer implements AutoCloseable {
     ByteBuffer mask =
         ByteBuffer.allocateDirect(b * longest * vocab * Float.BYTES).order(ByteOrder.nativeOrder());
     NDList padded = new NDList();
+    int[] rowStart = new int[b];
     int count = 0;
     for (int i = 0; i < b; i++) {
       Row row = rows.get(i);
       int left = longest - (int) row.x().getShape().get(0);
+      rowStart[i] = left;
       padded.add(
           left == 0
               ? row.x()
@@ -756,7 +758,8 @@ public final class Trainer implements AutoCloseable {
         count,
         targetRow.stream().mapToInt(Integer::intValue).toArray(),
         targetIds.toArray(long[][]::new),
-        firstTarget.stream().mapToInt(Integer::intValue).toArray());
+        firstTarget.stream().mapToInt(Integer::intValue).toArray(),
+        rowStart);
   }
 
   /** Example {@code i}'s rows: one (frames first) or one per turn (question first). */
@@ -940,13 +943,13 @@ public final class Trainer implements AutoCloseable {
     if (subject == null) {
       throw new IllegalStateException("this run has no subject head (subjectWeight 0)");
     }
-    List<Example> batch = aboutOneObject(clips);
-    try (NDManager scope = encoder.manager().newSubManager()) {
-      ParameterStore ps = new ParameterStore(scope, false);
-      Pass p = pass(ps, scope, batch, m, false);
-      Subjects s = subjects(batch, p.in());
-      return subject.error(ps, scope, p.lm().hidden(), s.at(), s.targets()).getFloat();
-    }
+    return aboutOneObject(
+        clips,
+        m,
+        (ps, scope, batch, p) -> {
+          Subjects s = subjects(batch, p.in());
+          return subject.error(ps, scope, p.lm().hidden(), s.at(), s.targets()).getFloat();
+        });
   }
 
   /**
@@ -961,15 +964,15 @@ public final class Trainer implements AutoCloseable {
     if (nameAttention == null) {
       throw new IllegalStateException("this run has no name loss (nameAttention 0)");
     }
-    List<Example> batch = aboutOneObject(clips);
-    try (NDManager scope = encoder.manager().newSubManager()) {
-      ParameterStore ps = new ParameterStore(scope, false);
-      Pass p = pass(ps, scope, batch, m, false);
-      long[] at = nameTargets(batch, p.in(), m);
-      return at.length == 0
-          ? Float.NaN
-          : NameAttention.error(scope, p.lm().attention(), at).getFloat();
-    }
+    return aboutOneObject(
+        clips,
+        m,
+        (ps, scope, batch, p) -> {
+          long[] at = nameTargets(batch, p.in(), m);
+          return at.length == 0
+              ? Float.NaN
+              : NameAttention.error(scope, p.lm().attention(), at).getFloat();
+        });
   }
 
   /**
@@ -980,15 +983,31 @@ public final class Trainer implements AutoCloseable {
   record NameLookups(long[] at, float[] inputs, long length, float[] tokens) {}
 
   NameLookups nameLookups(List<Clip> clips, int m) {
+    return aboutOneObject(
+        clips,
+        m,
+        (ps, scope, batch, p) ->
+            new NameLookups(
+                nameTargets(batch, p.in(), m),
+                p.in().x().toFloatArray(),
+                p.in().x().getShape().get(1),
+                p.tokens().toFloatArray()));
+  }
+
+  /** A read of a held-out pass, made before the pass's scope closes. */
+  private interface HeldOutRead<T> {
+    T apply(ParameterStore ps, NDManager scope, List<Example> batch, Pass pass);
+  }
+
+  /**
+   * {@code read} of one pass (no gradient, no update) over {@code clips}' questions about one
+   * object at {@code m}, in a scope closed before it returns.
+   */
+  private <T> T aboutOneObject(List<Clip> clips, int m, HeldOutRead<T> read) {
     List<Example> batch = aboutOneObject(clips);
     try (NDManager scope = encoder.manager().newSubManager()) {
       ParameterStore ps = new ParameterStore(scope, false);
-      Pass p = pass(ps, scope, batch, m, false);
-      return new NameLookups(
-          nameTargets(batch, p.in(), m),
-          p.in().x().toFloatArray(),
-          p.in().x().getShape().get(1),
-          p.tokens().toFloatArray());
+      return read.apply(ps, scope, batch, pass(ps, scope, batch, m, false));
     }
   }
 
@@ -1008,7 +1027,7 @@ public final class Trainer implements AutoCloseable {
           asked.add(ids);
           answers.add(tok.encode(q.answer()));
           subjects.add(SubjectHead.targets(clip, q));
-          names.add(nameAttention == null ? null : nameAttention.find(ids));
+          names.add(nameIn(ids));
         }
       }
       if (!asked.isEmpty()) {
