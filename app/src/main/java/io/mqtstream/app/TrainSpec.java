@@ -54,7 +54,9 @@ record TrainSpec(
     float subjectWeight,
     boolean tokenIndex,
     boolean objectNames,
-    float nameAttention) {
+    float nameAttention,
+    boolean frameDifference,
+    float nameSubject) {
 
   /** One curriculum stage: until this step, at most this many objects per clip. */
   record Stage(int untilStep, int maxObjects) {}
@@ -246,7 +248,9 @@ record TrainSpec(
           subjectWeight,
           tokenIndex,
           objectNames,
-          nameAttention);
+          nameAttention,
+          frameDifference,
+          nameSubject);
     } catch (IllegalArgumentException e) {
       String[] kv = e.getMessage().split(":", 2);
       throw new ConfigException(kv[0], kv.length > 1 ? kv[1].trim() : e.getMessage(), e);

@@ -86,6 +86,16 @@ class MainTest {
     // the shipped recipe has no identity tokens for the names to look at
     failure(dir, TRAIN_CONFIG, "nameAttention: 0", "nameAttention: 1.0")
         .hasMessageContaining("train.nameAttention");
+    failure(dir, TRAIN_CONFIG, "frameDifference: false", "frameDifference: maybe")
+        .hasMessageContaining("frameDifference");
+    failure(dir, TRAIN_CONFIG, "frameDifference: false", "")
+        .hasMessageContaining("frameDifference");
+    failure(dir, TRAIN_CONFIG, "nameSubject: 0", "nameSubject: some")
+        .hasMessageContaining("nameSubject");
+    failure(dir, TRAIN_CONFIG, "nameSubject: 0", "").hasMessageContaining("nameSubject");
+    // the shipped recipe has no name loss whose gathering the read would read
+    failure(dir, TRAIN_CONFIG, "nameSubject: 0", "nameSubject: 1.0")
+        .hasMessageContaining("train.nameSubject");
   }
 
   @Test

@@ -80,7 +80,8 @@ public record LlavaConfig(
               c.path("num_key_value_heads").asInt(heads),
               (float) c.path("rms_norm_eps").asDouble(1e-6),
               LmConfig.PromptOrder.FRAMES_FIRST,
-              0);
+              0,
+              false);
     } catch (IllegalArgumentException e) {
       throw new IOException(configJson + ": " + e.getMessage(), e);
     }

@@ -35,10 +35,16 @@ public final class DecoderLm extends ModelBlock {
   /** The token-index embedding's name under the model's prefix ({@link LmConfig#tokenIndex()}). */
   static final String TOKEN_INDEX_WEIGHT = "embed_token_index.weight";
 
+  /**
+   * The frame-difference map's name under the model's prefix ({@link LmConfig#frameDifference()}).
+   */
+  static final String FRAME_DIFFERENCE_WEIGHT = "embed_frame_difference.weight";
+
   private final LmConfig config;
   private final Parameter tokenEmbedding; // (V, D)
   private final Parameter frameEmbedding; // (maxFrames, D)
   private final Parameter tokenIndexEmbedding; // (tokenIndex, D), or null
+  private final Parameter frameDifference; // (D, D), or null
   private final Parameter positionEmbedding; // (maxPositions, D), learned positions only
   private final List<DecoderLayer> layers = new ArrayList<>();
   private final NormLayer finalNorm;
@@ -51,6 +57,10 @@ public final class DecoderLm extends ModelBlock {
     tokenIndexEmbedding =
         config.tokenIndex() > 0
             ? addParameter(embedding("tokenIndexEmbedding", config.tokenIndex(), config.dim()))
+            : null;
+    frameDifference =
+        config.frameDifference()
+            ? addParameter(embedding("frameDifference", config.dim(), config.dim()))
             : null;
     positionEmbedding =
         config.positions() == LmConfig.Positions.LEARNED
@@ -118,12 +128,43 @@ public final class DecoderLm extends ModelBlock {
   }
 
   /**
+   * What a frame's tokens gain from their change since the frame before, for a model with the
+   * frame-difference map ({@link LmConfig#frameDifference()}): token k of frame t gains (x_t,k −
+   * x_t−1,k) W for every k both frames have (a frame's m may differ from the one before under a
+   * token budget; the first m tokens are the same queries' outputs, so token k of both is the same
+   * query), nothing where the frame before has no token k.
+   *
+   * @param now (m, D) the frame's tokens
+   * @param before (m', D) the previous frame's tokens
+   * @return (m, D), owned by {@code scope}
+   */
+  public NDArray frameDifference(
+      ParameterStore ps, NDManager scope, NDArray now, NDArray before, boolean training) {
+    if (frameDifference == null) {
+      throw new IllegalStateException("this LM has no frame-difference map (llm.frameDifference)");
+    }
+    long m = now.getShape().get(0);
+    long shared = Math.min(m, before.getShape().get(0));
+    NDArray change = // (shared, D)
+        now.get(new NDIndex(":{}", shared)).sub(before.get(new NDIndex(":{}", shared)));
+    NDArray out = change.matMul(ps.getValue(frameDifference, scope.getDevice(), training));
+    if (shared < m) {
+      out =
+          out.concat(scope.zeros(new Shape(m - shared, now.getShape().get(1)), out.getDataType()));
+    }
+    out.attach(scope);
+    return out;
+  }
+
+  /**
    * What a forward pass returns: logits (B, L or 1, V), the cache, the final-normed hidden states
    * the logits are read from (B, L or 1, D), for training reads of what the LM holds, and the
-   * attention weights (B, H, L, S + L) of the layer asked for, for training reads of where it looks
-   * (null when none was asked for).
+   * attention weights (B, H, L, S + L) of the layer asked for and that layer's output (B, L, D),
+   * for training reads of where it looks and what it gathered there (both null when none was asked
+   * for).
    */
-  public record Forward(NDArray logits, KvCache cache, NDArray hidden, NDArray attention) {}
+  public record Forward(
+      NDArray logits, KvCache cache, NDArray hidden, NDArray attention, NDArray layerHidden) {}
 
   /**
    * Runs new positions through the model.
@@ -148,7 +189,7 @@ public final class DecoderLm extends ModelBlock {
 
   /**
    * {@link #forward(ParameterStore, NDArray, long[][], float[][], KvCache, boolean, boolean)} that
-   * also returns the attention weights of layer {@code attentionOf} (−1: none).
+   * also returns the attention weights and the output of layer {@code attentionOf} (−1: none).
    */
   public Forward forward(
       ParameterStore ps,
@@ -188,6 +229,7 @@ public final class DecoderLm extends ModelBlock {
     List<NDArray> keys = new ArrayList<>(layers.size());
     List<NDArray> values = new ArrayList<>(layers.size());
     NDArray attention = null;
+    NDArray layerHidden = null;
     for (int i = 0; i < layers.size(); i++) {
       DecoderLayer.Out out =
           layers
@@ -204,6 +246,7 @@ public final class DecoderLm extends ModelBlock {
       x = out.hidden(); // (B, L, D)
       if (i == attentionOf) {
         attention = out.attention(); // (B, H, L, S + L)
+        layerHidden = x; // (B, L, D)
       }
       keys.add(out.keys());
       values.add(out.values());
@@ -222,7 +265,7 @@ public final class DecoderLm extends ModelBlock {
     if (logits.getDataType() != DataType.FLOAT32) {
       logits = logits.toType(DataType.FLOAT32, false); // sampling reads floats
     }
-    return new Forward(logits, new KvCache(keys, values, pad), h, attention);
+    return new Forward(logits, new KvCache(keys, values, pad), h, attention, layerHidden);
   }
 
   /** (1, 1, L, S + L): new token i (slot S + i) sees slots 0..S + i. */
@@ -258,6 +301,9 @@ public final class DecoderLm extends ModelBlock {
     out.put(prefix + ".embed_frames.weight", frameEmbedding);
     if (tokenIndexEmbedding != null) {
       out.put(prefix + "." + TOKEN_INDEX_WEIGHT, tokenIndexEmbedding);
+    }
+    if (frameDifference != null) {
+      out.put(prefix + "." + FRAME_DIFFERENCE_WEIGHT, frameDifference);
     }
     if (positionEmbedding != null) {
       out.put(prefix + ".embed_positions.weight", positionEmbedding);

@@ -26,6 +26,11 @@ package io.mqtstream.reasoner;
  *     within its frame, added as the frame-index embedding is, so the LM can address "token k of
  *     frame t" whatever m is (rotary positions are relative, and a frame's m moves every token
  *     behind it); at least the encoder's M; 0 = none (absent in older {@code llm.json} files)
+ * @param frameDifference whether each visual token also gets a learned linear map of its change
+ *     since the same token of the frame before ({@code embed_frame_difference}): the encoder sees
+ *     one frame at a time, so a token says where its object is and only the change says where it is
+ *     going; with it the token the LM attends to for "the red circle" carries its motion too (false
+ *     in older {@code llm.json} files)
  */
 public record LmConfig(
     int vocab,
@@ -43,7 +48,8 @@ public record LmConfig(
     int kvHeads,
     float normEps,
     PromptOrder promptOrder,
-    int tokenIndex) {
+    int tokenIndex,
+    boolean frameDifference) {
 
   public enum Norm {
     LAYER,
@@ -112,30 +118,36 @@ public record LmConfig(
         0,
         0,
         PromptOrder.FRAMES_FIRST,
-        0);
+        0,
+        false);
   }
 
   /** The same model with the question standing elsewhere in its prompts. */
   public LmConfig withPromptOrder(PromptOrder order) {
-    return with(vocab, layers, order, tokenIndex);
+    return with(vocab, layers, order, tokenIndex, frameDifference);
   }
 
   /** The same model with another number of decoder layers. */
   public LmConfig withLayers(int n) {
-    return with(vocab, n, promptOrder, tokenIndex);
+    return with(vocab, n, promptOrder, tokenIndex, frameDifference);
   }
 
   /** The same model with a token-index embedding of {@code rows} rows (0 = none). */
   public LmConfig withTokenIndex(int rows) {
-    return with(vocab, layers, promptOrder, rows);
+    return with(vocab, layers, promptOrder, rows, frameDifference);
+  }
+
+  /** The same model with or without the frame-difference map. */
+  public LmConfig withFrameDifference(boolean on) {
+    return with(vocab, layers, promptOrder, tokenIndex, on);
   }
 
   /** The same model with a vocabulary of {@code size} tokens. */
   public LmConfig withVocab(int size) {
-    return with(size, layers, promptOrder, tokenIndex);
+    return with(size, layers, promptOrder, tokenIndex, frameDifference);
   }
 
-  private LmConfig with(int size, int n, PromptOrder order, int rows) {
+  private LmConfig with(int size, int n, PromptOrder order, int rows, boolean difference) {
     return new LmConfig(
         size,
         dim,
@@ -152,7 +164,8 @@ public record LmConfig(
         kvHeads,
         normEps,
         order,
-        rows);
+        rows,
+        difference);
   }
 
   public int headDim() {

@@ -50,6 +50,9 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
    */
   private static final String TOKEN_INDEX = PREFIX + "." + DecoderLm.TOKEN_INDEX_WEIGHT;
 
+  /** The frame-difference map's name there ({@link LmConfig#frameDifference()}). */
+  private static final String FRAME_DIFFERENCE = PREFIX + "." + DecoderLm.FRAME_DIFFERENCE_WEIGHT;
+
   private final NDManager manager;
   private final DecoderLm lm;
   private final TextTokenizer tokenizer; // null for another Format
@@ -172,17 +175,18 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
 
   /**
    * Loads a checkpoint folder into a larger model, {@code config} with more layers than the
-   * folder's, or with a token-index embedding the folder lacks, or both: every weight the folder
-   * has is the folder's; each layer added on top starts as the identity, its attention and MLP
-   * output projections zero (LLaMA Pro's block expansion, Wu et al. 2024); an added token-index
-   * embedding starts at zero. So the larger model answers exactly as the folder's until training
-   * moves them.
+   * folder's, or with a token-index embedding or a frame-difference map the folder lacks: every
+   * weight the folder has is the folder's; each layer added on top starts as the identity, its
+   * attention and MLP output projections zero (LLaMA Pro's block expansion, Wu et al. 2024); an
+   * added token-index embedding or frame-difference map starts at zero. So the larger model answers
+   * exactly as the folder's until training moves them.
    */
   public static Reasoner loadExpanded(Path dir, LmConfig config, Device device) throws IOException {
     LmConfig folder = readConfig(dir);
     int saved = folder.layers();
     boolean newIndex = folder.tokenIndex() == 0 && config.tokenIndex() > 0;
-    if (config.layers() < saved || (config.layers() == saved && !newIndex)) {
+    boolean newDifference = !folder.frameDifference() && config.frameDifference();
+    if (config.layers() < saved || (config.layers() == saved && !newIndex && !newDifference)) {
       throw new IllegalArgumentException(
           "llm.layers: "
               + config.layers()
@@ -190,16 +194,19 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
               + saved
               + " layers of "
               + dir
-              + ", nor does llm.tokenIndex add an embedding it lacks");
+              + ", nor does llm.tokenIndex or llm.frameDifference add a map it lacks");
     }
-    Predicate<String> added =
-        name -> addedLayer(name, saved) || (newIndex && name.equals(TOKEN_INDEX));
+    Predicate<String> fromZero =
+        name ->
+            (newIndex && name.equals(TOKEN_INDEX))
+                || (newDifference && name.equals(FRAME_DIFFERENCE));
+    Predicate<String> added = name -> addedLayer(name, saved) || fromZero.test(name);
     Reasoner r = load(dir, config, device, added);
     r.parameters.forEach(
         (name, p) -> {
           boolean output =
               name.endsWith(".attn.o_proj.weight") || name.endsWith(".mlp.down_proj.weight");
-          if (added.test(name) && (output || name.equals(TOKEN_INDEX))) {
+          if (added.test(name) && (output || fromZero.test(name))) {
             p.getArray().subi(p.getArray()); // +0 everywhere (x * 0 would leave -0)
           }
         });
@@ -338,8 +345,10 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
    * This project's prompt layout over frames' tokens already on the device (training passes the
    * encoder's output, gradients and all): frames first, [frame 1 + index 1, …, frame T + index T,
    * sep, question]; question first, [question, sep, frame 1 + index 1, …, frame T + index T, sep].
-   * With a token-index embedding, token k of every frame also gets row k of it. The answer's first
-   * token is predicted at the last position in both.
+   * With a token-index embedding, token k of every frame also gets row k of it; with the
+   * frame-difference map, each frame after the first also gets {@link DecoderLm#frameDifference} of
+   * its change since the frame before. The answer's first token is predicted at the last position
+   * in both.
    *
    * @param frames per frame its (m, D) tokens
    * @return (L, D), L = Σ m + question + 1 (frames first) or + 2 (question first)
@@ -350,6 +359,10 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
     NDArray index = null; // (m, D), read once for the frames' m (frames of a prompt share it)
     for (int t = 0; t < frames.size(); t++) {
       NDArray frame = frames.get(t).add(lm.frameIndex(ps, scope, t, training)); // (m, D)
+      if (lm.config().frameDifference() && t > 0) {
+        frame =
+            frame.add(lm.frameDifference(ps, scope, frames.get(t), frames.get(t - 1), training));
+      }
       if (lm.config().tokenIndex() > 0) {
         int m = (int) frame.getShape().get(0);
         if (index == null || index.getShape().get(0) != m) {

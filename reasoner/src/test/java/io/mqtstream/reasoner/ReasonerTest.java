@@ -401,6 +401,62 @@ class ReasonerTest {
   }
 
   /**
+   * A model that gains a frame-difference map answers exactly as its checkpoint did while the map
+   * is zero, as it starts. Once it holds something, prompts of two or more changing frames get
+   * other logits, while a prompt of one frame, of a frame shown twice, or of a frame whose tokens
+   * grow from m = 2 to 8 (the two it shares with the frame before are the same) gets the same ones:
+   * only a token's change since the same token of the frame before moves it. A saved model keeps
+   * it.
+   */
+  @Test
+  void aModelGainingAFrameDifferenceMapReadsOnlyWhatChanged(@TempDir Path dir) throws Exception {
+    Path ckpt = dir.resolve("ckpt");
+    Saved saved = saveAModel(dir, ckpt);
+    Sampling s = Sampling.greedy(3).withLogits();
+    VisualTokens still = frames(1, 8, 32, 9).get(0);
+    Map<String, Completion> moved;
+    try (Reasoner r =
+        Reasoner.loadExpanded(ckpt, saved.config().withFrameDifference(true), Device.cpu())) {
+      NDArray map = r.parameters().get("llm.embed_frame_difference.weight").getArray();
+      assertThat(map.toFloatArray()).hasSize(32 * 32).containsOnly(0f);
+      assertAnswersAs(saved.answers(), r);
+      List<Prompt> unchanged =
+          List.of(
+              r.prompt("twice", List.of(still, still, still), "how many shapes ?", s, null),
+              r.prompt("grows", List.of(still.tokens(2), still), "how many shapes ?", s, null));
+      Map<String, Completion> before = byId(r.generate(unchanged));
+      java.util.Random random = new java.util.Random(4);
+      float[] values = new float[32 * 32];
+      for (int i = 0; i < values.length; i++) {
+        values[i] = (float) random.nextGaussian();
+      }
+      map.set(values);
+      moved = byId(r.generate(mixedPrompts(r, 5)));
+      for (Completion c : saved.answers()) {
+        int frames = c.prompt().frames().size();
+        float diff = maxDiff(moved.get(c.prompt().id()).stepLogits().get(0), c.stepLogits().get(0));
+        if (frames > 1) {
+          assertThat(diff).as("%s, %d frames", c.prompt().id(), frames).isGreaterThan(100 * TOL);
+        } else {
+          assertThat(diff).as("%s, one frame", c.prompt().id()).isLessThan(TOL);
+        }
+      }
+      Map<String, Completion> after = byId(r.generate(unchanged));
+      before.forEach(
+          (id, c) -> {
+            assertThat(after.get(id).tokens()).as(id).containsExactly(c.tokens());
+            assertSameLogits(after.get(id).stepLogits(), c.stepLogits());
+          });
+      r.save(dir.resolve("moving"));
+    }
+    assertThat(Reasoner.readConfig(dir.resolve("moving")).frameDifference()).isTrue();
+    try (Reasoner loaded = Reasoner.load(dir.resolve("moving"), Device.cpu())) {
+      Map<String, Completion> again = byId(loaded.generate(mixedPrompts(loaded, 5)));
+      moved.forEach((id, c) -> assertSameLogits(again.get(id).stepLogits(), c.stepLogits()));
+    }
+  }
+
+  /**
    * Phrases as tokens ("red square" one token): the grown model keeps every logit it had over its
    * old vocabulary, each phrase's embedding starts as the mean of its words', and both survive save
    * and load; a tokenizer that renumbers the model's own tokens is refused.

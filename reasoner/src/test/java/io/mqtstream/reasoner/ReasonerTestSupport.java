@@ -65,7 +65,8 @@ final class ReasonerTestSupport {
         0,
         0,
         order,
-        0);
+        0,
+        false);
   }
 
   static Reasoner reasoner(Path dir, LmConfig.Norm norm, LmConfig.Mlp mlp, LmConfig.Positions pos)
@@ -88,7 +89,8 @@ final class ReasonerTestSupport {
             0,
             0,
             LmConfig.PromptOrder.FRAMES_FIRST,
-            0);
+            0,
+            false);
     return Reasoner.create(c, t, 7, Device.cpu());
   }
 

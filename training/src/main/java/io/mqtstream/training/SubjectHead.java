@@ -27,24 +27,53 @@ import java.util.Map;
  * by its change, direction. The head is dropped afterwards, as the identity head. Measured on the
  * identity-tokens model against a control (model card, 800 steps): it did not teach the LM to find
  * the object, and cost accuracy.
+ *
+ * <p>The same read can be asked of the output of the LM's first layer at the question's object name
+ * ({@link Reads#NAME}, {@code nameSubject}): there the name loss ({@link NameAttention}) has head h
+ * look at the object's token in frame T − 1 − h, so the read asks that what the heads gather keeps
+ * each frame's place apart, and with it the change between frames that says which way the object
+ * went.
  */
 final class SubjectHead {
-  static final String HEAD_FILE = "subject_head.safetensors";
-  static final String OPTIMIZER_FILE = "subject_optimizer.safetensors";
+  /** Where the head reads, with its weights' name and files. */
+  enum Reads {
+    /** The LM's final hidden state where it answers ({@code subjectWeight}). */
+    ANSWER("subject_head", "subject_head.safetensors", "subject_optimizer.safetensors"),
+    /**
+     * The output of the LM's first layer at the question's object name ({@code nameSubject}); its
+     * weights start at zero, so its first steps move the head, not the LM.
+     */
+    NAME(
+        "name_subject_head", "name_subject_head.safetensors", "name_subject_optimizer.safetensors");
+
+    final String name;
+    final String headFile;
+    final String optimizerFile;
+
+    Reads(String name, String headFile, String optimizerFile) {
+      this.name = name;
+      this.headFile = headFile;
+      this.optimizerFile = optimizerFile;
+    }
+  }
 
   private final Dense head; // (D) → per frame (x, y)
   private final AuxiliaryWeights weights;
-  private final float subjectWeight;
+  private final float weight;
   private final int frames;
 
-  SubjectHead(int lmDim, NDManager manager, TrainConfig config) {
-    this.subjectWeight = config.subjectWeight();
+  SubjectHead(int lmDim, NDManager manager, TrainConfig config, Reads reads) {
+    this.weight = reads == Reads.ANSWER ? config.subjectWeight() : config.nameSubject();
     this.frames = config.world().frames();
     this.head = new Dense(lmDim, 2 * frames, true);
     head.initialize(manager, DataType.FLOAT32, new Shape(1, lmDim));
+    if (reads == Reads.NAME) { // from zero: a fresh read sends the LM nothing until it reads
+      head.weight.getArray().subi(head.weight.getArray());
+    }
     Map<String, Parameter> parameters = new LinkedHashMap<>();
-    head.collect("subject_head", parameters);
-    this.weights = new AuxiliaryWeights(parameters, manager, config, HEAD_FILE, OPTIMIZER_FILE);
+    head.collect(reads.name, parameters);
+    this.weights =
+        new AuxiliaryWeights(parameters, manager, config, reads.headFile, reads.optimizerFile);
   }
 
   /**
@@ -68,17 +97,18 @@ final class SubjectHead {
     return out;
   }
 
-  /** {@link #error} times {@code subjectWeight}. */
+  /** {@link #error} times its weight ({@code subjectWeight} or {@code nameSubject}). */
   NDArray loss(ParameterStore ps, NDManager scope, NDArray hidden, long[] at, float[] targets) {
-    return error(ps, scope, hidden, at, targets).mul(subjectWeight);
+    return error(ps, scope, hidden, at, targets).mul(weight);
   }
 
   /**
    * The mean squared error (per coordinate) of the subjects' places read from the hidden states,
    * over the frames each subject is shown in.
    *
-   * @param hidden (R, L, D) the LM's final hidden states
-   * @param at per turn with a subject, row × L + the position that predicts its answer
+   * @param hidden (R, L, D) the LM's hidden states it reads (final, or its first layer's output)
+   * @param at per turn with a subject, row × L + the position it reads at (where the answer is
+   *     predicted, or the object's name)
    * @param targets per such turn, {@link #targets} one after another (K × 3T)
    */
   NDArray error(ParameterStore ps, NDManager scope, NDArray hidden, long[] at, float[] targets) {

@@ -55,6 +55,14 @@ import io.mqtstream.world.WorldConfig;
  *     object name in a question, head h of its first layer attends to that object's own token (1 +
  *     i, with {@code identityTokens}) in frame T − 1 − h ({@link NameAttention}), so the name finds
  *     its object's place in the last frames; 0 = none
+ * @param frameDifference whether each visual token the LM reads also carries a learned linear map
+ *     of its change since the frame before ({@link LmConfig#frameDifference()}), so the token a
+ *     name finds says which way its object moves as well as where it is; a run started from a model
+ *     without one adds it at zero
+ * @param nameSubject weight, in stage 2, of a read of the named object's place in every frame from
+ *     the output of the LM's first layer at its name ({@link SubjectHead.Reads#NAME}, where the
+ *     name loss gathers its tokens), so what is gathered keeps the frames apart; needs {@code
+ *     nameAttention}; 0 = none
  */
 public record TrainConfig(
     long seed,
@@ -86,7 +94,9 @@ public record TrainConfig(
     float subjectWeight,
     boolean tokenIndex,
     boolean objectNames,
-    float nameAttention) {
+    float nameAttention,
+    boolean frameDifference,
+    float nameSubject) {
 
   /** Where a fresh run's latent queries start looking. */
   public enum QueryInit {
@@ -160,6 +170,13 @@ public record TrainConfig(
           "train.nameAttention: needs identityTokens > 0 (the tokens it looks at), objectNames"
               + " (the names it looks from) and promptOrder frames-first");
     }
+    if (!(nameSubject >= 0) || Float.isInfinite(nameSubject)) {
+      throw new IllegalArgumentException("train.nameSubject: must be a number >= 0");
+    }
+    if (nameSubject > 0 && nameAttention == 0) {
+      throw new IllegalArgumentException(
+          "train.nameSubject: needs nameAttention > 0 (the heads whose gathering it reads)");
+    }
     if (questionsPerClip < 1) {
       throw new IllegalArgumentException("train.questionsPerClip: must be >= 1");
     }
@@ -187,7 +204,8 @@ public record TrainConfig(
         0,
         0,
         promptOrder,
-        tokenIndex ? encoder.mqt().maxTokens() : 0);
+        tokenIndex ? encoder.mqt().maxTokens() : 0,
+        frameDifference);
   }
 
   /** The same run as a fixed-m baseline. */
@@ -222,6 +240,8 @@ public record TrainConfig(
         subjectWeight,
         tokenIndex,
         objectNames,
-        nameAttention);
+        nameAttention,
+        frameDifference,
+        nameSubject);
   }
 }

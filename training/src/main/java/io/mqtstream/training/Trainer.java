@@ -71,6 +71,8 @@ public final class Trainer implements AutoCloseable {
   private final SubjectHead subject;
   // stage 2's loss on where the LM looks (null when nameAttention is 0): a name finds its token
   private final NameAttention nameAttention;
+  // stage 2's read of what the first layer gathered at a name (null when nameSubject is 0)
+  private final SubjectHead nameSubject;
   private final CameraFrames cameraFrames = new CameraFrames("train");
   private int step;
   private int skippedSteps;
@@ -127,7 +129,19 @@ public final class Trainer implements AutoCloseable {
             : null;
     this.subject =
         config.subjectWeight() > 0
-            ? new SubjectHead(config.encoder().mqt().outputDim(), encoder.manager(), config)
+            ? new SubjectHead(
+                config.encoder().mqt().outputDim(),
+                encoder.manager(),
+                config,
+                SubjectHead.Reads.ANSWER)
+            : null;
+    this.nameSubject =
+        config.nameSubject() > 0
+            ? new SubjectHead(
+                config.encoder().mqt().outputDim(),
+                encoder.manager(),
+                config,
+                SubjectHead.Reads.NAME)
             : null;
     this.nameAttention =
         config.nameAttention() > 0
@@ -178,6 +192,12 @@ public final class Trainer implements AutoCloseable {
           checkpoint,
           config.subjectWeight());
     }
+    if (t.nameSubject != null && !t.nameSubject.weights().load(checkpoint, manager)) {
+      log.info(
+          "{} has no name-subject head: it starts fresh (nameSubject {})",
+          checkpoint,
+          config.nameSubject());
+    }
     return t;
   }
 
@@ -197,6 +217,10 @@ public final class Trainer implements AutoCloseable {
     if (t.subject != null) {
       log.info(
           "{}: the subject head starts fresh (subjectWeight {})", model, config.subjectWeight());
+    }
+    if (t.nameSubject != null) {
+      log.info(
+          "{}: the name-subject head starts fresh (nameSubject {})", model, config.nameSubject());
     }
     return t;
   }
@@ -248,11 +272,13 @@ public final class Trainer implements AutoCloseable {
               + " remove them; a resumed run keeps its tokenizer)");
     }
     boolean index = mayExpand && config.tokenIndex() && saved.tokenIndex() == 0;
+    boolean difference = mayExpand && config.frameDifference() && !saved.frameDifference();
     int layers = mayExpand ? Math.max(saved.layers(), config.lmLayers()) : saved.layers();
     LmConfig lm =
         saved
             .withLayers(layers)
             .withTokenIndex(index ? config.encoder().mqt().maxTokens() : saved.tokenIndex())
+            .withFrameDifference(difference || saved.frameDifference())
             .withPromptOrder(config.promptOrder());
     EncoderConfig savedEncoder =
         EncoderConfig.read(dir.resolve("encoder").resolve(MqtEncoder.CONFIG_FILE));
@@ -268,7 +294,7 @@ public final class Trainer implements AutoCloseable {
       log.info("{}: its positional keys now see the patches' features too (keyMode content)", dir);
     }
     Reasoner reasoner =
-        layers > saved.layers() || index
+        layers > saved.layers() || index || difference
             ? Reasoner.loadExpanded(dir.resolve("llm"), lm, Device.cpu())
             : Reasoner.load(dir.resolve("llm"), lm, Device.cpu());
     if (layers > saved.layers()) {
@@ -281,6 +307,9 @@ public final class Trainer implements AutoCloseable {
     if (index) {
       log.info(
           "{}: its LM gains a token-index embedding of {} rows, from zero", dir, lm.tokenIndex());
+    }
+    if (difference) {
+      log.info("{}: its LM gains a frame-difference map, from zero", dir);
     }
     if (addNames) {
       Path tok = Files.createTempFile("tokenizer-", ".json"); // each checkpoint saves a copy
@@ -329,6 +358,14 @@ public final class Trainer implements AutoCloseable {
     if (indexed != config.tokenIndex()) {
       differ.add("tokenIndex " + config.tokenIndex() + " (checkpoint: " + indexed + ")");
     }
+    if (lm.frameDifference() != config.frameDifference()) {
+      differ.add(
+          "frameDifference "
+              + config.frameDifference()
+              + " (checkpoint: "
+              + lm.frameDifference()
+              + ")");
+    }
     if (!differ.isEmpty()) {
       throw new IllegalArgumentException(
           "train."
@@ -352,6 +389,9 @@ public final class Trainer implements AutoCloseable {
     }
     if (subject != null) {
       subject.weights().save(checkpoint, encoder.manager());
+    }
+    if (nameSubject != null) {
+      nameSubject.weights().save(checkpoint, encoder.manager());
     }
     Files.writeString(checkpoint.resolve(STATE_FILE), "{\"step\":" + step + "}");
   }
@@ -548,6 +588,9 @@ public final class Trainer implements AutoCloseable {
     if (subject != null) {
       optimised.add(optimised(subject.weights()));
     }
+    if (nameSubject != null) {
+      optimised.add(optimised(nameSubject.weights()));
+    }
     return trainOn(
         (ps, scope) -> {
           Pass p = pass(ps, scope, batch, m, true);
@@ -573,6 +616,12 @@ public final class Trainer implements AutoCloseable {
             long[] at = nameTargets(batch, p.in(), m);
             if (at.length > 0) {
               nll = nll.add(nameAttention.loss(scope, p.lm().attention(), at));
+            }
+          }
+          if (nameSubject != null) {
+            Subjects s = nameSubjects(batch, p.in(), m);
+            if (s.at().length > 0) {
+              nll = nll.add(nameSubject.loss(ps, scope, p.lm().layerHidden(), s.at(), s.targets()));
             }
           }
           return new Forward(nll, accuracy(logits, p.in()));
@@ -610,15 +659,20 @@ public final class Trainer implements AutoCloseable {
                 training));
   }
 
-  /** Where the first layer's heads should look from each name ({@link NameAttention#targets}). */
-  private long[] nameTargets(List<Example> batch, Inputs in, int m) {
+  /** Per turn, its object name (null for none), in the order {@link #assemble} lays turns out. */
+  private static List<NameAttention.Name> names(List<Example> batch) {
     List<NameAttention.Name> names = new ArrayList<>();
+    batch.forEach(e -> names.addAll(e.names()));
+    return names;
+  }
+
+  /** Per turn, the padded position of its object name in its row (−1 for none). */
+  private static int[] nameAt(List<Example> batch, Inputs in) {
     List<Integer> nameAt = new ArrayList<>();
     int turn = 0;
     for (Example e : batch) {
       for (int k = 0; k < e.questions().size(); k++, turn++) {
         NameAttention.Name name = e.names().get(k);
-        names.add(name);
         // the question's last token sits at the turn's first target; its token j that many before
         nameAt.add(
             name == null
@@ -626,10 +680,34 @@ public final class Trainer implements AutoCloseable {
                 : in.firstTarget()[turn] - (e.questions().get(k).length - 1) + name.at());
       }
     }
+    return nameAt.stream().mapToInt(Integer::intValue).toArray();
+  }
+
+  /**
+   * The batch's turns whose question names its subject by a name whose token is among the first m:
+   * where each name stands in the LM's flattened (R·L) states, and the subject's {@link
+   * SubjectHead#targets}, one after another.
+   */
+  private static Subjects nameSubjects(List<Example> batch, Inputs in, int m) {
+    List<NameAttention.Name> names = names(batch);
+    List<float[]> subjects = new ArrayList<>();
+    batch.forEach(e -> subjects.addAll(e.subjects()));
+    int[] nameAt = nameAt(batch, in);
+    long[] at = new long[names.size()];
+    for (int k = 0; k < names.size(); k++) {
+      NameAttention.Name name = names.get(k);
+      boolean read = name != null && subjects.get(k) != null && 1 + name.identity() < m;
+      at[k] = read ? (long) in.targetRow()[k] * in.positions()[0].length + nameAt[k] : -1;
+    }
+    return Subjects.of(at, subjects);
+  }
+
+  /** Where the first layer's heads should look from each name ({@link NameAttention#targets}). */
+  private long[] nameTargets(List<Example> batch, Inputs in, int m) {
     return NameAttention.targets(
-        names,
+        names(batch),
         in.targetRow(),
-        nameAt.stream().mapToInt(Integer::intValue).toArray(),
+        nameAt(batch, in),
         in.rowStart(), // frames first: a row's frames start right after its padding
         m,
         config.world().frames(),
@@ -641,27 +719,36 @@ public final class Trainer implements AutoCloseable {
    * The batch's turns about one object: where each is answered in the LM's flattened (R·L) states,
    * and their {@link SubjectHead#targets}, one after another.
    */
-  private record Subjects(long[] at, float[] targets) {}
+  private record Subjects(long[] at, float[] targets) {
+    /** The turns with a place to read ({@code at} ≥ 0) and a subject, in order. */
+    static Subjects of(long[] at, List<float[]> perTurn) {
+      List<Long> kept = new ArrayList<>();
+      List<float[]> targets = new ArrayList<>();
+      for (int k = 0; k < perTurn.size(); k++) {
+        if (at[k] >= 0 && perTurn.get(k) != null) {
+          kept.add(at[k]);
+          targets.add(perTurn.get(k));
+        }
+      }
+      float[] flat = new float[targets.stream().mapToInt(t -> t.length).sum()];
+      int offset = 0;
+      for (float[] t : targets) {
+        System.arraycopy(t, 0, flat, offset, t.length);
+        offset += t.length;
+      }
+      return new Subjects(kept.stream().mapToLong(Long::longValue).toArray(), flat);
+    }
+  }
 
   private static Subjects subjects(List<Example> batch, Inputs in) {
     List<float[]> perTurn = new ArrayList<>(); // in the order assemble lays the turns out
     batch.forEach(e -> perTurn.addAll(e.subjects()));
     int longest = in.positions()[0].length;
-    List<Long> at = new ArrayList<>();
-    List<float[]> targets = new ArrayList<>();
-    for (int k = 0; k < perTurn.size(); k++) {
-      if (perTurn.get(k) != null) {
-        at.add((long) in.targetRow()[k] * longest + in.firstTarget()[k]);
-        targets.add(perTurn.get(k));
-      }
+    long[] at = new long[perTurn.size()];
+    for (int k = 0; k < at.length; k++) {
+      at[k] = (long) in.targetRow()[k] * longest + in.firstTarget()[k];
     }
-    float[] flat = new float[targets.stream().mapToInt(t -> t.length).sum()];
-    int offset = 0;
-    for (float[] t : targets) {
-      System.arraycopy(t, 0, flat, offset, t.length);
-      offset += t.length;
-    }
-    return new Subjects(at.stream().mapToLong(Long::longValue).toArray(), flat);
+    return Subjects.of(at, perTurn);
   }
 
   /** Clips' identity targets, one after another, frame after frame as the frames are encoded. */
@@ -953,6 +1040,28 @@ public final class Trainer implements AutoCloseable {
   }
 
   /**
+   * The name-subject head's error on {@code clips} at {@code m} (no gradient, no update), as {@link
+   * #subjectError} but read from the first layer's output at each question's object name; NaN when
+   * no name's token is among the first m.
+   *
+   * @throws IllegalStateException when the run has no such read ({@code nameSubject} 0)
+   */
+  float nameSubjectError(List<Clip> clips, int m) {
+    if (nameSubject == null) {
+      throw new IllegalStateException("this run has no name-subject head (nameSubject 0)");
+    }
+    return aboutOneObject(
+        clips,
+        m,
+        (ps, scope, batch, p) -> {
+          Subjects s = nameSubjects(batch, p.in(), m);
+          return s.at().length == 0
+              ? Float.NaN
+              : nameSubject.error(ps, scope, p.lm().layerHidden(), s.at(), s.targets()).getFloat();
+        });
+  }
+
+  /**
    * The name loss's error on {@code clips} at {@code m} (no gradient, no update): each clip asked
    * its questions about one object as {@link #subjectError} asks them, the mean −log of the first
    * layer's attention on each named object's token ({@link NameAttention#error}); NaN when no
@@ -980,8 +1089,12 @@ public final class Trainer implements AutoCloseable {
    * its flat targets into (R, H, L, L), the LM's input rows (R, L, D) and the frames' tokens (R·T,
    * m, D), each flattened.
    */
-  record NameLookups(long[] at, float[] inputs, long length, float[] tokens) {}
+  record NameLookups(long[] at, float[] inputs, long length, float[] tokens, long[] subjectAt) {}
 
+  /**
+   * {@link NameLookups} on {@code clips} at {@code m}, with where the name-subject read reads: flat
+   * indices into the LM's (R·L) positions (empty without {@code nameSubject}).
+   */
   NameLookups nameLookups(List<Clip> clips, int m) {
     return aboutOneObject(
         clips,
@@ -991,7 +1104,8 @@ public final class Trainer implements AutoCloseable {
                 nameTargets(batch, p.in(), m),
                 p.in().x().toFloatArray(),
                 p.in().x().getShape().get(1),
-                p.tokens().toFloatArray()));
+                p.tokens().toFloatArray(),
+                nameSubject == null ? new long[0] : nameSubjects(batch, p.in(), m).at()));
   }
 
   /** A read of a held-out pass, made before the pass's scope closes. */

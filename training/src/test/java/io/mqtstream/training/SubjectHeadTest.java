@@ -99,7 +99,7 @@ class SubjectHeadTest {
   private static double trainedError(
       TrainConfig c, List<Turn> train, List<Turn> test, Function<Turn, Question> shown) {
     try (NDManager manager = NDManager.newBaseManager()) {
-      SubjectHead head = new SubjectHead(DIM, manager, c);
+      SubjectHead head = new SubjectHead(DIM, manager, c, SubjectHead.Reads.ANSWER);
       Random random = new Random(1);
       for (int step = 1; step <= 300; step++) {
         List<Turn> batch = random.ints(32, 0, train.size()).mapToObj(train::get).toList();

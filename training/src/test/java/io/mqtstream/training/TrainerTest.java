@@ -87,6 +87,8 @@ class TrainerTest {
         0f,
         false,
         false,
+        0f,
+        false,
         0f);
   }
 
@@ -188,7 +190,9 @@ class TrainerTest {
         subjectWeight,
         tokenIndex,
         objectNames,
-        nameAttention);
+        nameAttention,
+        c.frameDifference(),
+        c.nameSubject());
   }
 
   static TrainConfig withOrder(TrainConfig c, LmConfig.PromptOrder order) {
@@ -408,6 +412,19 @@ class TrainerTest {
     assertThatThrownBy(() -> Trainer.resume(c, dir.resolve("indexed")).close())
         .hasMessageContaining("train.tokenIndex false (checkpoint: true)");
     Trainer.resume(withTokenIndex(c), dir.resolve("indexed")).close();
+    // a frame-difference map: the same, added at zero, trained, saved, kept by a resumed run
+    String difference = "llm.embed_frame_difference.weight";
+    try (Trainer t = Trainer.startFrom(withFrameDifference(c), dir.resolve("model"))) {
+      Map<String, float[]> start = snapshot(t);
+      trained.forEach((name, values) -> assertThat(start.get(name)).as(name).isEqualTo(values));
+      assertThat(start.get(difference)).hasSize(32 * 32).containsOnly(0f);
+      t.step();
+      assertThat(snapshot(t).get(difference)).isNotEqualTo(start.get(difference));
+      t.save(dir.resolve("differenced"));
+    }
+    assertThatThrownBy(() -> Trainer.resume(c, dir.resolve("differenced")).close())
+        .hasMessageContaining("train.frameDifference false (checkpoint: true)");
+    Trainer.resume(withFrameDifference(c), dir.resolve("differenced")).close();
     // object names as one token each: every other weight kept, the tokenizer and the embedding
     // grown by the 15 names; questions that name an object read it as one token; the names train,
     // are saved, and a run resumed or started without them is refused
@@ -491,6 +508,69 @@ class TrainerTest {
         sixteen.tokenIndex(),
         sixteen.objectNames(),
         sixteen.nameAttention());
+  }
+
+  /** The same run with the name-subject read at {@code weight}. */
+  static TrainConfig withNameSubject(TrainConfig c, float weight) {
+    return changed(c, "nameSubject", weight);
+  }
+
+  /**
+   * The name-subject read reads where the questions name their object (the LM's input there is a
+   * name's embedding, one read per question about a named object whose token is among the first m),
+   * and its gradient reaches the LM's first layer, whose gathering it shapes: the same run without
+   * it ends with other first-layer weights. It starts at zero (so its first error is its targets'
+   * mean square) and needs the name loss.
+   */
+  @Test
+  void theNameSubjectReadReadsAtEachNameAndShapesTheFirstLayer(@TempDir Path dir) throws Exception {
+    TrainConfig c =
+        withNameSubject(
+            withNameAttention(
+                withTokenIndex(withObjectNames(withIdentityTokens(tiny(20), 0f))), 1f),
+            1f);
+    List<Clip> heldOut = heldOut(c);
+    int m = 16;
+    Map<String, float[]> with;
+    try (Trainer t = Trainer.create(c, dir.resolve("with"));
+        NDManager scope = NDManager.newBaseManager()) {
+      ParameterStore ps = new ParameterStore(scope, false);
+      DecoderLm lm = t.reasoner().lm();
+      int d = lm.config().dim();
+      List<float[]> names = new ArrayList<>();
+      for (String name : SyntheticWorld.objectNames()) {
+        long[] id = t.reasoner().tokenizer().encode(name);
+        names.add(lm.embedTokens(ps, scope, new long[][] {id}, false).toFloatArray());
+      }
+      Trainer.NameLookups l = t.nameLookups(heldOut, m);
+      // as many reads as names the attention loss looks from (one per head there)
+      assertThat(l.subjectAt()).isNotEmpty().hasSize(l.at().length / c.lmHeads());
+      for (long at : l.subjectAt()) {
+        float[] input = slice(l.inputs(), at * d, d);
+        assertThat(names)
+            .as("the input where the read reads")
+            .anySatisfy(name -> assertThat(input).containsExactly(name, Offset.offset(1e-6f)));
+      }
+      assertThat(t.nameSubjectError(heldOut, m)).isPositive();
+      for (int i = 0; i < c.steps(); i++) {
+        t.step();
+      }
+      with = snapshot(t);
+    }
+    Map<String, float[]> without;
+    try (Trainer t = Trainer.create(withNameSubject(c, 0f), dir.resolve("without"))) {
+      for (int i = 0; i < c.steps(); i++) {
+        t.step();
+      }
+      without = snapshot(t);
+      assertThatThrownBy(() -> t.nameSubjectError(heldOut, m))
+          .isInstanceOf(IllegalStateException.class);
+    }
+    String firstLayer = "llm.layers.0.attn.v_proj.weight";
+    assertThat(with).containsKey(firstLayer);
+    assertThat(with.get(firstLayer)).isNotEqualTo(without.get(firstLayer));
+    assertThatThrownBy(() -> withNameSubject(tiny(10), 1f))
+        .hasMessageStartingWith("train.nameSubject");
   }
 
   /** The same run with the name loss at {@code weight}. */
@@ -579,6 +659,28 @@ class TrainerTest {
   }
 
   /** The same run with the LM's token-index embedding. */
+  static TrainConfig withFrameDifference(TrainConfig c) {
+    return changed(c, "frameDifference", true);
+  }
+
+  /** {@code c} with one record component, named, set to {@code value}. */
+  static TrainConfig changed(TrainConfig c, String component, Object value) {
+    java.lang.reflect.RecordComponent[] parts = TrainConfig.class.getRecordComponents();
+    Object[] values = new Object[parts.length];
+    Class<?>[] types = new Class<?>[parts.length];
+    try {
+      for (int i = 0; i < parts.length; i++) {
+        types[i] = parts[i].getType();
+        values[i] = parts[i].getName().equals(component) ? value : parts[i].getAccessor().invoke(c);
+      }
+      return TrainConfig.class.getDeclaredConstructor(types).newInstance(values);
+    } catch (java.lang.reflect.InvocationTargetException e) {
+      throw (RuntimeException) e.getCause(); // the config's own validation
+    } catch (ReflectiveOperationException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
   static TrainConfig withTokenIndex(TrainConfig c) {
     return with(c, c.encoder(), c.subjectWeight(), true, c.objectNames(), c.nameAttention());
   }
@@ -814,6 +916,8 @@ class TrainerTest {
             0f,
             0f,
             false,
+            false,
+            0f,
             false,
             0f);
     try (Trainer t = Trainer.create(c, dir)) {
