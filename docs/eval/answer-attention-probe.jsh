@@ -1,8 +1,10 @@
-// Where the LM looks from where it answers (a diagnostic for direction, model card): on 64 test clips'
-// questions about one object, at m = 64, per LM layer from 1 on, the attention weight (summed over
-// heads, mean over turns) the answer position puts on the question's object name, on the frames'
-// summary tokens (token 0 of every frame) and on the named object's own tokens (1 + i), by question
-// type. Run from the repository root on a checkpoint with its config (default v16):
+// Where the LM looks from where it answers (a diagnostic for direction, model card "Since v16"): on 64
+// test clips' questions about one object, at m = 64, per LM layer from 1 on, the attention weight
+// (summed over heads, mean over turns) the answer position puts on the question's object name, on the
+// frames' summary tokens (token 0 of every frame) and on the named object's own tokens (1 + i), by
+// question type. Run from the repository root; the model and its training config default to the
+// shipped one (v17), -R-Dprobe.model=DIR -R-Dprobe.config=YAML choose another (the card's v16 figures:
+// target/train/name-attention-more/final with configs/train/mqt-tiny-name-attention-more.yaml):
 // jshell -R-Dai.djl.offline=true --class-path "app/target/mqt-stream.jar:$(ls app/target/lib/*.jar | tr '\n' ':')" docs/eval/answer-attention-probe.jsh
 import ai.djl.ndarray.*;
 import ai.djl.training.ParameterStore;
@@ -11,7 +13,7 @@ import io.mqtstream.world.*;
 import java.lang.reflect.*;
 import java.nio.file.*;
 import java.util.*;
-String configPath = System.getProperty("probe.config", "configs/train/mqt-tiny-name-attention-more.yaml");
+String configPath = System.getProperty("probe.config", "configs/train/mqt-tiny-direction-then-mixed.yaml");
 String model = System.getProperty("probe.model", "models/mqt-tiny");
 int m = 64;
 Class<?> spec = Class.forName("io.mqtstream.app.TrainSpec");
