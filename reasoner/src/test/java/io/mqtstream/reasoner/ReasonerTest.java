@@ -406,7 +406,7 @@ class ReasonerTest {
    * other logits, while a prompt of one frame, of a frame shown twice, or of a frame whose tokens
    * grow from m = 2 to 8 (the two it shares with the frame before are the same) gets the same ones:
    * only a token's change since the same token of the frame before moves it. A saved model keeps
-   * it.
+   * it, and an {@code llm.json} written before the key existed reads as a model without it.
    */
   @Test
   void aModelGainingAFrameDifferenceMapReadsOnlyWhatChanged(@TempDir Path dir) throws Exception {
@@ -453,6 +453,16 @@ class ReasonerTest {
     try (Reasoner loaded = Reasoner.load(dir.resolve("moving"), Device.cpu())) {
       Map<String, Completion> again = byId(loaded.generate(mixedPrompts(loaded, 5)));
       moved.forEach((id, c) -> assertSameLogits(again.get(id).stepLogits(), c.stepLogits()));
+    }
+    // an llm.json written before the key existed reads as a model without the map
+    Path config = ckpt.resolve(Reasoner.CONFIG_FILE);
+    String json = Files.readString(config);
+    assertThat(json).contains("\"frameDifference\"");
+    Files.writeString(config, json.replaceAll(",\\s*\"frameDifference\"\\s*:\\s*false", ""));
+    assertThat(Files.readString(config)).doesNotContain("frameDifference");
+    assertThat(Reasoner.readConfig(ckpt).frameDifference()).isFalse();
+    try (Reasoner old = Reasoner.load(ckpt, Device.cpu())) {
+      assertAnswersAs(saved.answers(), old);
     }
   }
 

@@ -696,7 +696,7 @@ public final class Trainer implements AutoCloseable {
     long[] at = new long[names.size()];
     for (int k = 0; k < names.size(); k++) {
       NameAttention.Name name = names.get(k);
-      boolean read = name != null && subjects.get(k) != null && 1 + name.identity() < m;
+      boolean read = name != null && 1 + name.identity() < m; // Subjects.of drops no subject
       at[k] = read ? (long) in.targetRow()[k] * in.positions()[0].length + nameAt[k] : -1;
     }
     return Subjects.of(at, subjects);

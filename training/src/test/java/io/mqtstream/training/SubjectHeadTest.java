@@ -54,6 +54,34 @@ class SubjectHeadTest {
     assertThat(other).isGreaterThan(0.8 * constant);
   }
 
+  /**
+   * The name read starts at zero, so its first steps move the head and send the LM nothing: a fresh
+   * name read's error is the same whatever the states hold (here the named object's places, or
+   * another object's), where a fresh answer read's, of random weights, is not.
+   */
+  @Test
+  void theNameReadStartsAtZeroSoWhatItReadsDoesNotMatterYet() {
+    WorldConfig fourFrames = new WorldConfig(32, FRAMES, 1, 4, 0.6, 0.3, 0.0, null);
+    TrainConfig c = TrainerTest.withSubject(TrainerTest.tiny(8, 0, false, fourFrames), 1f);
+    List<Turn> test = turns(new SyntheticWorld(c.world()), Split.TEST, 100);
+    Function<Turn, Question> other = t -> new Question(t.question().type(), "", "", t.other());
+    try (NDManager manager = NDManager.newBaseManager();
+        NDManager scope = manager.newSubManager()) {
+      ParameterStore ps = new ParameterStore(scope, false);
+      NDArray own = hidden(scope, test, Turn::question, new Random(3));
+      NDArray others = hidden(scope, test, other, new Random(4));
+      long[] at = middles(test.size());
+      float[] targets = targets(test);
+      SubjectHead name = new SubjectHead(DIM, manager, c, SubjectHead.Reads.NAME);
+      SubjectHead answer = new SubjectHead(DIM, manager, c, SubjectHead.Reads.ANSWER);
+      float nameOwn = name.error(ps, scope, own, at, targets).getFloat();
+      assertThat(nameOwn).isPositive();
+      assertThat(name.error(ps, scope, others, at, targets).getFloat()).isEqualTo(nameOwn);
+      assertThat(answer.error(ps, scope, others, at, targets).getFloat())
+          .isNotEqualTo(answer.error(ps, scope, own, at, targets).getFloat());
+    }
+  }
+
   /** Each question with a subject, of clips that show another object at the last frame too. */
   private static List<Turn> turns(SyntheticWorld world, Split split, int clips) {
     List<Turn> out = new ArrayList<>();

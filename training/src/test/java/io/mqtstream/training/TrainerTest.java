@@ -519,8 +519,9 @@ class TrainerTest {
    * The name-subject read reads where the questions name their object (the LM's input there is a
    * name's embedding, one read per question about a named object whose token is among the first m),
    * and its gradient reaches the LM's first layer, whose gathering it shapes: the same run without
-   * it ends with other first-layer weights. It starts at zero (so its first error is its targets'
-   * mean square) and needs the name loss.
+   * it ends with other first-layer weights (the read's own gradient norm is clipped apart from the
+   * models', and no step draws from the engine's random numbers, so only its gradient can make them
+   * differ). It needs the name loss; that it starts at zero is {@code SubjectHeadTest}'s.
    */
   @Test
   void theNameSubjectReadReadsAtEachNameAndShapesTheFirstLayer(@TempDir Path dir) throws Exception {
@@ -675,7 +676,10 @@ class TrainerTest {
       }
       return TrainConfig.class.getDeclaredConstructor(types).newInstance(values);
     } catch (java.lang.reflect.InvocationTargetException e) {
-      throw (RuntimeException) e.getCause(); // the config's own validation
+      if (e.getCause() instanceof RuntimeException refused) {
+        throw refused; // the config's own validation
+      }
+      throw new IllegalStateException(e.getCause());
     } catch (ReflectiveOperationException e) {
       throw new IllegalStateException(e);
     }
