@@ -398,33 +398,18 @@ class TrainerTest {
       t.step();
       assertThat(snapshot(t).get(added)).isNotEqualTo(start.get(added));
     }
-    // a token-index embedding: the model's weights kept, the embedding added at zero; it trains
-    // from the first step, is saved, and a resumed run keeps it
-    String index = "llm.embed_token_index.weight";
-    try (Trainer t = Trainer.startFrom(withTokenIndex(c), dir.resolve("model"))) {
-      Map<String, float[]> start = snapshot(t);
-      trained.forEach((name, values) -> assertThat(start.get(name)).as(name).isEqualTo(values));
-      assertThat(start.get(index)).hasSize(8 * 32).containsOnly(0f);
-      t.step();
-      assertThat(snapshot(t).get(index)).isNotEqualTo(start.get(index));
-      t.save(dir.resolve("indexed"));
-    }
-    assertThatThrownBy(() -> Trainer.resume(c, dir.resolve("indexed")).close())
-        .hasMessageContaining("train.tokenIndex false (checkpoint: true)");
-    Trainer.resume(withTokenIndex(c), dir.resolve("indexed")).close();
-    // a frame-difference map: the same, added at zero, trained, saved, kept by a resumed run
-    String difference = "llm.embed_frame_difference.weight";
-    try (Trainer t = Trainer.startFrom(withFrameDifference(c), dir.resolve("model"))) {
-      Map<String, float[]> start = snapshot(t);
-      trained.forEach((name, values) -> assertThat(start.get(name)).as(name).isEqualTo(values));
-      assertThat(start.get(difference)).hasSize(32 * 32).containsOnly(0f);
-      t.step();
-      assertThat(snapshot(t).get(difference)).isNotEqualTo(start.get(difference));
-      t.save(dir.resolve("differenced"));
-    }
-    assertThatThrownBy(() -> Trainer.resume(c, dir.resolve("differenced")).close())
-        .hasMessageContaining("train.frameDifference false (checkpoint: true)");
-    Trainer.resume(withFrameDifference(c), dir.resolve("differenced")).close();
+    // a token-index embedding, and a frame-difference map: each added at zero to the model's
+    // weights, trained from the first step, saved, and kept by a resumed run
+    addsAtZeroAndKeeps(
+        c, withTokenIndex(c), dir, trained, "llm.embed_token_index.weight", 8 * 32, "tokenIndex");
+    addsAtZeroAndKeeps(
+        c,
+        withFrameDifference(c),
+        dir,
+        trained,
+        "llm.embed_frame_difference.weight",
+        32 * 32,
+        "frameDifference");
     // object names as one token each: every other weight kept, the tokenizer and the embedding
     // grown by the 15 names; questions that name an object read it as one token; the names train,
     // are saved, and a run resumed or started without them is refused
@@ -513,6 +498,35 @@ class TrainerTest {
   /** The same run with the name-subject read at {@code weight}. */
   static TrainConfig withNameSubject(TrainConfig c, float weight) {
     return changed(c, "nameSubject", weight);
+  }
+
+  /**
+   * {@code grown} (c with the key {@code key} on) started from {@code dir/model}: every weight of
+   * the model as {@code trained}, and {@code added} ({@code size} values) at zero; one step moves
+   * it; saved, a resume with {@code c} is refused naming the key and one with {@code grown} goes
+   * on.
+   */
+  private static void addsAtZeroAndKeeps(
+      TrainConfig c,
+      TrainConfig grown,
+      Path dir,
+      Map<String, float[]> trained,
+      String added,
+      int size,
+      String key)
+      throws Exception {
+    Path saved = dir.resolve(key);
+    try (Trainer t = Trainer.startFrom(grown, dir.resolve("model"))) {
+      Map<String, float[]> start = snapshot(t);
+      trained.forEach((name, values) -> assertThat(start.get(name)).as(name).isEqualTo(values));
+      assertThat(start.get(added)).hasSize(size).containsOnly(0f);
+      t.step();
+      assertThat(snapshot(t).get(added)).isNotEqualTo(start.get(added));
+      t.save(saved);
+    }
+    assertThatThrownBy(() -> Trainer.resume(c, saved).close())
+        .hasMessageContaining("train." + key + " false (checkpoint: true)");
+    Trainer.resume(grown, saved).close();
   }
 
   /**
