@@ -1,23 +1,54 @@
 package io.mqtstream.training;
 
+import java.util.Arrays;
 import java.util.Random;
 import java.util.stream.IntStream;
 
 /**
- * The Matryoshka draw: each training step uses the first m latent queries, m drawn uniformly from
- * the even numbers 2..M (the paper's setting), or fixed for the per-m baselines.
+ * The Matryoshka draw: each training step uses the first m latent queries, m drawn from the even
+ * numbers 2..M, uniformly (the paper's setting) or with weight 1/m ({@link
+ * TrainConfig.MDraw#LOG_UNIFORM}: every doubling of m drawn as often, so the small budgets the
+ * engine falls back to under load train as often as the large ones), or fixed for the per-m
+ * baselines.
+ *
+ * @param choices the m a step may use
+ * @param cumulative the choices' cumulative probabilities, or null for a uniform draw
  */
-record TokenBudgetDraw(int[] choices) {
+record TokenBudgetDraw(int[] choices, double[] cumulative) {
 
+  /** The reference's draw: every even m in 2..M alike. */
   static TokenBudgetDraw matryoshka(int maxTokens) {
-    return new TokenBudgetDraw(IntStream.rangeClosed(1, maxTokens / 2).map(i -> 2 * i).toArray());
+    return new TokenBudgetDraw(evens(maxTokens), null);
+  }
+
+  /** Even m in 2..M with probability proportional to 1/m. */
+  static TokenBudgetDraw logUniform(int maxTokens) {
+    int[] choices = evens(maxTokens);
+    double[] cumulative = new double[choices.length];
+    double sum = 0;
+    for (int i = 0; i < choices.length; i++) {
+      sum += 1.0 / choices[i];
+      cumulative[i] = sum;
+    }
+    for (int i = 0; i < choices.length; i++) {
+      cumulative[i] /= sum;
+    }
+    return new TokenBudgetDraw(choices, cumulative);
   }
 
   static TokenBudgetDraw fixed(int m) {
-    return new TokenBudgetDraw(new int[] {m});
+    return new TokenBudgetDraw(new int[] {m}, null);
+  }
+
+  private static int[] evens(int maxTokens) {
+    return IntStream.rangeClosed(1, maxTokens / 2).map(i -> 2 * i).toArray();
   }
 
   int draw(Random random) {
-    return choices[random.nextInt(choices.length)];
+    if (cumulative == null) {
+      return choices[random.nextInt(choices.length)];
+    }
+    int i = Arrays.binarySearch(cumulative, random.nextDouble());
+    return choices[Math.min(i >= 0 ? i + 1 : -i - 1, choices.length - 1)];
   }
 }

@@ -63,6 +63,9 @@ import io.mqtstream.world.WorldConfig;
  *     the output of the LM's first layer at its name ({@link SubjectHead.Reads#NAME}, where the
  *     name loss gathers its tokens), so what is gathered keeps the frames apart; needs {@code
  *     nameAttention}; 0 = none
+ * @param mDraw how the Matryoshka objective draws each step's m (ignored with {@code fixedM}):
+ *     uniformly over the even numbers 2..M as the reference does, or log-uniformly ({@link
+ *     MDraw#LOG_UNIFORM})
  */
 public record TrainConfig(
     long seed,
@@ -96,7 +99,8 @@ public record TrainConfig(
     boolean objectNames,
     float nameAttention,
     boolean frameDifference,
-    float nameSubject) {
+    float nameSubject,
+    MDraw mDraw) {
 
   /** Where a fresh run's latent queries start looking. */
   public enum QueryInit {
@@ -106,7 +110,19 @@ public record TrainConfig(
     PYRAMID
   }
 
+  /** How the Matryoshka objective draws each step's m from the even numbers 2..M. */
+  public enum MDraw {
+    /** Every even m alike: the reference's draw. */
+    UNIFORM,
+    /**
+     * Weight 1/m, so every doubling of m is drawn as often (half the steps at m <= 8 when M = 64):
+     * a departure from the reference, for the small budgets the engine falls back to under load.
+     */
+    LOG_UNIFORM
+  }
+
   public TrainConfig {
+    mDraw = mDraw == null ? MDraw.UNIFORM : mDraw;
     curriculum = curriculum == null ? Curriculum.NONE : curriculum;
     queryInit = queryInit == null ? QueryInit.RANDOM : queryInit;
     promptOrder = promptOrder == null ? LmConfig.PromptOrder.FRAMES_FIRST : promptOrder;
@@ -242,6 +258,7 @@ public record TrainConfig(
         objectNames,
         nameAttention,
         frameDifference,
-        nameSubject);
+        nameSubject,
+        mDraw);
   }
 }

@@ -109,7 +109,9 @@ public final class Trainer implements AutoCloseable {
     this.draw =
         config.fixedM() > 0
             ? TokenBudgetDraw.fixed(config.fixedM())
-            : TokenBudgetDraw.matryoshka(config.encoder().mqt().maxTokens());
+            : config.mDraw() == TrainConfig.MDraw.LOG_UNIFORM
+                ? TokenBudgetDraw.logUniform(config.encoder().mqt().maxTokens())
+                : TokenBudgetDraw.matryoshka(config.encoder().mqt().maxTokens());
     Map<String, Parameter> backbone = new LinkedHashMap<>();
     encoder
         .parameters()

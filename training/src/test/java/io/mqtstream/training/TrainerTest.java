@@ -2,6 +2,7 @@ package io.mqtstream.training;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -89,7 +90,8 @@ class TrainerTest {
         false,
         0f,
         false,
-        0f);
+        0f,
+        TrainConfig.MDraw.UNIFORM);
   }
 
   @Test
@@ -192,7 +194,8 @@ class TrainerTest {
         objectNames,
         nameAttention,
         c.frameDifference(),
-        c.nameSubject());
+        c.nameSubject(),
+        c.mDraw());
   }
 
   static TrainConfig withOrder(TrainConfig c, LmConfig.PromptOrder order) {
@@ -937,7 +940,8 @@ class TrainerTest {
             false,
             0f,
             false,
-            0f);
+            0f,
+            TrainConfig.MDraw.UNIFORM);
     try (Trainer t = Trainer.create(c, dir)) {
       float[] positions = t.encoder().parameters().get("mqt.pos_embed").getArray().toFloatArray();
       for (int i = 0; i < 40; i++) {
@@ -962,6 +966,38 @@ class TrainerTest {
     for (int m = 2; m <= 64; m += 2) {
       assertThat(hits[m]).as("steps at m=%d", m).isBetween(60, 140); // 100 expected
     }
+  }
+
+  @Test
+  void theLogUniformDrawWeighsEachEvenMByOneOverM() {
+    TokenBudgetDraw draw = TokenBudgetDraw.logUniform(64);
+    int[] hits = new int[65];
+    int steps = 20_000;
+    for (int step = 0; step < steps; step++) {
+      int m = draw.draw(io.mqtstream.world.Seeds.random(1, step));
+      assertThat(m).isBetween(2, 64);
+      assertThat(m % 2).as("m=%d is even", m).isZero();
+      hits[m]++;
+    }
+    // P(m) ∝ 1/m: m · hits[m] is the same for every m (~9,900 here; m = 2 is drawn ~4,900 times)
+    double atTwo = 2.0 * hits[2];
+    for (int m : new int[] {4, 8, 16}) {
+      assertThat(m * (double) hits[m])
+          .as("m · steps at m=%d", m)
+          .isCloseTo(atTwo, within(0.1 * atTwo));
+    }
+    // the top doubling, the sixteen m in 34..64, is drawn about as often as 18..32
+    int top = 0;
+    int below = 0;
+    for (int m = 18; m <= 64; m += 2) {
+      if (m > 32) {
+        top += hits[m];
+      } else {
+        below += hits[m];
+      }
+    }
+    assertThat((double) top).isCloseTo(below, within(0.1 * below));
+    assertThat(hits[64]).as("M itself is drawn").isPositive();
   }
 
   @Test
