@@ -57,7 +57,7 @@ record TrainSpec(
     float nameAttention,
     boolean frameDifference,
     float nameSubject,
-    String mDraw) {
+    float mDrawPower) {
 
   /** One curriculum stage: until this step, at most this many objects per clip. */
   record Stage(int untilStep, int maxObjects) {}
@@ -178,14 +178,6 @@ record TrainSpec(
     } catch (RuntimeException e) {
       throw new ConfigException("promptOrder", "must be frames-first or question-first");
     }
-    TrainConfig.MDraw draw;
-    try {
-      draw =
-          TrainConfig.MDraw.valueOf(
-              mDraw == null ? "" : mDraw.toUpperCase(Locale.ROOT).replace('-', '_'));
-    } catch (RuntimeException e) {
-      throw new ConfigException("mDraw", "must be uniform or log-uniform");
-    }
     MqtConfig.Block mqtBlock;
     try {
       mqtBlock = MqtConfig.Block.valueOf(block == null ? "" : block.toUpperCase(Locale.ROOT));
@@ -260,7 +252,7 @@ record TrainSpec(
           nameAttention,
           frameDifference,
           nameSubject,
-          draw);
+          mDrawPower);
     } catch (IllegalArgumentException e) {
       String[] kv = e.getMessage().split(":", 2);
       throw new ConfigException(kv[0], kv.length > 1 ? kv[1].trim() : e.getMessage(), e);

@@ -96,11 +96,13 @@ class MainTest {
     // the shipped recipe has no name loss whose gathering the read would read
     failure(dir, TRAIN_CONFIG, "nameSubject: 0", "nameSubject: 1.0")
         .hasMessageContaining("train.nameSubject");
-    failure(dir, TRAIN_CONFIG, "mDraw: uniform", "mDraw: octaves").hasMessageContaining("mDraw");
-    failure(dir, TRAIN_CONFIG, "mDraw: uniform", "").hasMessageContaining("mDraw");
-    assertThat(
-            variant(dir, TRAIN_CONFIG, "mDraw: uniform", "mDraw: log-uniform").toConfig().mDraw())
-        .isEqualTo(io.mqtstream.training.TrainConfig.MDraw.LOG_UNIFORM);
+    failure(dir, TRAIN_CONFIG, "mDrawPower: 0", "mDrawPower: log")
+        .hasMessageContaining("mDrawPower");
+    failure(dir, TRAIN_CONFIG, "mDrawPower: 0", "").hasMessageContaining("mDrawPower");
+    failure(dir, TRAIN_CONFIG, "mDrawPower: 0", "mDrawPower: -1")
+        .hasMessageContaining("train.mDrawPower");
+    assertThat(variant(dir, TRAIN_CONFIG, "mDrawPower: 0", "mDrawPower: 1").toConfig().mDrawPower())
+        .isEqualTo(1f);
   }
 
   @Test

@@ -6,10 +6,9 @@ import java.util.stream.IntStream;
 
 /**
  * The Matryoshka draw: each training step uses the first m latent queries, m drawn from the even
- * numbers 2..M, uniformly (the paper's setting) or with weight 1/m ({@link
- * TrainConfig.MDraw#LOG_UNIFORM}: every doubling of m drawn as often, so the small budgets the
- * engine falls back to under load train as often as the large ones), or fixed for the per-m
- * baselines.
+ * numbers 2..M, uniformly (the paper's setting) or with weight m^-power ({@code mDrawPower}; 1 =
+ * log-uniform: every doubling of m drawn about as often, so the small budgets the engine falls back
+ * to under load train as often as the large ones), or fixed for the per-m baselines.
  *
  * @param choices the m a step may use
  * @param cumulative the choices' cumulative probabilities, or null for a uniform draw
@@ -21,13 +20,16 @@ record TokenBudgetDraw(int[] choices, double[] cumulative) {
     return new TokenBudgetDraw(evens(maxTokens), null);
   }
 
-  /** Even m in 2..M with probability proportional to 1/m. */
-  static TokenBudgetDraw logUniform(int maxTokens) {
+  /** Even m in 2..M with probability proportional to m^-power (power 0: {@link #matryoshka}). */
+  static TokenBudgetDraw weighted(int maxTokens, double power) {
+    if (power == 0) {
+      return matryoshka(maxTokens);
+    }
     int[] choices = evens(maxTokens);
     double[] cumulative = new double[choices.length];
     double sum = 0;
     for (int i = 0; i < choices.length; i++) {
-      sum += 1.0 / choices[i];
+      sum += Math.pow(choices[i], -power);
       cumulative[i] = sum;
     }
     for (int i = 0; i < choices.length; i++) {

@@ -63,9 +63,11 @@ import io.mqtstream.world.WorldConfig;
  *     the output of the LM's first layer at its name ({@link SubjectHead.Reads#NAME}, where the
  *     name loss gathers its tokens), so what is gathered keeps the frames apart; needs {@code
  *     nameAttention}; 0 = none
- * @param mDraw how the Matryoshka objective draws each step's m (ignored with {@code fixedM}):
- *     uniformly over the even numbers 2..M as the reference does, or log-uniformly ({@link
- *     MDraw#LOG_UNIFORM})
+ * @param mDrawPower how the Matryoshka objective draws each step's m from the even numbers 2..M
+ *     (ignored with {@code fixedM}): with weight m^-mDrawPower; 0 = uniformly, the reference's
+ *     draw; 1 = log-uniformly, every doubling of m about as often (half the steps at m <= 8 when M
+ *     = 64), a departure from the reference for the small budgets the engine falls back to under
+ *     load
  */
 public record TrainConfig(
     long seed,
@@ -100,7 +102,7 @@ public record TrainConfig(
     float nameAttention,
     boolean frameDifference,
     float nameSubject,
-    MDraw mDraw) {
+    float mDrawPower) {
 
   /** Where a fresh run's latent queries start looking. */
   public enum QueryInit {
@@ -110,19 +112,7 @@ public record TrainConfig(
     PYRAMID
   }
 
-  /** How the Matryoshka objective draws each step's m from the even numbers 2..M. */
-  public enum MDraw {
-    /** Every even m alike: the reference's draw. */
-    UNIFORM,
-    /**
-     * Weight 1/m, so every doubling of m is drawn as often (half the steps at m <= 8 when M = 64):
-     * a departure from the reference, for the small budgets the engine falls back to under load.
-     */
-    LOG_UNIFORM
-  }
-
   public TrainConfig {
-    mDraw = mDraw == null ? MDraw.UNIFORM : mDraw;
     curriculum = curriculum == null ? Curriculum.NONE : curriculum;
     queryInit = queryInit == null ? QueryInit.RANDOM : queryInit;
     promptOrder = promptOrder == null ? LmConfig.PromptOrder.FRAMES_FIRST : promptOrder;
@@ -138,6 +128,9 @@ public record TrainConfig(
     if (visionSteps < 0 || visionSteps + alignmentSteps > steps) {
       throw new IllegalArgumentException(
           "train.visionSteps: need 0 <= visionSteps and visionSteps + alignmentSteps <= steps");
+    }
+    if (!(mDrawPower >= 0) || Float.isInfinite(mDrawPower)) {
+      throw new IllegalArgumentException("train.mDrawPower: must be a number >= 0");
     }
     if (fixedM < 0 || fixedM > encoder.mqt().maxTokens()) {
       throw new IllegalArgumentException("train.fixedM: must be 0 (Matryoshka) or 1..M");
@@ -259,6 +252,6 @@ public record TrainConfig(
         nameAttention,
         frameDifference,
         nameSubject,
-        mDraw);
+        mDrawPower);
   }
 }

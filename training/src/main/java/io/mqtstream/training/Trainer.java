@@ -109,9 +109,7 @@ public final class Trainer implements AutoCloseable {
     this.draw =
         config.fixedM() > 0
             ? TokenBudgetDraw.fixed(config.fixedM())
-            : config.mDraw() == TrainConfig.MDraw.LOG_UNIFORM
-                ? TokenBudgetDraw.logUniform(config.encoder().mqt().maxTokens())
-                : TokenBudgetDraw.matryoshka(config.encoder().mqt().maxTokens());
+            : TokenBudgetDraw.weighted(config.encoder().mqt().maxTokens(), config.mDrawPower());
     Map<String, Parameter> backbone = new LinkedHashMap<>();
     encoder
         .parameters()

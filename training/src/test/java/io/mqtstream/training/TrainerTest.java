@@ -91,7 +91,7 @@ class TrainerTest {
         0f,
         false,
         0f,
-        TrainConfig.MDraw.UNIFORM);
+        0f);
   }
 
   @Test
@@ -195,7 +195,7 @@ class TrainerTest {
         nameAttention,
         c.frameDifference(),
         c.nameSubject(),
-        c.mDraw());
+        c.mDrawPower());
   }
 
   static TrainConfig withOrder(TrainConfig c, LmConfig.PromptOrder order) {
@@ -941,7 +941,7 @@ class TrainerTest {
             0f,
             false,
             0f,
-            TrainConfig.MDraw.UNIFORM);
+            0f);
     try (Trainer t = Trainer.create(c, dir)) {
       float[] positions = t.encoder().parameters().get("mqt.pos_embed").getArray().toFloatArray();
       for (int i = 0; i < 40; i++) {
@@ -958,7 +958,7 @@ class TrainerTest {
 
   @Test
   void theMatryoshkaDrawCoversEveryEvenMAlikeFromStepToStep() {
-    TokenBudgetDraw draw = TokenBudgetDraw.matryoshka(64);
+    TokenBudgetDraw draw = TokenBudgetDraw.weighted(64, 0); // mDrawPower 0: the reference's draw
     int[] hits = new int[65];
     for (int step = 0; step < 3200; step++) {
       hits[draw.draw(io.mqtstream.world.Seeds.random(1, step))]++;
@@ -970,7 +970,7 @@ class TrainerTest {
 
   @Test
   void theLogUniformDrawWeighsEachEvenMByOneOverM() {
-    TokenBudgetDraw draw = TokenBudgetDraw.logUniform(64);
+    TokenBudgetDraw draw = TokenBudgetDraw.weighted(64, 1);
     int[] hits = new int[65];
     int steps = 20_000;
     for (int step = 0; step < steps; step++) {
