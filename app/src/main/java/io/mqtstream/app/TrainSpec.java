@@ -57,7 +57,8 @@ record TrainSpec(
     float nameAttention,
     boolean frameDifference,
     float nameSubject,
-    float mDrawPower) {
+    float mDrawPower,
+    int mDrawsPerStep) {
 
   /** One curriculum stage: until this step, at most this many objects per clip. */
   record Stage(int untilStep, int maxObjects) {}
@@ -252,7 +253,8 @@ record TrainSpec(
           nameAttention,
           frameDifference,
           nameSubject,
-          mDrawPower);
+          mDrawPower,
+          mDrawsPerStep);
     } catch (IllegalArgumentException e) {
       String[] kv = e.getMessage().split(":", 2);
       throw new ConfigException(kv[0], kv.length > 1 ? kv[1].trim() : e.getMessage(), e);

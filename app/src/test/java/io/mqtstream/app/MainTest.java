@@ -101,6 +101,9 @@ class MainTest {
     failure(dir, TRAIN_CONFIG, "mDrawPower: 0", "").hasMessageContaining("mDrawPower");
     failure(dir, TRAIN_CONFIG, "mDrawPower: 0", "mDrawPower: -1")
         .hasMessageContaining("train.mDrawPower");
+    failure(dir, TRAIN_CONFIG, "mDrawsPerStep: 1", "mDrawsPerStep: 3")
+        .hasMessageContaining("train.mDrawsPerStep");
+    failure(dir, TRAIN_CONFIG, "mDrawsPerStep: 1", "").hasMessageContaining("mDrawsPerStep");
     assertThat(variant(dir, TRAIN_CONFIG, "mDrawPower: 0", "mDrawPower: 1").toConfig().mDrawPower())
         .isEqualTo(1f);
   }

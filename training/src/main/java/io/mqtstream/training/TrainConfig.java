@@ -68,6 +68,9 @@ import io.mqtstream.world.WorldConfig;
  *     draw; 1 = log-uniformly, every doubling of m about as often (half the steps at m <= 8 when M
  *     = 64), a departure from the reference for the small budgets the engine falls back to under
  *     load
+ * @param mDrawsPerStep how many m a stage-2 step draws: the batch is split into that many equal
+ *     groups, each at its own m, and the loss is their mean, so every update mixes budgets instead
+ *     of following one; 1 = one m per step, the reference's; must divide {@code batchSize}
  */
 public record TrainConfig(
     long seed,
@@ -102,7 +105,8 @@ public record TrainConfig(
     float nameAttention,
     boolean frameDifference,
     float nameSubject,
-    float mDrawPower) {
+    float mDrawPower,
+    int mDrawsPerStep) {
 
   /** Where a fresh run's latent queries start looking. */
   public enum QueryInit {
@@ -131,6 +135,10 @@ public record TrainConfig(
     }
     if (!(mDrawPower >= 0) || Float.isInfinite(mDrawPower)) {
       throw new IllegalArgumentException("train.mDrawPower: must be a number >= 0");
+    }
+    if (mDrawsPerStep < 1 || batchSize % mDrawsPerStep != 0) {
+      throw new IllegalArgumentException(
+          "train.mDrawsPerStep: must be >= 1 and divide batchSize (" + batchSize + ")");
     }
     if (fixedM < 0 || fixedM > encoder.mqt().maxTokens()) {
       throw new IllegalArgumentException("train.fixedM: must be 0 (Matryoshka) or 1..M");
@@ -252,6 +260,7 @@ public record TrainConfig(
         nameAttention,
         frameDifference,
         nameSubject,
-        mDrawPower);
+        mDrawPower,
+        mDrawsPerStep);
   }
 }

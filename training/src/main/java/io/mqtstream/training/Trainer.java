@@ -424,7 +424,11 @@ public final class Trainer implements AutoCloseable {
     int s = step - config.visionSteps();
     Random random = Seeds.random(config.seed(), s);
     boolean align = s < config.alignmentSteps();
-    int m = align ? config.encoder().mqt().maxTokens() : draw.draw(random);
+    // one m per group of the batch (mDrawsPerStep groups; the reference: one m per step)
+    int[] ms = new int[align ? 1 : config.mDrawsPerStep()];
+    for (int g = 0; g < ms.length; g++) {
+      ms[g] = align ? config.encoder().mqt().maxTokens() : draw.draw(random);
+    }
     SyntheticWorld world =
         worlds.computeIfAbsent(config.curriculum().worldAt(s, config.world()), SyntheticWorld::new);
     List<Example> batch = new ArrayList<>();
@@ -432,7 +436,7 @@ public final class Trainer implements AutoCloseable {
       batch.add(example(world, random, align));
     }
     float lr = schedule.at(s);
-    StepResult result = learn(batch, m, lr, s + 1);
+    StepResult result = learn(batch, ms, lr, s + 1);
     step++;
     return result;
   }
@@ -579,7 +583,12 @@ public final class Trainer implements AutoCloseable {
         identity == null ? new float[0] : IdentityHead.targets(clip));
   }
 
-  private StepResult learn(List<Example> batch, int m, float lr, int adamStep) {
+  /**
+   * A stage-1 or stage-2 step: the batch split into {@code ms.length} equal groups, group g at m =
+   * ms[g]; the loss is the groups' mean, so a step costs what one group of the whole batch would at
+   * the groups' mean m. The step's result reports the first group's m.
+   */
+  private StepResult learn(List<Example> batch, int[] ms, float lr, int adamStep) {
     List<Optimised> optimised = new ArrayList<>();
     optimised.add(new Optimised(languageStages, optimizer));
     if (identity != null) {
@@ -591,46 +600,59 @@ public final class Trainer implements AutoCloseable {
     if (nameSubject != null) {
       optimised.add(optimised(nameSubject.weights()));
     }
+    int size = batch.size() / ms.length;
     return trainOn(
         (ps, scope) -> {
-          Pass p = pass(ps, scope, batch, m, true);
-          NDArray logits = p.lm().logits(); // (R, L, V)
-          NDArray nll =
-              logits.logSoftmax(2).mul(p.in().targetMask()).sum().neg().div(p.in().targetCount());
-          if (identity != null) {
-            nll =
-                nll.add(
-                    identity.loss(
-                        ps,
-                        scope,
-                        p.tokens(),
-                        identities(batch.stream().map(Example::identities).toList())));
+          NDArray loss = null;
+          float accuracy = 0;
+          for (int g = 0; g < ms.length; g++) {
+            Forward f = forward(ps, scope, batch.subList(g * size, (g + 1) * size), ms[g]);
+            loss = loss == null ? f.loss() : loss.add(f.loss());
+            accuracy += f.accuracy() / ms.length;
           }
-          if (subject != null) {
-            Subjects s = subjects(batch, p.in());
-            if (s.at().length > 0) {
-              nll = nll.add(subject.loss(ps, scope, p.lm().hidden(), s.at(), s.targets()));
-            }
-          }
-          if (nameAttention != null) {
-            long[] at = nameTargets(batch, p.in(), m);
-            if (at.length > 0) {
-              nll = nll.add(nameAttention.loss(scope, p.lm().attention(), at));
-            }
-          }
-          if (nameSubject != null) {
-            Subjects s = nameSubjects(batch, p.in(), m);
-            if (s.at().length > 0) {
-              nll = nll.add(nameSubject.loss(ps, scope, p.lm().layerHidden(), s.at(), s.targets()));
-            }
-          }
-          return new Forward(nll, accuracy(logits, p.in()));
+          return new Forward(ms.length == 1 ? loss : loss.div(ms.length), accuracy);
         },
         optimised,
         lr,
         adamStep,
-        m,
+        ms[0],
         batch.size());
+  }
+
+  /** One group's teacher-forced loss (with the auxiliary losses) and accuracy at m. */
+  private Forward forward(ParameterStore ps, NDManager scope, List<Example> batch, int m) {
+    Pass p = pass(ps, scope, batch, m, true);
+    NDArray logits = p.lm().logits(); // (R, L, V)
+    NDArray nll =
+        logits.logSoftmax(2).mul(p.in().targetMask()).sum().neg().div(p.in().targetCount());
+    if (identity != null) {
+      nll =
+          nll.add(
+              identity.loss(
+                  ps,
+                  scope,
+                  p.tokens(),
+                  identities(batch.stream().map(Example::identities).toList())));
+    }
+    if (subject != null) {
+      Subjects s = subjects(batch, p.in());
+      if (s.at().length > 0) {
+        nll = nll.add(subject.loss(ps, scope, p.lm().hidden(), s.at(), s.targets()));
+      }
+    }
+    if (nameAttention != null) {
+      long[] at = nameTargets(batch, p.in(), m);
+      if (at.length > 0) {
+        nll = nll.add(nameAttention.loss(scope, p.lm().attention(), at));
+      }
+    }
+    if (nameSubject != null) {
+      Subjects s = nameSubjects(batch, p.in(), m);
+      if (s.at().length > 0) {
+        nll = nll.add(nameSubject.loss(ps, scope, p.lm().layerHidden(), s.at(), s.targets()));
+      }
+    }
+    return new Forward(nll, accuracy(logits, p.in()));
   }
 
   /** A batch's forward pass through the encoder and the LM, teacher-forced. */

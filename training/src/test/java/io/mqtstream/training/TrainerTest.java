@@ -91,7 +91,8 @@ class TrainerTest {
         0f,
         false,
         0f,
-        0f);
+        0f,
+        1);
   }
 
   @Test
@@ -195,7 +196,8 @@ class TrainerTest {
         nameAttention,
         c.frameDifference(),
         c.nameSubject(),
-        c.mDrawPower());
+        c.mDrawPower(),
+        c.mDrawsPerStep());
   }
 
   static TrainConfig withOrder(TrainConfig c, LmConfig.PromptOrder order) {
@@ -941,7 +943,8 @@ class TrainerTest {
             0f,
             false,
             0f,
-            0f);
+            0f,
+            1);
     try (Trainer t = Trainer.create(c, dir)) {
       float[] positions = t.encoder().parameters().get("mqt.pos_embed").getArray().toFloatArray();
       for (int i = 0; i < 40; i++) {
@@ -998,6 +1001,65 @@ class TrainerTest {
     }
     assertThat((double) top).isCloseTo(below, within(0.1 * below));
     assertThat(hits[64]).as("M itself is drawn").isPositive();
+  }
+
+  /**
+   * With {@code mDrawsPerStep: 2} each half of the batch trains at its own m: one step from a fresh
+   * run moves exactly the latent queries below the larger of its two m (the others only decay),
+   * which is more than the first group's m on some seeds; with one draw, exactly the step's m.
+   */
+  @Test
+  void twoDrawsPerStepTrainEachHalfOfTheBatchAtItsOwnM(@TempDir Path dir) throws Exception {
+    int beyondFirst = 0;
+    for (long seed = 1; seed <= 8; seed++) {
+      // no stage 1 (scene descriptions at m = M): the first step is a question step
+      TrainConfig one = changed(changed(tiny(4), "alignmentSteps", 0), "seed", seed);
+      int[] oneDraw = queriesMovedByOneStep(one, dir.resolve("one-" + seed));
+      assertThat(oneDraw[1])
+          .as("queries moved at m=%d, seed %d", oneDraw[0], seed)
+          .isEqualTo(oneDraw[0]);
+      int[] twoDraws =
+          queriesMovedByOneStep(changed(one, "mDrawsPerStep", 2), dir.resolve("two-" + seed));
+      assertThat(twoDraws[1]).as("seed %d", seed).isBetween(twoDraws[0], 8);
+      assertThat(twoDraws[1] % 2).isZero();
+      if (twoDraws[1] > twoDraws[0]) {
+        beyondFirst++;
+      }
+    }
+    assertThat(beyondFirst).as("steps whose second group drew the larger m").isPositive();
+    assertThatThrownBy(() -> changed(tiny(4), "mDrawsPerStep", 3))
+        .hasMessageStartingWith("train.mDrawsPerStep");
+  }
+
+  /** The first step's reported m and how many latent queries (rows) it moved beyond decay. */
+  private static int[] queriesMovedByOneStep(TrainConfig c, Path dir) throws Exception {
+    try (Trainer t = Trainer.create(c, dir)) {
+      NDArray queries = t.encoder().parameters().get("mqt.latent_queries").getArray();
+      float[] before = queries.toFloatArray();
+      Trainer.StepResult r = t.step();
+      assertThat(r.loss()).isFinite();
+      float[] after = queries.toFloatArray();
+      int width = (int) queries.getShape().get(1);
+      int moved = 0;
+      for (int row = 0; row < before.length / width; row++) {
+        float most = 0;
+        for (int i = row * width; i < (row + 1) * width; i++) {
+          most = Math.max(most, Math.abs(after[i] - before[i]));
+        }
+        // a first Adam step moves a weight by about the learning rate (1e-3 here); decay alone by
+        // lr × 0.01 × |w|, below 1e-6
+        if (most > 1e-4f) {
+          moved++;
+        }
+      }
+      return new int[] {r.m(), moved};
+    }
+  }
+
+  @Test
+  void resumingWithTwoDrawsPerStepGivesTheParametersOfAnUninterruptedRun(@TempDir Path dir)
+      throws Exception {
+    resumesExactly(changed(tiny(8), "mDrawsPerStep", 2), 4, dir);
   }
 
   @Test
