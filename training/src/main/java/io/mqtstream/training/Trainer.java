@@ -457,8 +457,9 @@ public final class Trainer implements AutoCloseable {
     }
     float lr = vision.learningRate(step);
     return trainOn(
-        (ps, scope) ->
-            vision.losses(ps, scope, encoder.preprocessor().batch(scope, frames), targets),
+        List.of(
+            (ps, scope) ->
+                vision.losses(ps, scope, encoder.preprocessor().batch(scope, frames), targets)),
         List.of(new Optimised(vision.parameters(), vision.optimizer())),
         lr,
         step + 1,
@@ -477,29 +478,35 @@ public final class Trainer implements AutoCloseable {
   }
 
   /**
-   * One optimisation step of either stage: runs {@code forward} in a scope closed before it
-   * returns, differentiates its loss, and updates each group of {@code optimised} with its
-   * optimizer, each group's gradients clipped on their own (or skips the update and counts it when
-   * the loss or the first group's gradients are not finite).
+   * One optimisation step of either stage: runs each of {@code forwards} (the batch's groups, one
+   * unless a step draws several m) in a scope closed after its backward pass, accumulates the
+   * gradients of their mean loss, and updates each group of {@code optimised} with its optimizer,
+   * each group's gradients clipped on their own (or skips the update and counts it when the loss or
+   * the first group's gradients are not finite).
    *
-   * @param m the step's m (0 in stage 0)
+   * @param m the step's m (0 in stage 0; its first group's with several)
    */
   private StepResult trainOn(
-      java.util.function.BiFunction<ParameterStore, NDManager, Forward> forward,
+      List<java.util.function.BiFunction<ParameterStore, NDManager, Forward>> forwards,
       List<Optimised> optimised,
       float lr,
       int adamStep,
       int m,
       int examples) {
-    float loss;
-    float accuracy;
-    try (NDManager scope = encoder.manager().newSubManager();
-        GradientCollector gc =
-            Engine.getEngine(Engines.pytorch().getEngineName()).newGradientCollector()) {
-      Forward f = forward.apply(new ParameterStore(scope, false), scope);
-      gc.backward(f.loss());
-      loss = f.loss().getFloat();
-      accuracy = f.accuracy();
+    float loss = 0;
+    float accuracy = 0;
+    int groups = forwards.size();
+    try (GradientCollector gc =
+        Engine.getEngine(Engines.pytorch().getEngineName()).newGradientCollector()) {
+      for (java.util.function.BiFunction<ParameterStore, NDManager, Forward> forward : forwards) {
+        // one graph per group, freed after its backward; the gradients add up across them
+        try (NDManager scope = encoder.manager().newSubManager()) {
+          Forward f = forward.apply(new ParameterStore(scope, false), scope);
+          gc.backward(groups == 1 ? f.loss() : f.loss().div(groups));
+          loss += f.loss().getFloat() / groups;
+          accuracy += f.accuracy() / groups;
+        }
+      }
     }
     Optimised first = optimised.get(0);
     boolean updated = update(first.trained(), first.adam(), lr, adamStep, Float.isFinite(loss));
@@ -601,22 +608,14 @@ public final class Trainer implements AutoCloseable {
       optimised.add(optimised(nameSubject.weights()));
     }
     int size = batch.size() / ms.length;
-    return trainOn(
-        (ps, scope) -> {
-          NDArray loss = null;
-          float accuracy = 0;
-          for (int g = 0; g < ms.length; g++) {
-            Forward f = forward(ps, scope, batch.subList(g * size, (g + 1) * size), ms[g]);
-            loss = loss == null ? f.loss() : loss.add(f.loss());
-            accuracy += f.accuracy() / ms.length;
-          }
-          return new Forward(ms.length == 1 ? loss : loss.div(ms.length), accuracy);
-        },
-        optimised,
-        lr,
-        adamStep,
-        ms[0],
-        batch.size());
+    List<java.util.function.BiFunction<ParameterStore, NDManager, Forward>> groups =
+        new ArrayList<>();
+    for (int g = 0; g < ms.length; g++) {
+      List<Example> group = batch.subList(g * size, (g + 1) * size);
+      int m = ms[g];
+      groups.add((ps, scope) -> forward(ps, scope, group, m));
+    }
+    return trainOn(groups, optimised, lr, adamStep, ms[0], batch.size());
   }
 
   /** One group's teacher-forced loss (with the auxiliary losses) and accuracy at m. */
