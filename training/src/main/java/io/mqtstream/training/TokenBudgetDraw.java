@@ -15,17 +15,15 @@ import java.util.stream.IntStream;
  */
 record TokenBudgetDraw(int[] choices, double[] cumulative) {
 
-  /** The reference's draw: every even m in 2..M alike. */
-  static TokenBudgetDraw matryoshka(int maxTokens) {
-    return new TokenBudgetDraw(evens(maxTokens), null);
-  }
-
-  /** Even m in 2..M with probability proportional to m^-power (power 0: {@link #matryoshka}). */
+  /**
+   * Even m in 2..M with probability proportional to m^-power; power 0 is the reference's draw,
+   * every even m alike (drawn with {@code nextInt}, as runs before {@code mDrawPower} drew it).
+   */
   static TokenBudgetDraw weighted(int maxTokens, double power) {
+    int[] choices = IntStream.rangeClosed(1, maxTokens / 2).map(i -> 2 * i).toArray();
     if (power == 0) {
-      return matryoshka(maxTokens);
+      return new TokenBudgetDraw(choices, null);
     }
-    int[] choices = evens(maxTokens);
     double[] cumulative = new double[choices.length];
     double sum = 0;
     for (int i = 0; i < choices.length; i++) {
@@ -40,10 +38,6 @@ record TokenBudgetDraw(int[] choices, double[] cumulative) {
 
   static TokenBudgetDraw fixed(int m) {
     return new TokenBudgetDraw(new int[] {m}, null);
-  }
-
-  private static int[] evens(int maxTokens) {
-    return IntStream.rangeClosed(1, maxTokens / 2).map(i -> 2 * i).toArray();
   }
 
   int draw(Random random) {

@@ -1004,6 +1004,21 @@ class TrainerTest {
   }
 
   /**
+   * A run draws m with its config's {@code mDrawPower}: at power 20, m = 2 (weight 2^-20 against
+   * 4^-20 for the next) on every step; the reference's uniform draw over 2..8 gives it on one step
+   * in four.
+   */
+  @Test
+  void aRunDrawsItsMWithTheConfiguredPower(@TempDir Path dir) throws Exception {
+    TrainConfig c = changed(changed(tiny(8), "alignmentSteps", 0), "mDrawPower", 20f);
+    try (Trainer t = Trainer.create(c, dir)) {
+      for (int i = 0; i < c.steps(); i++) {
+        assertThat(t.step().m()).as("step %d", i).isEqualTo(2);
+      }
+    }
+  }
+
+  /**
    * With {@code mDrawsPerStep: 2} each half of the batch trains at its own m: one step from a fresh
    * run moves exactly the latent queries below the larger of its two m (the others only decay),
    * which is more than the first group's m on some seeds; with one draw, exactly the step's m.
