@@ -58,7 +58,9 @@ record TrainSpec(
     boolean frameDifference,
     float nameSubject,
     float mDrawPower,
-    int mDrawsPerStep) {
+    int mDrawsPerStep,
+    float distillWeight,
+    boolean sandwich) {
 
   /** One curriculum stage: until this step, at most this many objects per clip. */
   record Stage(int untilStep, int maxObjects) {}
@@ -254,7 +256,9 @@ record TrainSpec(
           frameDifference,
           nameSubject,
           mDrawPower,
-          mDrawsPerStep);
+          mDrawsPerStep,
+          distillWeight,
+          sandwich);
     } catch (IllegalArgumentException e) {
       String[] kv = e.getMessage().split(":", 2);
       throw new ConfigException(kv[0], kv.length > 1 ? kv[1].trim() : e.getMessage(), e);

@@ -104,6 +104,12 @@ class MainTest {
     failure(dir, TRAIN_CONFIG, "mDrawsPerStep: 1", "mDrawsPerStep: 3")
         .hasMessageContaining("train.mDrawsPerStep");
     failure(dir, TRAIN_CONFIG, "mDrawsPerStep: 1", "").hasMessageContaining("mDrawsPerStep");
+    failure(dir, TRAIN_CONFIG, "distillWeight: 0", "distillWeight: -1")
+        .hasMessageContaining("train.distillWeight");
+    failure(dir, TRAIN_CONFIG, "distillWeight: 0", "").hasMessageContaining("distillWeight");
+    failure(dir, TRAIN_CONFIG, "sandwich: false", "sandwich: true")
+        .hasMessageContaining("train.sandwich");
+    failure(dir, TRAIN_CONFIG, "sandwich: false", "").hasMessageContaining("sandwich");
     assertThat(variant(dir, TRAIN_CONFIG, "mDrawPower: 0", "mDrawPower: 1").toConfig().mDrawPower())
         .isEqualTo(1f);
   }

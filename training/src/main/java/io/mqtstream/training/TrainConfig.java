@@ -71,6 +71,15 @@ import io.mqtstream.world.WorldConfig;
  * @param mDrawsPerStep how many m a stage-2 step draws: the batch is split into that many equal
  *     groups, each at its own m, and the loss is their mean, so every update mixes budgets instead
  *     of following one; 1 = one m per step, the reference's; must divide {@code batchSize}
+ * @param distillWeight weight, in stage 2, of a distillation loss at every drawn m below M: the
+ *     answer tokens' cross-entropy against the same model's answer distribution at m = M (computed
+ *     first, without gradient), so a small budget learns what the full one would say, not only the
+ *     right token (as slimmable networks' in-place distillation trains narrow widths from the full
+ *     one); a departure from the reference; 0 = none
+ * @param sandwich whether the first group of every stage-2 step (of {@code mDrawsPerStep} >= 2)
+ *     trains at m = M instead of a drawn m, so the full budget, the distillation's teacher, learns
+ *     on every step (the "sandwich rule" of universally slimmable networks, which train the largest
+ *     width on every step); ignored with {@code fixedM}; false = every group drawn
  */
 public record TrainConfig(
     long seed,
@@ -106,7 +115,9 @@ public record TrainConfig(
     boolean frameDifference,
     float nameSubject,
     float mDrawPower,
-    int mDrawsPerStep) {
+    int mDrawsPerStep,
+    float distillWeight,
+    boolean sandwich) {
 
   /** Where a fresh run's latent queries start looking. */
   public enum QueryInit {
@@ -135,6 +146,13 @@ public record TrainConfig(
     }
     if (!(mDrawPower >= 0) || Float.isInfinite(mDrawPower)) {
       throw new IllegalArgumentException("train.mDrawPower: must be a number >= 0");
+    }
+    if (!(distillWeight >= 0) || Float.isInfinite(distillWeight)) {
+      throw new IllegalArgumentException("train.distillWeight: must be a number >= 0");
+    }
+    if (sandwich && mDrawsPerStep < 2) {
+      throw new IllegalArgumentException(
+          "train.sandwich: needs mDrawsPerStep >= 2 (one group at M, the others drawn)");
     }
     if (mDrawsPerStep < 1 || batchSize % mDrawsPerStep != 0) {
       throw new IllegalArgumentException(
@@ -261,6 +279,8 @@ public record TrainConfig(
         frameDifference,
         nameSubject,
         mDrawPower,
-        mDrawsPerStep);
+        mDrawsPerStep,
+        distillWeight,
+        sandwich);
   }
 }

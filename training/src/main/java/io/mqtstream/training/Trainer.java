@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import ai.djl.training.GradientCollector;
@@ -424,10 +425,13 @@ public final class Trainer implements AutoCloseable {
     int s = step - config.visionSteps();
     Random random = Seeds.random(config.seed(), s);
     boolean align = s < config.alignmentSteps();
-    // one m per group of the batch (mDrawsPerStep groups; the reference: one m per step)
+    // one m per group of the batch (mDrawsPerStep groups; the reference: one m per step); with
+    // the sandwich rule the first group at M
+    int full = config.encoder().mqt().maxTokens();
     int[] ms = new int[align ? 1 : config.mDrawsPerStep()];
     for (int g = 0; g < ms.length; g++) {
-      ms[g] = align ? config.encoder().mqt().maxTokens() : draw.draw(random);
+      boolean atFull = align || (g == 0 && config.sandwich() && config.fixedM() == 0);
+      ms[g] = atFull ? full : draw.draw(random);
     }
     SyntheticWorld world =
         worlds.computeIfAbsent(config.curriculum().worldAt(s, config.world()), SyntheticWorld::new);
@@ -484,7 +488,8 @@ public final class Trainer implements AutoCloseable {
    * each group's gradients clipped on their own (or skips the update and counts it when the loss or
    * the first group's gradients are not finite).
    *
-   * @param m the step's m (0 in stage 0; its first group's with several)
+   * @param m the step's m (0 in stage 0; its last group's with several: with the sandwich rule a
+   *     drawn one)
    */
   private StepResult trainOn(
       List<java.util.function.BiFunction<ParameterStore, NDManager, Forward>> forwards,
@@ -593,7 +598,7 @@ public final class Trainer implements AutoCloseable {
   /**
    * A stage-1 or stage-2 step: the batch split into {@code ms.length} equal groups, group g at m =
    * ms[g]; the loss is the groups' mean, so a step costs what one group of the whole batch would at
-   * the groups' mean m. The step's result reports the first group's m.
+   * the groups' mean m. The step's result reports the last group's m.
    */
   private StepResult learn(List<Example> batch, int[] ms, float lr, int adamStep) {
     List<Optimised> optimised = new ArrayList<>();
@@ -608,22 +613,71 @@ public final class Trainer implements AutoCloseable {
       optimised.add(optimised(nameSubject.weights()));
     }
     int size = batch.size() / ms.length;
-    List<java.util.function.BiFunction<ParameterStore, NDManager, Forward>> groups =
-        new ArrayList<>();
-    for (int g = 0; g < ms.length; g++) {
-      List<Example> group = batch.subList(g * size, (g + 1) * size);
-      int m = ms[g];
-      groups.add((ps, scope) -> forward(ps, scope, group, m));
+    int full = config.encoder().mqt().maxTokens();
+    // the teachers' answers live until the step's update; computed here, outside the gradient
+    try (NDManager teachers = encoder.manager().newSubManager()) {
+      List<java.util.function.BiFunction<ParameterStore, NDManager, Forward>> groups =
+          new ArrayList<>();
+      for (int g = 0; g < ms.length; g++) {
+        List<Example> group = batch.subList(g * size, (g + 1) * size);
+        int m = ms[g];
+        NDArray teacher =
+            config.distillWeight() > 0 && m < full ? answersAtM(teachers, group, full) : null;
+        groups.add((ps, scope) -> forward(ps, scope, group, m, teacher));
+      }
+      return trainOn(groups, optimised, lr, adamStep, ms[ms.length - 1], batch.size());
     }
-    return trainOn(groups, optimised, lr, adamStep, ms[0], batch.size());
   }
 
-  /** One group's teacher-forced loss (with the auxiliary losses) and accuracy at m. */
-  private Forward forward(ParameterStore ps, NDManager scope, List<Example> batch, int m) {
+  /**
+   * The model's own answer distribution over the vocabulary at every answer token of {@code batch}
+   * (its targets, turn by turn, as {@link #targetLogits} orders them) at m = {@code m}: the
+   * distillation's teacher, computed without gradient and in inference mode.
+   *
+   * @return (N, V) probabilities, N = the batch's answer tokens with their ends
+   */
+  private NDArray answersAtM(NDManager teachers, List<Example> batch, int m) {
+    try (NDManager scope = teachers.newSubManager()) {
+      Pass p = pass(new ParameterStore(scope, false), scope, batch, m, false);
+      NDArray probs = AnswerDistillation.teacher(targetLogits(scope, p.lm().logits(), p.in()));
+      probs.attach(teachers);
+      return probs;
+    }
+  }
+
+  /**
+   * The logits (R, L, V) at the positions that predict each turn's targets, turn after turn, token
+   * after token: (N, V).
+   */
+  private static NDArray targetLogits(NDManager scope, NDArray logits, Inputs in) {
+    int longest = in.positions()[0].length;
+    List<Long> at = new ArrayList<>();
+    for (int k = 0; k < in.targetIds().length; k++) {
+      long row = (long) in.targetRow()[k] * longest + in.firstTarget()[k];
+      for (int j = 0; j < in.targetIds()[k].length; j++) {
+        at.add(row + j);
+      }
+    }
+    long v = logits.getShape().get(2);
+    return logits
+        .reshape(-1, v)
+        .get(new NDIndex("{}", scope.create(at.stream().mapToLong(Long::longValue).toArray())));
+  }
+
+  /**
+   * One group's teacher-forced loss (with the auxiliary losses) and accuracy at m; with a {@code
+   * teacher} ({@link #answersAtM}, null for none) also the distillation loss toward it.
+   */
+  private Forward forward(
+      ParameterStore ps, NDManager scope, List<Example> batch, int m, NDArray teacher) {
     Pass p = pass(ps, scope, batch, m, true);
     NDArray logits = p.lm().logits(); // (R, L, V)
     NDArray nll =
         logits.logSoftmax(2).mul(p.in().targetMask()).sum().neg().div(p.in().targetCount());
+    if (teacher != null) { // (N, V): the answers at m against those at M
+      NDArray student = targetLogits(scope, logits, p.in()); // (N, V)
+      nll = nll.add(AnswerDistillation.loss(student, teacher).mul(config.distillWeight()));
+    }
     if (identity != null) {
       nll =
           nll.add(

@@ -92,7 +92,9 @@ class TrainerTest {
         false,
         0f,
         0f,
-        1);
+        1,
+        0f,
+        false);
   }
 
   @Test
@@ -197,7 +199,9 @@ class TrainerTest {
         c.frameDifference(),
         c.nameSubject(),
         c.mDrawPower(),
-        c.mDrawsPerStep());
+        c.mDrawsPerStep(),
+        c.distillWeight(),
+        c.sandwich());
   }
 
   static TrainConfig withOrder(TrainConfig c, LmConfig.PromptOrder order) {
@@ -944,7 +948,9 @@ class TrainerTest {
             false,
             0f,
             0f,
-            1);
+            1,
+            0f,
+            false);
     try (Trainer t = Trainer.create(c, dir)) {
       float[] positions = t.encoder().parameters().get("mqt.pos_embed").getArray().toFloatArray();
       for (int i = 0; i < 40; i++) {
@@ -1021,11 +1027,12 @@ class TrainerTest {
   /**
    * With {@code mDrawsPerStep: 2} each half of the batch trains at its own m: one step from a fresh
    * run moves exactly the latent queries below the larger of its two m (the others only decay),
-   * which is more than the first group's m on some seeds; with one draw, exactly the step's m.
+   * which is more than the reported (last) group's m on some seeds; with one draw, exactly the
+   * step's m.
    */
   @Test
   void twoDrawsPerStepTrainEachHalfOfTheBatchAtItsOwnM(@TempDir Path dir) throws Exception {
-    int beyondFirst = 0;
+    int beyondReported = 0;
     for (long seed = 1; seed <= 8; seed++) {
       // no stage 1 (scene descriptions at m = M): the first step is a question step
       TrainConfig one = changed(changed(tiny(4), "alignmentSteps", 0), "seed", seed);
@@ -1038,12 +1045,66 @@ class TrainerTest {
       assertThat(twoDraws[1]).as("seed %d", seed).isBetween(twoDraws[0], 8);
       assertThat(twoDraws[1] % 2).isZero();
       if (twoDraws[1] > twoDraws[0]) {
-        beyondFirst++;
+        beyondReported++;
       }
     }
-    assertThat(beyondFirst).as("steps whose second group drew the larger m").isPositive();
+    assertThat(beyondReported).as("steps whose first group drew the larger m").isPositive();
     assertThatThrownBy(() -> changed(tiny(4), "mDrawsPerStep", 3))
         .hasMessageStartingWith("train.mDrawsPerStep");
+  }
+
+  /**
+   * With {@code sandwich} the first group of every step trains at M: one step moves all M latent
+   * queries whatever the other group drew (without it, only those below the larger draw).
+   */
+  @Test
+  void theSandwichRuleTrainsMOnEveryStep(@TempDir Path dir) throws Exception {
+    int drewBelowM = 0;
+    for (long seed = 1; seed <= 6; seed++) {
+      TrainConfig c =
+          changed(
+              changed(
+                  changed(changed(tiny(4), "alignmentSteps", 0), "seed", seed), "mDrawsPerStep", 2),
+              "sandwich",
+              true);
+      int[] moved = queriesMovedByOneStep(c, dir.resolve("s" + seed));
+      assertThat(moved[1]).as("queries moved, the drawn group at m=%d", moved[0]).isEqualTo(8);
+      drewBelowM += moved[0] < 8 ? 1 : 0;
+    }
+    assertThat(drewBelowM).as("steps whose drawn group was below M").isPositive();
+    assertThatThrownBy(() -> changed(tiny(4), "sandwich", true))
+        .hasMessageStartingWith("train.sandwich");
+  }
+
+  /**
+   * {@code distillWeight} acts below M and its teacher (the answers at M) gives no gradient: one
+   * step at m = 2 from the same start moves the latent queries otherwise when distilled, and moves
+   * exactly the first two, as a plain step does (a teacher with a gradient would move all M).
+   */
+  @Test
+  void aDistilledStepAtSmallMLearnsOtherwiseAndItsTeacherGivesNoGradient(@TempDir Path dir)
+      throws Exception {
+    TrainConfig plain = changed(changed(tiny(4), "alignmentSteps", 0), "fixedM", 2);
+    TrainConfig distilled = changed(plain, "distillWeight", 4f);
+    assertThat(queriesMovedByOneStep(distilled, dir.resolve("moved")))
+        .as("m, latent queries moved")
+        .containsExactly(2, 2);
+    float[] plainQueries = queriesAfterOneStep(plain, dir.resolve("plain"));
+    float[] distilledQueries = queriesAfterOneStep(distilled, dir.resolve("distilled"));
+    float most = 0;
+    for (int i = 0; i < plainQueries.length; i++) {
+      most = Math.max(most, Math.abs(plainQueries[i] - distilledQueries[i]));
+    }
+    assertThat(most).as("largest difference, plain vs distilled").isGreaterThan(1e-5f);
+    assertThatThrownBy(() -> changed(plain, "distillWeight", -1f))
+        .hasMessageStartingWith("train.distillWeight");
+  }
+
+  private static float[] queriesAfterOneStep(TrainConfig c, Path dir) throws Exception {
+    try (Trainer t = Trainer.create(c, dir)) {
+      t.step();
+      return t.encoder().parameters().get("mqt.latent_queries").getArray().toFloatArray();
+    }
   }
 
   /** The first step's reported m and how many latent queries (rows) it moved beyond decay. */
