@@ -44,10 +44,11 @@ import java.util.Random;
 /**
  * Trains the encoder and the LM together on the synthetic world with the Matryoshka objective:
  * every step draws one m (even, 2..M, or fixed for a baseline) and uses only the first m latent
- * queries. An optional stage 0 (the first {@code visionSteps}, {@link VisionStage}) trains the
- * vision backbone alone on per-patch labels; stage 1 (the next {@code alignmentSteps}) learns scene
- * descriptions at m = M; stage 2 answers questions. A step's clips, questions and m come from
- * (seed, step) alone, so a resumed run takes exactly the steps an uninterrupted one would.
+ * queries (optionally distilled from the model's own answers at M, {@link AnswerDistillation}). An
+ * optional stage 0 (the first {@code visionSteps}, {@link VisionStage}) trains the vision backbone
+ * alone on per-patch labels; stage 1 (the next {@code alignmentSteps}) learns scene descriptions at
+ * m = M; stage 2 answers questions. A step's clips, questions and m come from (seed, step) alone,
+ * so a resumed run takes exactly the steps an uninterrupted one would.
  */
 public final class Trainer implements AutoCloseable {
   private static final String STATE_FILE = "trainer.json";
@@ -622,7 +623,7 @@ public final class Trainer implements AutoCloseable {
         List<Example> group = batch.subList(g * size, (g + 1) * size);
         int m = ms[g];
         NDArray teacher =
-            config.distillWeight() > 0 && m < full ? answersAtM(teachers, group, full) : null;
+            config.distillWeight() > 0 && m < full ? answersAtFullM(teachers, group) : null;
         groups.add((ps, scope) -> forward(ps, scope, group, m, teacher));
       }
       return trainOn(groups, optimised, lr, adamStep, ms[ms.length - 1], batch.size());
@@ -631,14 +632,15 @@ public final class Trainer implements AutoCloseable {
 
   /**
    * The model's own answer distribution over the vocabulary at every answer token of {@code batch}
-   * (its targets, turn by turn, as {@link #targetLogits} orders them) at m = {@code m}: the
-   * distillation's teacher, computed without gradient and in inference mode.
+   * (its targets, turn by turn, as {@link #targetLogits} orders them) at m = M: the distillation's
+   * teacher, computed without gradient and in inference mode, kept in {@code teachers}.
    *
    * @return (N, V) probabilities, N = the batch's answer tokens with their ends
    */
-  private NDArray answersAtM(NDManager teachers, List<Example> batch, int m) {
+  private NDArray answersAtFullM(NDManager teachers, List<Example> batch) {
     try (NDManager scope = teachers.newSubManager()) {
-      Pass p = pass(new ParameterStore(scope, false), scope, batch, m, false);
+      int full = config.encoder().mqt().maxTokens();
+      Pass p = pass(new ParameterStore(scope, false), scope, batch, full, false);
       NDArray probs = AnswerDistillation.teacher(targetLogits(scope, p.lm().logits(), p.in()));
       probs.attach(teachers);
       return probs;
@@ -666,7 +668,7 @@ public final class Trainer implements AutoCloseable {
 
   /**
    * One group's teacher-forced loss (with the auxiliary losses) and accuracy at m; with a {@code
-   * teacher} ({@link #answersAtM}, null for none) also the distillation loss toward it.
+   * teacher} ({@link #answersAtFullM}, null for none) also the distillation loss toward it.
    */
   private Forward forward(
       ParameterStore ps, NDManager scope, List<Example> batch, int m, NDArray teacher) {

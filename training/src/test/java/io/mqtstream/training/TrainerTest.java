@@ -1139,6 +1139,13 @@ class TrainerTest {
   }
 
   @Test
+  void resumingADistilledSandwichRunGivesTheParametersOfAnUninterruptedRun(@TempDir Path dir)
+      throws Exception {
+    TrainConfig twoDraws = changed(tiny(8), "mDrawsPerStep", 2);
+    resumesExactly(changed(changed(twoDraws, "sandwich", true), "distillWeight", 1f), 4, dir);
+  }
+
+  @Test
   void resumingGivesTheParametersOfAnUninterruptedRun(@TempDir Path dir) throws Exception {
     resumesExactly(tiny(8), 4, dir);
   }
