@@ -14,6 +14,7 @@ import io.mqtstream.nn.Attention;
 import io.mqtstream.nn.Dense;
 import io.mqtstream.nn.ModelBlock;
 import io.mqtstream.nn.Norm;
+import io.mqtstream.nn.Scalars;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -164,7 +165,7 @@ public final class ClipVisionTower extends ModelBlock implements VisionBackbone 
       NDArray hidden = fc1.apply(ps, layerNorm2.apply(ps, x, training), training); // (B, N, F)
       hidden =
           quickGelu
-              ? hidden.mul(Activation.sigmoid(hidden.mul(1.702f))) // x·σ(1.702x)
+              ? hidden.mul(Activation.sigmoid(Scalars.times(hidden, 1.702))) // x·σ(1.702x)
               : Activation.gelu(hidden);
       return x.add(fc2.apply(ps, hidden, training)); // (B, N, D)
     }

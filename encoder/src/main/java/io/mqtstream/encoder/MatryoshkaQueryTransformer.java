@@ -13,6 +13,7 @@ import io.mqtstream.nn.Attention;
 import io.mqtstream.nn.Dense;
 import io.mqtstream.nn.ModelBlock;
 import io.mqtstream.nn.Norm;
+import io.mqtstream.nn.Scalars;
 import io.mqtstream.nn.SinCos2d;
 import io.mqtstream.nn.Tensors;
 import java.nio.ByteBuffer;
@@ -156,7 +157,8 @@ public final class MatryoshkaQueryTransformer extends ModelBlock {
     NDArray kh =
         Attention.splitHeads(kProj.apply(ps, keys, training), config.heads()); // (1,H,P,dh)
     long dh = qh.getShape().get(3);
-    return qh.matMul(kh.transpose(0, 1, 3, 2)).mul(1.0 / Math.sqrt(dh)).squeeze(0); // (H, M, P)
+    return Scalars.times(qh.matMul(kh.transpose(0, 1, 3, 2)), 1.0 / Math.sqrt(dh))
+        .squeeze(0); // (H, M, P)
   }
 
   /** The latent queries, (M, D): the only parameter whose rows belong to one token each. */

@@ -55,7 +55,8 @@ public final class Attention {
    */
   public static NDArray weights(NDArray qh, NDArray kh, NDArray additiveMask) {
     long dh = qh.getShape().get(3);
-    NDArray scores = qh.matMul(kh.transpose(0, 1, 3, 2)).muli(1.0 / Math.sqrt(dh)); // (B,H,Nq,Nk)
+    NDArray scores = // (B, H, Nq, Nk)
+        Scalars.timesInPlace(qh.matMul(kh.transpose(0, 1, 3, 2)), 1.0 / Math.sqrt(dh));
     if (additiveMask != null) {
       DataType type = scores.getDataType();
       scores =

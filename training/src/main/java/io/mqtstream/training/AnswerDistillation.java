@@ -1,6 +1,7 @@
 package io.mqtstream.training;
 
 import ai.djl.ndarray.NDArray;
+import io.mqtstream.nn.Scalars;
 
 /**
  * The distillation loss of {@code distillWeight}: the answers at a drawn m learn the same model's
@@ -31,6 +32,6 @@ final class AnswerDistillation {
    * @return a scalar
    */
   static NDArray loss(NDArray student, NDArray teacher) {
-    return student.logSoftmax(1).mul(teacher).sum().neg().div(student.getShape().get(0));
+    return Scalars.over(student.logSoftmax(1).mul(teacher).sum().neg(), student.getShape().get(0));
   }
 }

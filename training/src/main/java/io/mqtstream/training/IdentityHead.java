@@ -9,6 +9,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import io.mqtstream.nn.Dense;
+import io.mqtstream.nn.Scalars;
 import io.mqtstream.nn.Tensors;
 import io.mqtstream.world.Clip;
 import io.mqtstream.world.SceneObject;
@@ -129,16 +130,16 @@ final class IdentityHead {
    */
   NDArray loss(ParameterStore ps, NDManager scope, NDArray tokens, float[] targets) {
     NDList e = errors(ps, scope, tokens, targets);
-    NDArray loss = (places ? e.get(0).add(e.get(1)) : e.get(0)).mul(weight);
+    NDArray loss = Scalars.times(places ? e.get(0).add(e.get(1)) : e.get(0), weight);
     if (motionHead != null) {
-      loss = loss.add(e.get(2).mul(motionWeight));
+      loss = loss.add(Scalars.times(e.get(2), motionWeight));
     }
     if (slotHead != null && tokens.getShape().get(1) > 1) {
       NDArray slots = e.get(3).add(e.get(4));
       if (slotMotionHead != null) {
-        slots = slots.add(e.get(5).mul(motionWeight));
+        slots = slots.add(Scalars.times(e.get(5), motionWeight));
       }
-      loss = loss.add(slots.mul(slotWeight));
+      loss = loss.add(Scalars.times(slots, slotWeight));
     }
     return loss;
   }
@@ -208,7 +209,7 @@ final class IdentityHead {
   /** Mean binary cross-entropy of logits z against 0/1 targets y, in nats. */
   private static NDArray binaryCrossEntropy(NDArray z, NDArray y) {
     // log(1 + e^z) − y·z, computed as max(z, 0) − y·z + log(1 + e^−|z|)
-    return z.maximum(0f).sub(y.mul(z)).add(z.abs().neg().exp().add(1f).log()).mean();
+    return Scalars.atLeast(z, 0).sub(y.mul(z)).add(z.abs().neg().exp().add(1f).log()).mean();
   }
 
   /** The places (x, y) of the first {@code s} identities: (N, s, 2), 0 where not shown. */
@@ -263,7 +264,8 @@ final class IdentityHead {
    */
   private static NDArray maskedSquaredError(NDArray predicted, NDArray truth, NDArray shown) {
     NDArray squared = predicted.sub(truth).square().mul(shown.expandDims(2)).sum();
-    return squared.div(shown.sum().maximum(1f).mul(2f)); // no copy to the host: one per step
+    return squared.div(
+        Scalars.times(Scalars.atLeast(shown.sum(), 1), 2)); // no copy to the host: one per step
   }
 
   /** The head's weights and optimizer, which the trainer updates, saves and resumes. */

@@ -3,6 +3,7 @@ package io.mqtstream.training;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
+import io.mqtstream.nn.Scalars;
 import io.mqtstream.reasoner.TextTokenizer;
 import io.mqtstream.world.Colour;
 import io.mqtstream.world.Shape;
@@ -114,7 +115,7 @@ final class NameAttention {
    * @param at from {@link #targets}, not empty
    */
   NDArray loss(NDManager scope, NDArray attention, long[] at) {
-    return error(scope, attention, at).mul(weight);
+    return Scalars.times(error(scope, attention, at), weight);
   }
 
   /** The mean of −log(weight) over the targets, in nats (0: every head looks only there). */

@@ -11,6 +11,7 @@ import ai.djl.training.ParameterStore;
 import io.mqtstream.encoder.MqtConfig;
 import io.mqtstream.encoder.MqtEncoder;
 import io.mqtstream.nn.Engines;
+import io.mqtstream.nn.Scalars;
 import io.mqtstream.nn.Tensors;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -144,7 +145,7 @@ final class QueryPyramid {
           NDArray logAttention =
               encoder.positionalScores(new ParameterStore(scope, false), scope, true).logSoftmax(2);
           // (a result lands in its left operand's manager: the step's, not the fit's)
-          NDArray crossEntropy = logAttention.mul(t).sum().neg().div(4 * tokens);
+          NDArray crossEntropy = Scalars.over(logAttention.mul(t).sum().neg(), 4 * tokens);
           gc.backward(crossEntropy);
           if (step == 1 || step % 100 == 0) {
             log.info(

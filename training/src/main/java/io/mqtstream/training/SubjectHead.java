@@ -8,6 +8,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import io.mqtstream.nn.Dense;
+import io.mqtstream.nn.Scalars;
 import io.mqtstream.nn.Tensors;
 import io.mqtstream.world.Clip;
 import io.mqtstream.world.Question;
@@ -99,7 +100,7 @@ final class SubjectHead {
 
   /** {@link #error} times its weight ({@code subjectWeight} or {@code nameSubject}). */
   NDArray loss(ParameterStore ps, NDManager scope, NDArray hidden, long[] at, float[] targets) {
-    return error(ps, scope, hidden, at, targets).mul(weight);
+    return Scalars.times(error(ps, scope, hidden, at, targets), weight);
   }
 
   /**
@@ -120,7 +121,7 @@ final class SubjectHead {
     NDArray shown = all.get(new NDIndex(":, :, 0")); // (K, T)
     NDArray squared =
         places.sub(all.get(new NDIndex(":, :, 1:3"))).square().mul(shown.expandDims(2)).sum();
-    return squared.div(shown.sum().maximum(1f).mul(2f));
+    return squared.div(Scalars.times(Scalars.atLeast(shown.sum(), 1), 2));
   }
 
   /** The head's weights and optimizer, which the trainer updates, saves and resumes. */

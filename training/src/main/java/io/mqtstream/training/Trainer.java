@@ -16,6 +16,7 @@ import io.mqtstream.encoder.EncoderConfig;
 import io.mqtstream.encoder.MqtConfig;
 import io.mqtstream.encoder.MqtEncoder;
 import io.mqtstream.nn.Engines;
+import io.mqtstream.nn.Scalars;
 import io.mqtstream.nn.Tensors;
 import io.mqtstream.reasoner.DecoderLm;
 import io.mqtstream.reasoner.LmConfig;
@@ -508,7 +509,7 @@ public final class Trainer implements AutoCloseable {
         // one graph per group, freed after its backward; the gradients add up across them
         try (NDManager scope = encoder.manager().newSubManager()) {
           Forward f = forward.apply(new ParameterStore(scope, false), scope);
-          gc.backward(groups == 1 ? f.loss() : f.loss().div(groups));
+          gc.backward(groups == 1 ? f.loss() : Scalars.over(f.loss(), groups));
           loss += f.loss().getFloat() / groups;
           accuracy += f.accuracy() / groups;
         }
@@ -675,10 +676,12 @@ public final class Trainer implements AutoCloseable {
     Pass p = pass(ps, scope, batch, m, true);
     NDArray logits = p.lm().logits(); // (R, L, V)
     NDArray nll =
-        logits.logSoftmax(2).mul(p.in().targetMask()).sum().neg().div(p.in().targetCount());
+        Scalars.over(
+            logits.logSoftmax(2).mul(p.in().targetMask()).sum().neg(), p.in().targetCount());
     if (teacher != null) { // (N, V): the answers at m against those at M
       NDArray student = targetLogits(scope, logits, p.in()); // (N, V)
-      nll = nll.add(AnswerDistillation.loss(student, teacher).mul(config.distillWeight()));
+      nll =
+          nll.add(Scalars.times(AnswerDistillation.loss(student, teacher), config.distillWeight()));
     }
     if (identity != null) {
       nll =

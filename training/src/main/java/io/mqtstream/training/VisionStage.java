@@ -10,6 +10,7 @@ import ai.djl.training.ParameterStore;
 import io.mqtstream.encoder.VisionBackbone;
 import io.mqtstream.nn.Checkpoints;
 import io.mqtstream.nn.Dense;
+import io.mqtstream.nn.Scalars;
 import io.mqtstream.nn.Tensors;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -129,12 +130,13 @@ final class VisionStage {
                 crossEntropy(
                     centreLogits, Tensors.create(scope, centreHot, 0, new Shape(n, p, 2)), cells))
             .add(
-                offsets
-                    .sub(Tensors.create(scope, offsetTarget, 0, new Shape(n, p, 2)))
-                    .square()
-                    .mul(Tensors.create(scope, centreMask, 0, new Shape(n, p, 1)))
-                    .sum()
-                    .div(Math.max(1, 2 * centres)));
+                Scalars.over(
+                    offsets
+                        .sub(Tensors.create(scope, offsetTarget, 0, new Shape(n, p, 2)))
+                        .square()
+                        .mul(Tensors.create(scope, centreMask, 0, new Shape(n, p, 1)))
+                        .sum(),
+                    Math.max(1, 2 * centres)));
     if (objectSlots) {
       float[] slotTarget = new float[n * p * SLOT_OUTPUTS];
       for (int i = 0; i < n; i++) {
@@ -152,8 +154,8 @@ final class VisionStage {
       // patch,
       // as the labels: otherwise the many zero patches drown the few that say where objects are
       loss =
-          loss.add(error.mul(atCentres).sum().div(Math.max(1, centres)))
-              .add(error.mul(atCentres.neg().add(1)).sum().div(cells));
+          loss.add(Scalars.over(error.mul(atCentres).sum(), Math.max(1, centres)))
+              .add(Scalars.over(error.mul(atCentres.neg().add(1)).sum(), cells));
     }
     long[] colourBest = colourLogits.argMax(2).toLongArray();
     long[] shapeBest = shapeLogits.argMax(2).toLongArray();
@@ -176,7 +178,7 @@ final class VisionStage {
   }
 
   private static NDArray crossEntropy(NDArray logits, NDArray oneHot, float count) {
-    return logits.logSoftmax(2).mul(oneHot).sum().neg().div(count);
+    return Scalars.over(logits.logSoftmax(2).mul(oneHot).sum().neg(), count);
   }
 
   /** Writes the head and this stage's optimizer state (only needed to resume inside stage 0). */
