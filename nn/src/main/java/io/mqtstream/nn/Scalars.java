@@ -8,9 +8,9 @@ import ai.djl.ndarray.NDArray;
  * a Java direct buffer and close it at once; autograd keeps that tensor for the backward pass (the
  * gradient of x × c is grad × c), and the garbage collector may free and reuse its buffer before
  * then: rare non-finite gradients in training, on whatever parameters lie behind the product
- * ({@code TrainerTest#trainingUnderConstantGarbageCollectionSkipsNoStep} reproduces them with DJL's
- * overloads). Here the constant is created in x's manager, which outlives the backward pass of x's
- * graph.
+ * ({@code ScalarsTest} and {@code TrainerTest#trainingUnderConstantGarbageCollectionSkipsNoStep}
+ * reproduce them with DJL's overloads). Here the constant is created in x's manager, which outlives
+ * the backward pass of x's graph.
  */
 public final class Scalars {
   private Scalars() {}
