@@ -429,11 +429,10 @@ public final class Trainer implements AutoCloseable {
     boolean align = s < config.alignmentSteps();
     // one m per group of the batch (mDrawsPerStep groups; the reference: one m per step); with
     // the sandwich rule the first group at M
-    int full = config.encoder().mqt().maxTokens();
     int[] ms = new int[align ? 1 : config.mDrawsPerStep()];
     for (int g = 0; g < ms.length; g++) {
       boolean atFull = align || (g == 0 && config.sandwich() && config.fixedM() == 0);
-      ms[g] = atFull ? full : draw.draw(random);
+      ms[g] = atFull ? fullM() : draw.draw(random);
     }
     SyntheticWorld world =
         worlds.computeIfAbsent(config.curriculum().worldAt(s, config.world()), SyntheticWorld::new);
@@ -615,7 +614,6 @@ public final class Trainer implements AutoCloseable {
       optimised.add(optimised(nameSubject.weights()));
     }
     int size = batch.size() / ms.length;
-    int full = config.encoder().mqt().maxTokens();
     // the teachers' answers live until the step's update; computed here, outside the gradient
     try (NDManager teachers = encoder.manager().newSubManager()) {
       List<java.util.function.BiFunction<ParameterStore, NDManager, Forward>> groups =
@@ -624,7 +622,7 @@ public final class Trainer implements AutoCloseable {
         List<Example> group = batch.subList(g * size, (g + 1) * size);
         int m = ms[g];
         NDArray teacher =
-            config.distillWeight() > 0 && m < full ? answersAtFullM(teachers, group) : null;
+            config.distillWeight() > 0 && m < fullM() ? answersAtFullM(teachers, group) : null;
         groups.add((ps, scope) -> forward(ps, scope, group, m, teacher));
       }
       return trainOn(groups, optimised, lr, adamStep, ms[ms.length - 1], batch.size());
@@ -640,8 +638,7 @@ public final class Trainer implements AutoCloseable {
    */
   private NDArray answersAtFullM(NDManager teachers, List<Example> batch) {
     try (NDManager scope = teachers.newSubManager()) {
-      int full = config.encoder().mqt().maxTokens();
-      Pass p = pass(new ParameterStore(scope, false), scope, batch, full, false);
+      Pass p = pass(new ParameterStore(scope, false), scope, batch, fullM(), false);
       NDArray probs = AnswerDistillation.teacher(targetLogits(scope, p.lm().logits(), p.in()));
       probs.attach(teachers);
       return probs;
@@ -653,18 +650,14 @@ public final class Trainer implements AutoCloseable {
    * after token: (N, V).
    */
   private static NDArray targetLogits(NDManager scope, NDArray logits, Inputs in) {
-    int longest = in.positions()[0].length;
-    List<Long> at = new ArrayList<>();
+    long[] at = new long[in.targetCount()];
+    int n = 0;
     for (int k = 0; k < in.targetIds().length; k++) {
-      long row = (long) in.targetRow()[k] * longest + in.firstTarget()[k];
       for (int j = 0; j < in.targetIds()[k].length; j++) {
-        at.add(row + j);
+        at[n++] = in.targetAt(k, j);
       }
     }
-    long v = logits.getShape().get(2);
-    return logits
-        .reshape(-1, v)
-        .get(new NDIndex("{}", scope.create(at.stream().mapToLong(Long::longValue).toArray())));
+    return logits.reshape(-1, logits.getShape().get(2)).get(new NDIndex("{}", scope.create(at)));
   }
 
   /**
@@ -823,10 +816,9 @@ public final class Trainer implements AutoCloseable {
   private static Subjects subjects(List<Example> batch, Inputs in) {
     List<float[]> perTurn = new ArrayList<>(); // in the order assemble lays the turns out
     batch.forEach(e -> perTurn.addAll(e.subjects()));
-    int longest = in.positions()[0].length;
     long[] at = new long[perTurn.size()];
     for (int k = 0; k < at.length; k++) {
-      at[k] = (long) in.targetRow()[k] * longest + in.firstTarget()[k];
+      at[k] = in.targetAt(k, 0);
     }
     return Subjects.of(at, perTurn);
   }
@@ -865,7 +857,12 @@ public final class Trainer implements AutoCloseable {
       int[] targetRow,
       long[][] targetIds,
       int[] firstTarget,
-      int[] rowStart) {}
+      int[] rowStart) {
+    /** Where turn k's target j is predicted, in the flattened (R·L) positions. */
+    int targetAt(int k, int j) {
+      return targetRow[k] * positions[0].length + firstTarget[k] + j;
+    }
+  }
 
   /** One row of the LM's input: its embeddings (L, D), and per turn its targets and where. */
   private record Row(NDArray x, List<long[]> targets, List<Integer> firstTarget) {}
@@ -1013,17 +1010,20 @@ public final class Trainer implements AutoCloseable {
   /** Share of answers (turns) whose every token (and the end) is the model's top choice. */
   private static float accuracy(NDArray logits, Inputs in) {
     long[] best = logits.argMax(2).toLongArray(); // (B, L) flattened
-    int longest = in.positions()[0].length;
     int right = 0;
     for (int i = 0; i < in.targetIds().length; i++) {
       boolean ok = true;
-      int row = in.targetRow()[i] * longest;
       for (int k = 0; k < in.targetIds()[i].length; k++) {
-        ok &= best[row + in.firstTarget()[i] + k] == in.targetIds()[i][k];
+        ok &= best[in.targetAt(i, k)] == in.targetIds()[i][k];
       }
       right += ok ? 1 : 0;
     }
     return (float) right / in.targetIds().length;
+  }
+
+  /** M, the encoder's latent queries: stage 1's m, the sandwich's and the teacher's. */
+  private int fullM() {
+    return config.encoder().mqt().maxTokens();
   }
 
   private void trainable(String name, Parameter p) {
