@@ -327,6 +327,10 @@ public final class Trainer implements AutoCloseable {
           dir,
           SyntheticWorld.objectNames().size());
     }
+    // the heads this run adds (identity, subject, name-subject, vision) start from the seed too:
+    // a loaded model needs no random draw, and without this they drew from wherever the engine's
+    // generator stood, so two runs from one model differed from their first step
+    Engines.pytorch().setRandomSeed((int) config.seed() + 2);
     return new Trainer(config, encoder, reasoner);
   }
 
