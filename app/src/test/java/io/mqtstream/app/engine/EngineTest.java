@@ -31,6 +31,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
@@ -53,13 +54,21 @@ import org.junit.jupiter.api.Test;
 class EngineTest {
   private static EmbeddedKafka kafka;
 
+  /**
+   * The class's one admin client: a client per call, never closed, had left hundreds of them
+   * retrying the stopped broker, each on its own thread, through the test classes after this one.
+   */
+  private static Admin admin;
+
   @BeforeAll
   static void startBroker() {
     kafka = EmbeddedKafka.start();
+    admin = kafka.admin();
   }
 
   @AfterAll
   static void stopBroker() {
+    admin.close();
     kafka.close();
   }
 
@@ -374,11 +383,7 @@ class EngineTest {
 
     // Every frame below the committed offsets has an answer; the engine answered some frames.
     Map<TopicPartition, OffsetAndMetadata> committed =
-        kafka
-            .admin()
-            .listConsumerGroupOffsets(c.kafka().groupId())
-            .partitionsToOffsetAndMetadata()
-            .get();
+        admin.listConsumerGroupOffsets(c.kafka().groupId()).partitionsToOffsetAndMetadata().get();
     Map<String, Object> p = new HashMap<>(kafka.clientProperties());
     List<String> committedFrames = new ArrayList<>();
     FrameRecordSerde serde = new FrameRecordSerde();
@@ -439,8 +444,7 @@ class EngineTest {
         () -> {
           try {
             var partitions =
-                kafka
-                    .admin()
+                admin
                     .describeTopics(List.of(topic))
                     .allTopicNames()
                     .get()
@@ -452,7 +456,7 @@ class EngineTest {
             var spec = new HashMap<TopicPartition, org.apache.kafka.clients.admin.OffsetSpec>();
             partitions.forEach(
                 tp -> spec.put(tp, org.apache.kafka.clients.admin.OffsetSpec.latest()));
-            return kafka.admin().listOffsets(spec).all().get().values().stream()
+            return admin.listOffsets(spec).all().get().values().stream()
                     .mapToLong(r -> r.offset())
                     .sum()
                 >= count;
@@ -489,11 +493,7 @@ class EngineTest {
     long committed = 0;
     while (System.nanoTime() < deadline) {
       Map<TopicPartition, OffsetAndMetadata> offsets =
-          kafka
-              .admin()
-              .listConsumerGroupOffsets(c.kafka().groupId())
-              .partitionsToOffsetAndMetadata()
-              .get();
+          admin.listConsumerGroupOffsets(c.kafka().groupId()).partitionsToOffsetAndMetadata().get();
       committed = offsets.values().stream().mapToLong(OffsetAndMetadata::offset).sum();
       if (committed == records) {
         return;
