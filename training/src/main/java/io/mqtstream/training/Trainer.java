@@ -329,7 +329,8 @@ public final class Trainer implements AutoCloseable {
     }
     // the heads this run adds (identity, subject, name-subject, vision) start from the seed too:
     // a loaded model needs no random draw, and without this they drew from wherever the engine's
-    // generator stood, so two runs from one model differed from their first step
+    // generator stood, so two runs from one model differed from their first step (seed + 2: create
+    // gives the encoder seed and the LM seed + 1)
     Engines.pytorch().setRandomSeed((int) config.seed() + 2);
     return new Trainer(config, encoder, reasoner);
   }
