@@ -60,7 +60,8 @@ record TrainSpec(
     float mDrawPower,
     int mDrawsPerStep,
     float distillWeight,
-    boolean sandwich) {
+    boolean sandwich,
+    List<Integer> mChoices) {
 
   /** One curriculum stage: until this step, at most this many objects per clip. */
   record Stage(int untilStep, int maxObjects) {}
@@ -258,7 +259,8 @@ record TrainSpec(
           mDrawPower,
           mDrawsPerStep,
           distillWeight,
-          sandwich);
+          sandwich,
+          mChoices);
     } catch (IllegalArgumentException e) {
       String[] kv = e.getMessage().split(":", 2);
       throw new ConfigException(kv[0], kv.length > 1 ? kv[1].trim() : e.getMessage(), e);

@@ -110,6 +110,14 @@ class MainTest {
     failure(dir, TRAIN_CONFIG, "sandwich: false", "sandwich: true")
         .hasMessageContaining("train.sandwich");
     failure(dir, TRAIN_CONFIG, "sandwich: false", "").hasMessageContaining("sandwich");
+    failure(dir, TRAIN_CONFIG, "mChoices: []", "mChoices: [4, 2]")
+        .hasMessageContaining("train.mChoices");
+    failure(dir, TRAIN_CONFIG, "mChoices: []", "mChoices: [2, 128]")
+        .hasMessageContaining("train.mChoices");
+    failure(dir, TRAIN_CONFIG, "mChoices: []", "").hasMessageContaining("mChoices");
+    assertThat(
+            variant(dir, TRAIN_CONFIG, "mChoices: []", "mChoices: [2, 4, 8]").toConfig().mChoices())
+        .containsExactly(2, 4, 8);
     assertThat(variant(dir, TRAIN_CONFIG, "mDrawPower: 0", "mDrawPower: 1").toConfig().mDrawPower())
         .isEqualTo(1f);
   }

@@ -6,9 +6,10 @@ import java.util.stream.IntStream;
 
 /**
  * The Matryoshka draw: each training step uses the first m latent queries, m drawn from the even
- * numbers 2..M, uniformly (the paper's setting) or with weight m^-power ({@code mDrawPower}; 1 =
- * log-uniform: every doubling of m drawn about as often, so the small budgets the engine falls back
- * to under load train as often as the large ones), or fixed for the per-m baselines.
+ * numbers 2..M (or the configured {@code mChoices}, e.g. the engine's budget ladder), uniformly
+ * (the paper's setting) or with weight m^-power ({@code mDrawPower}; 1 = log-uniform: every
+ * doubling of m drawn about as often, so the small budgets the engine falls back to under load
+ * train as often as the large ones), or fixed for the per-m baselines.
  *
  * @param choices the m a step may use
  * @param cumulative the choices' cumulative probabilities, or null for a uniform draw
@@ -20,7 +21,13 @@ record TokenBudgetDraw(int[] choices, double[] cumulative) {
    * every even m alike (drawn with {@code nextInt}, as runs before {@code mDrawPower} drew it).
    */
   static TokenBudgetDraw weighted(int maxTokens, double power) {
-    int[] choices = IntStream.rangeClosed(1, maxTokens / 2).map(i -> 2 * i).toArray();
+    return weighted(IntStream.rangeClosed(1, maxTokens / 2).map(i -> 2 * i).toArray(), power);
+  }
+
+  /**
+   * The given m (ascending) with probability proportional to m^-power; power 0: every one alike.
+   */
+  static TokenBudgetDraw weighted(int[] choices, double power) {
     if (power == 0) {
       return new TokenBudgetDraw(choices, null);
     }

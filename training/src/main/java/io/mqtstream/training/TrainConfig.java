@@ -3,6 +3,7 @@ package io.mqtstream.training;
 import io.mqtstream.encoder.EncoderConfig;
 import io.mqtstream.reasoner.LmConfig;
 import io.mqtstream.world.WorldConfig;
+import java.util.List;
 
 /**
  * A training run: the models' shapes, the world, and the optimisation.
@@ -80,6 +81,9 @@ import io.mqtstream.world.WorldConfig;
  *     trains at m = M instead of a drawn m, so the full budget, the distillation's teacher, learns
  *     on every step (the "sandwich rule" of universally slimmable networks, which train the largest
  *     width on every step); ignored with {@code fixedM}; false = every group drawn
+ * @param mChoices the m the Matryoshka objective draws from, ascending, each in 1..M (ignored with
+ *     {@code fixedM}); empty = the even numbers 2..M, the reference's; e.g. the engine's budget
+ *     ladder 2, 4, 8, 16, 32, so every step trains an m the engine serves (a departure)
  */
 public record TrainConfig(
     long seed,
@@ -117,7 +121,8 @@ public record TrainConfig(
     float mDrawPower,
     int mDrawsPerStep,
     float distillWeight,
-    boolean sandwich) {
+    boolean sandwich,
+    List<Integer> mChoices) {
 
   /** Where a fresh run's latent queries start looking. */
   public enum QueryInit {
@@ -131,6 +136,17 @@ public record TrainConfig(
     curriculum = curriculum == null ? Curriculum.NONE : curriculum;
     queryInit = queryInit == null ? QueryInit.RANDOM : queryInit;
     promptOrder = promptOrder == null ? LmConfig.PromptOrder.FRAMES_FIRST : promptOrder;
+    mChoices = mChoices == null ? List.of() : List.copyOf(mChoices);
+    for (int i = 0; i < mChoices.size(); i++) {
+      int m = mChoices.get(i);
+      if (m < 1 || m > encoder.mqt().maxTokens() || (i > 0 && m <= mChoices.get(i - 1))) {
+        throw new IllegalArgumentException(
+            "train.mChoices: must ascend, each in 1.."
+                + encoder.mqt().maxTokens()
+                + " (M), was "
+                + mChoices);
+      }
+    }
     String noPyramid =
         queryInit == QueryInit.PYRAMID ? QueryPyramid.unsupported(encoder.mqt()) : null;
     if (noPyramid != null) {
@@ -281,6 +297,7 @@ public record TrainConfig(
         mDrawPower,
         mDrawsPerStep,
         distillWeight,
-        sandwich);
+        sandwich,
+        mChoices);
   }
 }

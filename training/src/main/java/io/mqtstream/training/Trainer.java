@@ -112,7 +112,11 @@ public final class Trainer implements AutoCloseable {
     this.draw =
         config.fixedM() > 0
             ? TokenBudgetDraw.fixed(config.fixedM())
-            : TokenBudgetDraw.weighted(config.encoder().mqt().maxTokens(), config.mDrawPower());
+            : config.mChoices().isEmpty()
+                ? TokenBudgetDraw.weighted(config.encoder().mqt().maxTokens(), config.mDrawPower())
+                : TokenBudgetDraw.weighted(
+                    config.mChoices().stream().mapToInt(Integer::intValue).toArray(),
+                    config.mDrawPower());
     Map<String, Parameter> backbone = new LinkedHashMap<>();
     encoder
         .parameters()

@@ -94,7 +94,8 @@ class TrainerTest {
         0f,
         1,
         0f,
-        false);
+        false,
+        List.of());
   }
 
   @Test
@@ -201,7 +202,8 @@ class TrainerTest {
         c.mDrawPower(),
         c.mDrawsPerStep(),
         c.distillWeight(),
-        c.sandwich());
+        c.sandwich(),
+        c.mChoices());
   }
 
   static TrainConfig withOrder(TrainConfig c, LmConfig.PromptOrder order) {
@@ -985,7 +987,8 @@ class TrainerTest {
             0f,
             1,
             0f,
-            false);
+            false,
+            List.of());
     try (Trainer t = Trainer.create(c, dir)) {
       float[] positions = t.encoder().parameters().get("mqt.pos_embed").getArray().toFloatArray();
       for (int i = 0; i < 40; i++) {
@@ -1042,6 +1045,34 @@ class TrainerTest {
     }
     assertThat((double) top).isCloseTo(below, within(0.1 * below));
     assertThat(hits[64]).as("M itself is drawn").isPositive();
+  }
+
+  @Test
+  void theLadderDrawCoversItsMAlikeAndNoOther() {
+    // mChoices [2, 4, 8, 16, 32] with mDrawPower 0: the engine's budget ladder, each m alike
+    TokenBudgetDraw draw = TokenBudgetDraw.weighted(new int[] {2, 4, 8, 16, 32}, 0);
+    Map<Integer, Integer> hits = new HashMap<>();
+    for (int step = 0; step < 5000; step++) {
+      hits.merge(draw.draw(io.mqtstream.world.Seeds.random(1, step)), 1, Integer::sum);
+    }
+    assertThat(hits.keySet()).containsExactlyInAnyOrder(2, 4, 8, 16, 32);
+    hits.forEach((m, n) -> assertThat(n).as("steps at m=%d", m).isBetween(850, 1150));
+  }
+
+  /** A run draws its m from its config's {@code mChoices} alone: [6] gives m = 6 on every step. */
+  @Test
+  void aRunDrawsItsMFromTheConfiguredChoices(@TempDir Path dir) throws Exception {
+    TrainConfig c = changed(changed(tiny(8), "alignmentSteps", 0), "mChoices", List.of(6));
+    try (Trainer t = Trainer.create(c, dir)) {
+      for (int i = 0; i < c.steps(); i++) {
+        assertThat(t.step().m()).as("step %d", i).isEqualTo(6);
+      }
+    }
+    assertThatThrownBy(() -> changed(tiny(8), "mChoices", List.of(4, 2)))
+        .hasMessageStartingWith("train.mChoices");
+    assertThatThrownBy(() -> changed(tiny(8), "mChoices", List.of(2, 10)))
+        .as("above M = 8")
+        .hasMessageStartingWith("train.mChoices");
   }
 
   /**
