@@ -115,6 +115,8 @@ class MainTest {
     failure(dir, TRAIN_CONFIG, "mChoices: []", "mChoices: [2, 128]")
         .hasMessageContaining("train.mChoices");
     failure(dir, TRAIN_CONFIG, "mChoices: []", "").hasMessageContaining("mChoices");
+    failure(dir, TRAIN_CONFIG, "mChoices: []", "mChoices: [2, ~]")
+        .hasMessageContaining("train.mChoices");
     assertThat(
             variant(dir, TRAIN_CONFIG, "mChoices: []", "mChoices: [2, 4, 8]").toConfig().mChoices())
         .containsExactly(2, 4, 8);

@@ -136,6 +136,9 @@ public record TrainConfig(
     curriculum = curriculum == null ? Curriculum.NONE : curriculum;
     queryInit = queryInit == null ? QueryInit.RANDOM : queryInit;
     promptOrder = promptOrder == null ? LmConfig.PromptOrder.FRAMES_FIRST : promptOrder;
+    if (mChoices != null && mChoices.contains(null)) {
+      throw new IllegalArgumentException("train.mChoices: a value is missing, was " + mChoices);
+    }
     mChoices = mChoices == null ? List.of() : List.copyOf(mChoices);
     for (int i = 0; i < mChoices.size(); i++) {
       int m = mChoices.get(i);
