@@ -136,7 +136,7 @@ public record TrainConfig(
     curriculum = curriculum == null ? Curriculum.NONE : curriculum;
     queryInit = queryInit == null ? QueryInit.RANDOM : queryInit;
     promptOrder = promptOrder == null ? LmConfig.PromptOrder.FRAMES_FIRST : promptOrder;
-    if (mChoices != null && mChoices.contains(null)) {
+    if (mChoices != null && mChoices.stream().anyMatch(java.util.Objects::isNull)) {
       throw new IllegalArgumentException("train.mChoices: a value is missing, was " + mChoices);
     }
     mChoices = mChoices == null ? List.of() : List.copyOf(mChoices);
