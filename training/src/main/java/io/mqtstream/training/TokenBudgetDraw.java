@@ -16,6 +16,17 @@ import java.util.stream.IntStream;
  */
 record TokenBudgetDraw(int[] choices, double[] cumulative) {
 
+  /** The draw a run's config asks for: its fixed m, else its {@code mChoices} or every even m. */
+  static TokenBudgetDraw of(TrainConfig config) {
+    if (config.fixedM() > 0) {
+      return fixed(config.fixedM());
+    }
+    return config.mChoices().isEmpty()
+        ? weighted(config.encoder().mqt().maxTokens(), config.mDrawPower())
+        : weighted(
+            config.mChoices().stream().mapToInt(Integer::intValue).toArray(), config.mDrawPower());
+  }
+
   /**
    * Even m in 2..M with probability proportional to m^-power; power 0 is the reference's draw,
    * every even m alike (drawn with {@code nextInt}, as runs before {@code mDrawPower} drew it).

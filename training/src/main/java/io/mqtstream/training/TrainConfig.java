@@ -136,13 +136,13 @@ public record TrainConfig(
     curriculum = curriculum == null ? Curriculum.NONE : curriculum;
     queryInit = queryInit == null ? QueryInit.RANDOM : queryInit;
     promptOrder = promptOrder == null ? LmConfig.PromptOrder.FRAMES_FIRST : promptOrder;
-    if (mChoices != null && mChoices.stream().anyMatch(java.util.Objects::isNull)) {
-      throw new IllegalArgumentException("train.mChoices: a value is missing, was " + mChoices);
-    }
-    mChoices = mChoices == null ? List.of() : List.copyOf(mChoices);
+    mChoices = mChoices == null ? List.of() : mChoices;
     for (int i = 0; i < mChoices.size(); i++) {
-      int m = mChoices.get(i);
-      if (m < 1 || m > encoder.mqt().maxTokens() || (i > 0 && m <= mChoices.get(i - 1))) {
+      Integer m = mChoices.get(i);
+      if (m == null
+          || m < 1
+          || m > encoder.mqt().maxTokens()
+          || i > 0 && m <= mChoices.get(i - 1)) {
         throw new IllegalArgumentException(
             "train.mChoices: must ascend, each in 1.."
                 + encoder.mqt().maxTokens()
@@ -150,6 +150,7 @@ public record TrainConfig(
                 + mChoices);
       }
     }
+    mChoices = List.copyOf(mChoices);
     String noPyramid =
         queryInit == QueryInit.PYRAMID ? QueryPyramid.unsupported(encoder.mqt()) : null;
     if (noPyramid != null) {

@@ -109,14 +109,7 @@ public final class Trainer implements AutoCloseable {
             config.warmupSteps(),
             config.steps() - config.visionSteps(),
             0.1f);
-    this.draw =
-        config.fixedM() > 0
-            ? TokenBudgetDraw.fixed(config.fixedM())
-            : config.mChoices().isEmpty()
-                ? TokenBudgetDraw.weighted(config.encoder().mqt().maxTokens(), config.mDrawPower())
-                : TokenBudgetDraw.weighted(
-                    config.mChoices().stream().mapToInt(Integer::intValue).toArray(),
-                    config.mDrawPower());
+    this.draw = TokenBudgetDraw.of(config);
     Map<String, Parameter> backbone = new LinkedHashMap<>();
     encoder
         .parameters()
