@@ -61,7 +61,8 @@ record TrainSpec(
     int mDrawsPerStep,
     float distillWeight,
     boolean sandwich,
-    List<Integer> mChoices) {
+    List<Integer> mChoices,
+    boolean nameSummary) {
 
   /** One curriculum stage: until this step, at most this many objects per clip. */
   record Stage(int untilStep, int maxObjects) {}
@@ -260,7 +261,8 @@ record TrainSpec(
           mDrawsPerStep,
           distillWeight,
           sandwich,
-          mChoices);
+          mChoices,
+          nameSummary);
     } catch (IllegalArgumentException e) {
       String[] kv = e.getMessage().split(":", 2);
       throw new ConfigException(kv[0], kv.length > 1 ? kv[1].trim() : e.getMessage(), e);

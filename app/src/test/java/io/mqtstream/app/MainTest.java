@@ -117,6 +117,9 @@ class MainTest {
     failure(dir, TRAIN_CONFIG, "mChoices: []", "").hasMessageContaining("mChoices");
     failure(dir, TRAIN_CONFIG, "mChoices: []", "mChoices: [2, ~]")
         .hasMessageContaining("train.mChoices");
+    failure(dir, TRAIN_CONFIG, "nameSummary: false", "nameSummary: true")
+        .hasMessageContaining("train.nameSummary");
+    failure(dir, TRAIN_CONFIG, "nameSummary: false", "").hasMessageContaining("nameSummary");
     assertThat(
             variant(dir, TRAIN_CONFIG, "mChoices: []", "mChoices: [2, 4, 8]").toConfig().mChoices())
         .containsExactly(2, 4, 8);

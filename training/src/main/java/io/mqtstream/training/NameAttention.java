@@ -21,22 +21,27 @@ import java.util.Map;
  * This loss asks for it: at each object name in a question, head h of the LM's first layer puts its
  * attention on that object's token in frame {@code T − 1 − h} (cross-entropy of the attention
  * weight, averaged over names and heads), so the name's position holds the object's place in the
- * last frames, and its motion as their difference. Only names whose token is among the first m are
- * asked about. Nothing is added to the model: the loss shapes the LM's own attention.
+ * last frames, and its motion as their difference. Names whose token is among the first m are asked
+ * about; with {@code nameSummary} the others too, their heads pointed at the frame's summary, token
+ * 0 (at a small budget the summary is all the frame says of them). Nothing is added to the model:
+ * the loss shapes the LM's own attention.
  */
 final class NameAttention {
   /** The LM layer whose attention the loss shapes. */
   static final int LAYER = 0;
 
   private final float weight;
+  private final boolean summary;
   private final Map<Long, Integer> identityOfName = new HashMap<>();
 
   /**
    * @param tokenizer a tokenizer that reads each object name as one token
    * @param weight {@code nameAttention}
+   * @param summary {@code nameSummary}: names beyond m look at token 0
    */
-  NameAttention(TextTokenizer tokenizer, float weight) {
+  NameAttention(TextTokenizer tokenizer, float weight, boolean summary) {
     this.weight = weight;
+    this.summary = summary;
     for (Shape s : Shape.values()) {
       for (Colour c : Colour.values()) {
         long[] ids = tokenizer.encode(c.word() + " " + s.word());
@@ -81,9 +86,9 @@ final class NameAttention {
    * @param heads the layer's heads
    * @param length the padded row length L
    * @return flat indices into (R, H, L, L), one per (name, head), empty when no name's token is
-   *     among the first m
+   *     among the first m and names beyond m are not asked about
    */
-  static long[] targets(
+  long[] targets(
       List<Name> names,
       int[] rowOf,
       int[] nameAt,
@@ -95,13 +100,15 @@ final class NameAttention {
     List<Long> at = new ArrayList<>();
     for (int k = 0; k < names.size(); k++) {
       Name name = names.get(k);
-      if (name == null || 1 + name.identity() >= m) {
+      boolean own = name != null && 1 + name.identity() < m;
+      if (name == null || !(own || summary)) {
         continue;
       }
+      int token = own ? 1 + name.identity() : 0; // its own token, else the frame's summary
       int row = rowOf[k];
       for (int h = 0; h < Math.min(heads, frames); h++) {
         int frame = frames - 1 - h;
-        long key = firstVisual[row] + (long) frame * m + 1 + name.identity();
+        long key = firstVisual[row] + (long) frame * m + token;
         at.add((((long) row * heads + h) * length + nameAt[k]) * length + key);
       }
     }

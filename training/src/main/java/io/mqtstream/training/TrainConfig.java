@@ -84,6 +84,11 @@ import java.util.List;
  * @param mChoices the m the Matryoshka objective draws from, ascending, each in 1..M (ignored with
  *     {@code fixedM}); empty = the even numbers 2..M, the reference's; e.g. the engine's budget
  *     ladder 2, 4, 8, 16, 32, so every step trains an m the engine serves (a departure)
+ * @param nameSummary with {@code nameAttention}: whether a name whose own token lies beyond m (1 +
+ *     i >= m) has the same heads look at the frame's summary, token 0, instead of nowhere, so at a
+ *     small budget the LM reads the object it is asked about from the summary; changes nothing at m
+ *     > 15, where every identity has its token (a departure); false = those names are not asked
+ *     about
  */
 public record TrainConfig(
     long seed,
@@ -122,7 +127,8 @@ public record TrainConfig(
     int mDrawsPerStep,
     float distillWeight,
     boolean sandwich,
-    List<Integer> mChoices) {
+    List<Integer> mChoices,
+    boolean nameSummary) {
 
   /** Where a fresh run's latent queries start looking. */
   public enum QueryInit {
@@ -232,6 +238,10 @@ public record TrainConfig(
       throw new IllegalArgumentException(
           "train.nameSubject: needs nameAttention > 0 (the heads whose gathering it reads)");
     }
+    if (nameSummary && nameAttention == 0) {
+      throw new IllegalArgumentException(
+          "train.nameSummary: needs nameAttention > 0 (the heads it points at the summary)");
+    }
     if (questionsPerClip < 1) {
       throw new IllegalArgumentException("train.questionsPerClip: must be >= 1");
     }
@@ -302,6 +312,7 @@ public record TrainConfig(
         mDrawsPerStep,
         distillWeight,
         sandwich,
-        mChoices);
+        mChoices,
+        nameSummary);
   }
 }

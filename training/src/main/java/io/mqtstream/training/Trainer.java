@@ -145,7 +145,7 @@ public final class Trainer implements AutoCloseable {
             : null;
     this.nameAttention =
         config.nameAttention() > 0
-            ? new NameAttention(reasoner.tokenizer(), config.nameAttention())
+            ? new NameAttention(reasoner.tokenizer(), config.nameAttention(), config.nameSummary())
             : null;
   }
 
@@ -779,7 +779,7 @@ public final class Trainer implements AutoCloseable {
 
   /** Where the first layer's heads should look from each name ({@link NameAttention#targets}). */
   private long[] nameTargets(List<Example> batch, Inputs in, int m) {
-    return NameAttention.targets(
+    return nameAttention.targets(
         names(batch),
         in.targetRow(),
         nameAt(batch, in),

@@ -95,7 +95,8 @@ class TrainerTest {
         1,
         0f,
         false,
-        List.of());
+        List.of(),
+        false);
   }
 
   @Test
@@ -203,7 +204,8 @@ class TrainerTest {
         c.mDrawsPerStep(),
         c.distillWeight(),
         c.sandwich(),
-        c.mChoices());
+        c.mChoices(),
+        c.nameSummary());
   }
 
   static TrainConfig withOrder(TrainConfig c, LmConfig.PromptOrder order) {
@@ -705,6 +707,95 @@ class TrainerTest {
         .hasMessageStartingWith("train.nameAttention");
   }
 
+  /**
+   * With {@code nameSummary} a name whose own token lies beyond m has the name loss's heads look at
+   * its frame's summary, token 0, instead of nowhere: at m = 4 every target's looked-at input is
+   * token 1 + i of frame T − 1 − h when 1 + i < 4, else token 0 of that frame (plus the frame's and
+   * the token's index embeddings); the targets of the names within m are exactly those of the run
+   * without the key; at m = M (16 here), where every identity has its token, the two runs' targets
+   * are the same. A fixed-m = 4 step then trains the first layer otherwise than without the key.
+   */
+  @Test
+  void withNameSummaryANameBeyondMLooksAtItsFramesSummary(@TempDir Path dir) throws Exception {
+    TrainConfig without =
+        changed(
+            changed(
+                withNameAttention(
+                    withTokenIndex(withObjectNames(withIdentityTokens(tiny(2), 0f))), 1f),
+                "alignmentSteps",
+                0),
+            "fixedM",
+            4);
+    TrainConfig with = changed(without, "nameSummary", true);
+    List<Clip> heldOut = heldOut(with);
+    int m = 4;
+    int frames = with.world().frames();
+    int heads = with.lmHeads();
+    List<Long> ownTargets = new ArrayList<>();
+    int atSummary = 0;
+    try (Trainer t = Trainer.create(with, dir.resolve("with"));
+        NDManager scope = NDManager.newBaseManager()) {
+      ParameterStore ps = new ParameterStore(scope, false);
+      DecoderLm lm = t.reasoner().lm();
+      int d = lm.config().dim();
+      Map<Integer, float[]> nameOf = new HashMap<>(); // identity → its name's embedding
+      for (Shape shape : Shape.values()) {
+        for (Colour colour : Colour.values()) {
+          long[] id = t.reasoner().tokenizer().encode(colour.word() + " " + shape.word());
+          nameOf.put(
+              PatchTargets.slot(colour, shape),
+              lm.embedTokens(ps, scope, new long[][] {id}, false).toFloatArray());
+        }
+      }
+      float[] index = lm.tokenIndex(ps, scope, m, false).toFloatArray(); // (m, D)
+      Trainer.NameLookups l = t.nameLookups(heldOut, m);
+      for (long at : l.at()) {
+        long key = at % l.length();
+        long query = at / l.length() % l.length();
+        int head = (int) (at / l.length() / l.length() % heads);
+        int row = (int) (at / l.length() / l.length() / heads);
+        float[] looking = slice(l.inputs(), (row * l.length() + query) * d, d);
+        int identity =
+            nameOf.entrySet().stream()
+                .filter(e -> Arrays.equals(e.getValue(), looking))
+                .mapToInt(Map.Entry::getKey)
+                .findFirst()
+                .orElseThrow(() -> new AssertionError("not a name at " + query));
+        int token = 1 + identity < m ? 1 + identity : 0;
+        if (token == 0) {
+          atSummary++;
+        } else {
+          ownTargets.add(at);
+        }
+        int frame = frames - 1 - head;
+        float[] looked = slice(l.tokens(), ((row * frames + frame) * m + token) * d, d);
+        float[] frameIndex = lm.frameIndex(ps, scope, frame, false).toFloatArray();
+        float[] expected = new float[d];
+        for (int j = 0; j < d; j++) {
+          expected[j] = looked[j] + frameIndex[j] + index[token * d + j];
+        }
+        assertThat(slice(l.inputs(), (row * l.length() + key) * d, d))
+            .containsExactly(expected, Offset.offset(1e-5f));
+      }
+      assertThat(atSummary).as("names beyond m, one target per head").isPositive();
+      assertThat(t.nameError(heldOut, m)).isPositive();
+      try (Trainer plain = Trainer.create(without, dir.resolve("without"))) {
+        assertThat(plain.nameLookups(heldOut, m).at())
+            .hasSize(l.at().length - atSummary)
+            .containsExactly(ownTargets.stream().mapToLong(Long::longValue).toArray());
+        assertThat(plain.nameLookups(heldOut, 16).at())
+            .isNotEmpty()
+            .containsExactly(t.nameLookups(heldOut, 16).at());
+        plain.step();
+        t.step();
+        String firstLayer = "llm.layers.0.attn.k_proj.weight";
+        assertThat(snapshot(t).get(firstLayer)).isNotEqualTo(snapshot(plain).get(firstLayer));
+      }
+    }
+    assertThatThrownBy(() -> changed(tiny(2), "nameSummary", true))
+        .hasMessageStartingWith("train.nameSummary");
+  }
+
   private static float[] slice(float[] all, long from, int n) {
     return Arrays.copyOfRange(all, (int) from, (int) from + n);
   }
@@ -988,7 +1079,8 @@ class TrainerTest {
             1,
             0f,
             false,
-            List.of());
+            List.of(),
+            false);
     try (Trainer t = Trainer.create(c, dir)) {
       float[] positions = t.encoder().parameters().get("mqt.pos_embed").getArray().toFloatArray();
       for (int i = 0; i < 40; i++) {
