@@ -1146,8 +1146,8 @@ public final class Trainer implements AutoCloseable {
   /**
    * The name loss's error on {@code clips} at {@code m} (no gradient, no update): each clip asked
    * its questions about one object as {@link #subjectError} asks them, the mean −log of the first
-   * layer's attention on each named object's token ({@link NameAttention#error}); NaN when no
-   * name's token is among the first m.
+   * layer's attention on each named object's token, or with {@code nameSummary} on the summary
+   * beyond m ({@link NameAttention#error}); NaN when the loss has no target.
    *
    * @throws IllegalStateException when the run has no name loss ({@code nameAttention} 0)
    */
