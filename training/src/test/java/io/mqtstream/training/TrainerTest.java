@@ -653,48 +653,8 @@ class TrainerTest {
         withNameAttention(withTokenIndex(withObjectNames(withIdentityTokens(tiny(150), 0f))), 1f);
     List<Clip> heldOut = heldOut(c);
     int m = 16;
-    int frames = c.world().frames();
-    int heads = c.lmHeads();
-    try (Trainer t = Trainer.create(c, dir);
-        NDManager scope = NDManager.newBaseManager()) {
-      ParameterStore ps = new ParameterStore(scope, false);
-      DecoderLm lm = t.reasoner().lm();
-      int d = lm.config().dim();
-      Map<Integer, float[]> nameOf = new HashMap<>(); // identity → its name's embedding
-      for (Shape shape : Shape.values()) {
-        for (Colour colour : Colour.values()) {
-          long[] id = t.reasoner().tokenizer().encode(colour.word() + " " + shape.word());
-          assertThat(id).hasSize(1);
-          nameOf.put(
-              PatchTargets.slot(colour, shape),
-              lm.embedTokens(ps, scope, new long[][] {id}, false).toFloatArray());
-        }
-      }
-      float[] index = lm.tokenIndex(ps, scope, m, false).toFloatArray(); // (m, D)
-      Trainer.NameLookups l = t.nameLookups(heldOut, m);
-      assertThat(l.at()).isNotEmpty();
-      for (long at : l.at()) {
-        long key = at % l.length();
-        long query = at / l.length() % l.length();
-        int head = (int) (at / l.length() / l.length() % heads);
-        int row = (int) (at / l.length() / l.length() / heads);
-        float[] looking = slice(l.inputs(), (row * l.length() + query) * d, d);
-        int identity =
-            nameOf.entrySet().stream()
-                .filter(e -> Arrays.equals(e.getValue(), looking))
-                .mapToInt(Map.Entry::getKey)
-                .findFirst()
-                .orElseThrow(() -> new AssertionError("not a name at " + query));
-        int frame = frames - 1 - head;
-        float[] token = slice(l.tokens(), ((row * frames + frame) * m + 1 + identity) * d, d);
-        float[] frameIndex = lm.frameIndex(ps, scope, frame, false).toFloatArray();
-        float[] expected = new float[d];
-        for (int j = 0; j < d; j++) {
-          expected[j] = token[j] + frameIndex[j] + index[(1 + identity) * d + j];
-        }
-        assertThat(slice(l.inputs(), (row * l.length() + key) * d, d))
-            .containsExactly(expected, Offset.offset(1e-5f));
-      }
+    try (Trainer t = Trainer.create(c, dir)) {
+      assertThat(lookedAt(t, c, heldOut, m, i -> 1 + i)).isNotEmpty();
       float before = t.nameError(heldOut, m);
       for (int i = 0; i < c.steps(); i++) {
         t.step();
@@ -729,12 +689,53 @@ class TrainerTest {
     TrainConfig with = changed(without, "nameSummary", true);
     List<Clip> heldOut = heldOut(with);
     int m = 4;
-    int frames = with.world().frames();
-    int heads = with.lmHeads();
     List<Long> ownTargets = new ArrayList<>();
     int atSummary = 0;
-    try (Trainer t = Trainer.create(with, dir.resolve("with"));
-        NDManager scope = NDManager.newBaseManager()) {
+    try (Trainer t = Trainer.create(with, dir.resolve("with"))) {
+      Map<Long, Integer> looked = lookedAt(t, with, heldOut, m, i -> 1 + i < m ? 1 + i : 0);
+      long[] all = t.nameLookups(heldOut, m).at();
+      for (long at : all) {
+        if (looked.get(at) == 0) {
+          atSummary++;
+        } else {
+          ownTargets.add(at);
+        }
+      }
+      assertThat(atSummary).as("names beyond m, one target per head").isPositive();
+      assertThat(t.nameError(heldOut, m)).isPositive();
+      try (Trainer plain = Trainer.create(without, dir.resolve("without"))) {
+        assertThat(plain.nameLookups(heldOut, m).at())
+            .hasSize(all.length - atSummary)
+            .containsExactly(ownTargets.stream().mapToLong(Long::longValue).toArray());
+        assertThat(plain.nameLookups(heldOut, 16).at())
+            .isNotEmpty()
+            .containsExactly(t.nameLookups(heldOut, 16).at());
+        plain.step();
+        t.step();
+        String firstLayer = "llm.layers.0.attn.k_proj.weight";
+        assertThat(snapshot(t).get(firstLayer)).isNotEqualTo(snapshot(plain).get(firstLayer));
+      }
+    }
+    assertThatThrownBy(() -> changed(tiny(2), "nameSummary", true))
+        .hasMessageStartingWith("train.nameSummary");
+  }
+
+  /**
+   * The name loss's targets on {@code heldOut} at {@code m}, each with the token it looks at, after
+   * checking that it looks from a name's embedding at token {@code tokenOf(i)} (i that name's
+   * identity) of frame T − 1 − h: the LM's input there is that token plus the frame's and the
+   * token's index embeddings.
+   */
+  private static Map<Long, Integer> lookedAt(
+      Trainer t,
+      TrainConfig c,
+      List<Clip> heldOut,
+      int m,
+      java.util.function.IntUnaryOperator tokenOf) {
+    int frames = c.world().frames();
+    int heads = c.lmHeads();
+    Map<Long, Integer> looked = new HashMap<>();
+    try (NDManager scope = NDManager.newBaseManager()) {
       ParameterStore ps = new ParameterStore(scope, false);
       DecoderLm lm = t.reasoner().lm();
       int d = lm.config().dim();
@@ -742,6 +743,7 @@ class TrainerTest {
       for (Shape shape : Shape.values()) {
         for (Colour colour : Colour.values()) {
           long[] id = t.reasoner().tokenizer().encode(colour.word() + " " + shape.word());
+          assertThat(id).hasSize(1);
           nameOf.put(
               PatchTargets.slot(colour, shape),
               lm.embedTokens(ps, scope, new long[][] {id}, false).toFloatArray());
@@ -761,39 +763,20 @@ class TrainerTest {
                 .mapToInt(Map.Entry::getKey)
                 .findFirst()
                 .orElseThrow(() -> new AssertionError("not a name at " + query));
-        int token = 1 + identity < m ? 1 + identity : 0;
-        if (token == 0) {
-          atSummary++;
-        } else {
-          ownTargets.add(at);
-        }
+        int token = tokenOf.applyAsInt(identity);
         int frame = frames - 1 - head;
-        float[] looked = slice(l.tokens(), ((row * frames + frame) * m + token) * d, d);
+        float[] tokenValue = slice(l.tokens(), ((row * frames + frame) * m + token) * d, d);
         float[] frameIndex = lm.frameIndex(ps, scope, frame, false).toFloatArray();
         float[] expected = new float[d];
         for (int j = 0; j < d; j++) {
-          expected[j] = looked[j] + frameIndex[j] + index[token * d + j];
+          expected[j] = tokenValue[j] + frameIndex[j] + index[token * d + j];
         }
         assertThat(slice(l.inputs(), (row * l.length() + key) * d, d))
             .containsExactly(expected, Offset.offset(1e-5f));
-      }
-      assertThat(atSummary).as("names beyond m, one target per head").isPositive();
-      assertThat(t.nameError(heldOut, m)).isPositive();
-      try (Trainer plain = Trainer.create(without, dir.resolve("without"))) {
-        assertThat(plain.nameLookups(heldOut, m).at())
-            .hasSize(l.at().length - atSummary)
-            .containsExactly(ownTargets.stream().mapToLong(Long::longValue).toArray());
-        assertThat(plain.nameLookups(heldOut, 16).at())
-            .isNotEmpty()
-            .containsExactly(t.nameLookups(heldOut, 16).at());
-        plain.step();
-        t.step();
-        String firstLayer = "llm.layers.0.attn.k_proj.weight";
-        assertThat(snapshot(t).get(firstLayer)).isNotEqualTo(snapshot(plain).get(firstLayer));
+        looked.put(at, token);
       }
     }
-    assertThatThrownBy(() -> changed(tiny(2), "nameSummary", true))
-        .hasMessageStartingWith("train.nameSummary");
+    return looked;
   }
 
   private static float[] slice(float[] all, long from, int n) {
