@@ -101,7 +101,7 @@ final class NameAttention {
     for (int k = 0; k < names.size(); k++) {
       Name name = names.get(k);
       boolean own = name != null && 1 + name.identity() < m;
-      if (name == null || !(own || summary)) {
+      if (name == null || !own && !summary) {
         continue;
       }
       int token = own ? 1 + name.identity() : 0; // its own token, else the frame's summary
