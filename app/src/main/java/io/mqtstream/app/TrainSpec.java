@@ -62,7 +62,8 @@ record TrainSpec(
     float distillWeight,
     boolean sandwich,
     List<Integer> mChoices,
-    boolean nameSummary) {
+    boolean nameSummary,
+    int summaryTokens) {
 
   /** One curriculum stage: until this step, at most this many objects per clip. */
   record Stage(int untilStep, int maxObjects) {}
@@ -262,7 +263,8 @@ record TrainSpec(
           distillWeight,
           sandwich,
           mChoices,
-          nameSummary);
+          nameSummary,
+          summaryTokens);
     } catch (IllegalArgumentException e) {
       String[] kv = e.getMessage().split(":", 2);
       throw new ConfigException(kv[0], kv.length > 1 ? kv[1].trim() : e.getMessage(), e);

@@ -120,6 +120,9 @@ class MainTest {
     failure(dir, TRAIN_CONFIG, "nameSummary: false", "nameSummary: true")
         .hasMessageContaining("train.nameSummary");
     failure(dir, TRAIN_CONFIG, "nameSummary: false", "").hasMessageContaining("nameSummary");
+    failure(dir, TRAIN_CONFIG, "summaryTokens: 1", "summaryTokens: 0")
+        .hasMessageContaining("train.summaryTokens");
+    failure(dir, TRAIN_CONFIG, "summaryTokens: 1", "").hasMessageContaining("summaryTokens");
     assertThat(
             variant(dir, TRAIN_CONFIG, "mChoices: []", "mChoices: [2, 4, 8]").toConfig().mChoices())
         .containsExactly(2, 4, 8);

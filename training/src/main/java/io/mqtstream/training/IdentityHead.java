@@ -1,6 +1,7 @@
 package io.mqtstream.training;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
@@ -13,6 +14,7 @@ import io.mqtstream.nn.Scalars;
 import io.mqtstream.nn.Tensors;
 import io.mqtstream.world.Clip;
 import io.mqtstream.world.SceneObject;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -29,13 +31,14 @@ import java.util.Map;
  * place across frames, and a place that is a few pixels off (mqt-tiny v11: 4.9 px rms, as much as
  * an object moves in a frame) does not say which way it went.
  *
- * <p>With {@code identityTokens} one more linear map, shared by the tokens, reads from token {@code
- * 1 + i} alone whether identity {@code i} is shown and where (and, with motion, a second one reads
- * from that token's change between two frames how far it moved): each identity gets a token of its
- * own, in one layout, so the LM can find "the red circle" by attending to one token instead of
- * reading a per-identity code out of a mean (eval {@code --by-objects}: v13 answers position and
- * direction about a lone object always right, about one among others about half the time). Only the
- * slots below m are read, so small m keeps the frame's summary and larger m adds the objects.
+ * <p>With {@code identityTokens} one more linear map, shared by the tokens, reads from identity
+ * {@code i}'s own token alone (token {@code 1 + i}, or past the summaries: {@link TokenLayout})
+ * whether identity {@code i} is shown and where (and, with motion, a second one reads from that
+ * token's change between two frames how far it moved): each identity gets a token of its own, in
+ * one layout, so the LM can find "the red circle" by attending to one token instead of reading a
+ * per-identity code out of a mean (eval {@code --by-objects}: v13 answers position and direction
+ * about a lone object always right, about one among others about half the time). Only the slots
+ * below m are read, so small m keeps the frame's summary and larger m adds the objects.
  */
 final class IdentityHead {
   static final String HEAD_FILE = "identity_head.safetensors";
@@ -61,6 +64,7 @@ final class IdentityHead {
   private final boolean places;
   private final float motionWeight;
   private final int frames;
+  private final TokenLayout layout;
 
   IdentityHead(int tokenDim, NDManager manager, TrainConfig config) {
     Map<String, Parameter> parameters = new LinkedHashMap<>();
@@ -71,6 +75,7 @@ final class IdentityHead {
     head.collect("identity_head", parameters);
     this.motionWeight = config.identityMotion();
     this.frames = config.world().frames();
+    this.layout = new TokenLayout(config.summaryTokens());
     if (motionWeight > 0) {
       this.motionHead = new Dense(tokenDim, 2 * IDENTITIES, true);
       motionHead.initialize(manager, DataType.FLOAT32, new Shape(1, tokenDim));
@@ -126,7 +131,8 @@ final class IdentityHead {
 
   /**
    * The loss stages 1 and 2 add: the identities' and places' errors of {@link #errors} times {@code
-   * identityWeight}, plus the motion error times {@code identityMotion}.
+   * identityWeight}, plus the motion error times {@code identityMotion}, plus with {@code
+   * identityTokens} the slot reads' errors times it where an identity's token is among the first m.
    */
   NDArray loss(ParameterStore ps, NDManager scope, NDArray tokens, float[] targets) {
     NDList e = errors(ps, scope, tokens, targets);
@@ -134,7 +140,7 @@ final class IdentityHead {
     if (motionHead != null) {
       loss = loss.add(Scalars.times(e.get(2), motionWeight));
     }
-    if (slotHead != null && tokens.getShape().get(1) > 1) {
+    if (slotHead != null && layout.identitiesWithin((int) tokens.getShape().get(1)).length > 0) {
       NDArray slots = e.get(3).add(e.get(4));
       if (slotMotionHead != null) {
         slots = slots.add(Scalars.times(e.get(5), motionWeight));
@@ -149,8 +155,9 @@ final class IdentityHead {
    * squared error of the shown objects' places (per coordinate; NaN without {@code
    * identityPlaces}); the mean squared error of the motion of the objects shown in two consecutive
    * frames (per coordinate, in {@link #MOTION_SCALE} units; NaN without {@code identityMotion});
-   * with {@code identityTokens}, the same three read from each identity's own token {@code 1 + i}
-   * of the first m (NaN where m is 1, which has no slot, or without motion for the third).
+   * with {@code identityTokens}, the same three read from each identity's own token ({@link
+   * TokenLayout}) among the first m (NaN where m is 1, which has no slot, or without motion for the
+   * third).
    *
    * @param tokens (N, m, D), the frames' first m tokens, clip after clip, frame after frame
    * @param targets N × {@link #TARGET_WIDTH}, from {@link #targets}
@@ -166,14 +173,14 @@ final class IdentityHead {
         places
             ? maskedSquaredError(
                 out.get(new NDIndex(":, " + IDENTITIES + ":")).reshape(n, IDENTITIES, 2),
-                placeTargets(all, IDENTITIES),
+                placeTargets(all),
                 y)
             : scope.create(Float.NaN);
     NDArray motionError = scope.create(Float.NaN);
     if (motionHead != null) {
       NDArray motion = // (C·(T−1), I, 2), from each frame's mean minus the one before
           motionHead.apply(ps, frameChange(mean), true).reshape(-1, IDENTITIES, 2);
-      motionError = motionError(motion, all, IDENTITIES);
+      motionError = motionError(motion, all, null);
     }
     NDList errors = new NDList(bce, placeError, motionError);
     if (slotHead != null) {
@@ -183,27 +190,49 @@ final class IdentityHead {
   }
 
   /**
-   * The slot reads: presence (binary cross-entropy), place and motion of identity i from token 1 +
-   * i, for the identities whose token is among the first m.
+   * The slot reads: presence (binary cross-entropy), place and motion of identity i from its own
+   * token ({@link TokenLayout#tokenOf}), for the identities whose token is among the first m.
    *
    * @param tokens (N, m, D)
    * @param all (N, TARGET_WIDTH)
    */
   private NDList slotErrors(ParameterStore ps, NDManager scope, NDArray tokens, NDArray all) {
-    int s = Math.min((int) tokens.getShape().get(1) - 1, IDENTITIES); // slots among the first m
-    if (s < 1) {
+    int[] shown = layout.identitiesWithin((int) tokens.getShape().get(1)); // s of them
+    if (shown.length == 0) {
       return new NDList(scope.create(Float.NaN), scope.create(Float.NaN), scope.create(Float.NaN));
     }
-    NDArray slots = tokens.get(new NDIndex(":, 1:" + (1 + s))); // (N, s, D)
+    int[] own = Arrays.stream(shown).map(layout::tokenOf).toArray();
+    NDArray slots = take(tokens, own); // (N, s, D)
     NDArray out = slotHead.apply(ps, slots, true); // (N, s, 3)
-    NDArray y = all.get(new NDIndex(":, 0:" + s)); // (N, s)
+    NDArray y = take(all.get(new NDIndex(":, 0:" + IDENTITIES)), shown); // (N, s)
     NDArray bce = binaryCrossEntropy(out.get(new NDIndex(":, :, 0")), y);
-    NDArray place = maskedSquaredError(out.get(new NDIndex(":, :, 1:3")), placeTargets(all, s), y);
+    NDArray place =
+        maskedSquaredError(out.get(new NDIndex(":, :, 1:3")), placeTargets(all, shown), y);
     if (slotMotionHead == null) {
       return new NDList(bce, place, scope.create(Float.NaN));
     }
     NDArray motion = slotMotionHead.apply(ps, frameChange(slots), true); // (C·(T−1), s, 2)
-    return new NDList(bce, place, motionError(motion, all, s));
+    return new NDList(bce, place, motionError(motion, all, shown));
+  }
+
+  /**
+   * x's entries at the given indices of axis 1, in that order, as slices of the runs of consecutive
+   * indices (one run in the layout of one summary token).
+   *
+   * @param x (N, K, ...)
+   * @return (N, at.length, ...)
+   */
+  private static NDArray take(NDArray x, int[] at) {
+    NDList runs = new NDList();
+    for (int start = 0; start < at.length; ) {
+      int end = start + 1;
+      while (end < at.length && at[end] == at[end - 1] + 1) {
+        end++;
+      }
+      runs.add(x.get(new NDIndex(":, " + at[start] + ":" + (at[end - 1] + 1))));
+      start = end;
+    }
+    return runs.size() == 1 ? runs.singletonOrThrow() : NDArrays.concat(runs, 1);
   }
 
   /** Mean binary cross-entropy of logits z against 0/1 targets y, in nats. */
@@ -212,11 +241,17 @@ final class IdentityHead {
     return Scalars.atLeast(z, 0).sub(y.mul(z)).add(z.abs().neg().exp().add(1f).log()).mean();
   }
 
-  /** The places (x, y) of the first {@code s} identities: (N, s, 2), 0 where not shown. */
-  private static NDArray placeTargets(NDArray all, int s) {
+  /** The places (x, y) of the given identities, in that order: (N, s, 2), 0 where not shown. */
+  private static NDArray placeTargets(NDArray all, int[] identities) {
+    return take(
+        all.get(new NDIndex(":, " + IDENTITIES + ":" + 3 * IDENTITIES)).reshape(-1, IDENTITIES, 2),
+        identities);
+  }
+
+  /** The places (x, y) of every identity: (N, I, 2), 0 where not shown. */
+  private static NDArray placeTargets(NDArray all) {
     return all.get(new NDIndex(":, " + IDENTITIES + ":" + 3 * IDENTITIES))
-        .reshape(-1, IDENTITIES, 2)
-        .get(new NDIndex(":, 0:" + s));
+        .reshape(-1, IDENTITIES, 2);
   }
 
   /** Each frame's x minus the frame before's, clip by clip: (N, ...) → (C·(T−1), ...). */
@@ -234,24 +269,24 @@ final class IdentityHead {
   }
 
   /**
-   * The motion error of the first {@code s} identities over the objects shown in a frame and the
-   * one before.
+   * The motion error of the given identities (null: all of them) over the objects shown in a frame
+   * and the one before.
    *
-   * @param motion (C·(T−1), s, 2), as read from {@link #frameChange}
+   * @param motion (C·(T−1), s, 2), as read from {@link #frameChange}, s = identities.length (or I)
    * @param all (N, TARGET_WIDTH)
    */
-  private NDArray motionError(NDArray motion, NDArray all, int s) {
+  private NDArray motionError(NDArray motion, NDArray all, int[] identities) {
     NDArray later = all.reshape(-1, frames, TARGET_WIDTH).get(new NDIndex(":, 1:"));
-    NDArray both = // (C·(T−1), s): shown in the frame and the one before
+    NDArray both = // (C·(T−1), I): shown in the frame and the one before
         later
             .get(new NDIndex(":, :, " + 3 * IDENTITIES + ":" + 4 * IDENTITIES))
-            .reshape(-1, IDENTITIES)
-            .get(new NDIndex(":, 0:" + s));
-    NDArray moved = // (C·(T−1), s, 2)
-        later
-            .get(new NDIndex(":, :, " + 4 * IDENTITIES + ":"))
-            .reshape(-1, IDENTITIES, 2)
-            .get(new NDIndex(":, 0:" + s));
+            .reshape(-1, IDENTITIES);
+    NDArray moved = // (C·(T−1), I, 2)
+        later.get(new NDIndex(":, :, " + 4 * IDENTITIES + ":")).reshape(-1, IDENTITIES, 2);
+    if (identities != null) { // (C·(T−1), s) and (C·(T−1), s, 2)
+      both = take(both, identities);
+      moved = take(moved, identities);
+    }
     return maskedSquaredError(motion, moved, both);
   }
 

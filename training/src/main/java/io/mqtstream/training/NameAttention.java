@@ -15,16 +15,17 @@ import java.util.Map;
 /**
  * An auxiliary loss of stage 2 on where the LM looks. With object names as one token and a token
  * per identity (token {@code 1 + i} of every frame holds identity i's presence, place and motion,
- * {@link IdentityHead}), finding "the red circle" is a lookup: the name's embedding asks for token
- * {@code 1 + i}. The LM did not learn that lookup from answers alone (the model card: v13 to v15
- * answer position and direction about one object among several as if they picked one at random).
- * This loss asks for it: at each object name in a question, head h of the LM's first layer puts its
- * attention on that object's token in frame {@code T − 1 − h} (cross-entropy of the attention
- * weight, averaged over names and heads), so the name's position holds the object's place in the
- * last frames, and its motion as their difference. Names whose token is among the first m are asked
- * about; with {@code nameSummary} the others too, their heads pointed at the frame's summary, token
- * 0 (at a small budget the summary is all the frame says of them). Nothing is added to the model:
- * the loss shapes the LM's own attention.
+ * {@link IdentityHead}; past the summaries with more than one, {@link TokenLayout}), finding "the
+ * red circle" is a lookup: the name's embedding asks for token {@code 1 + i}. The LM did not learn
+ * that lookup from answers alone (the model card: v13 to v15 answer position and direction about
+ * one object among several as if they picked one at random). This loss asks for it: at each object
+ * name in a question, head h of the LM's first layer puts its attention on that object's token in
+ * frame {@code T − 1 − h} (cross-entropy of the attention weight, averaged over names and heads),
+ * so the name's position holds the object's place in the last frames, and its motion as their
+ * difference. Names whose token is among the first m are asked about; with {@code nameSummary} the
+ * others too, their heads pointed at the frame's summary, token 0 (at a small budget the summary is
+ * all the frame says of them). Nothing is added to the model: the loss shapes the LM's own
+ * attention.
  */
 final class NameAttention {
   /** The LM layer whose attention the loss shapes. */
@@ -32,16 +33,19 @@ final class NameAttention {
 
   private final float weight;
   private final boolean summary;
+  private final TokenLayout layout;
   private final Map<Long, Integer> identityOfName = new HashMap<>();
 
   /**
    * @param tokenizer a tokenizer that reads each object name as one token
    * @param weight {@code nameAttention}
    * @param summary {@code nameSummary}: names beyond m look at token 0
+   * @param layout where each identity's own token lies
    */
-  NameAttention(TextTokenizer tokenizer, float weight, boolean summary) {
+  NameAttention(TextTokenizer tokenizer, float weight, boolean summary, TokenLayout layout) {
     this.weight = weight;
     this.summary = summary;
+    this.layout = layout;
     for (Shape s : Shape.values()) {
       for (Colour c : Colour.values()) {
         long[] ids = tokenizer.encode(c.word() + " " + s.word());
@@ -100,11 +104,11 @@ final class NameAttention {
     List<Long> at = new ArrayList<>();
     for (int k = 0; k < names.size(); k++) {
       Name name = names.get(k);
-      boolean own = name != null && 1 + name.identity() < m;
+      boolean own = name != null && layout.within(name.identity(), m);
       if (name == null || !own && !summary) {
         continue;
       }
-      int token = own ? 1 + name.identity() : 0; // its own token, else the frame's summary
+      int token = own ? layout.tokenOf(name.identity()) : 0; // its own, else the frame's summary
       int row = rowOf[k];
       for (int h = 0; h < Math.min(heads, frames); h++) {
         int frame = frames - 1 - h;

@@ -89,6 +89,10 @@ import java.util.List;
  *     small budget the LM reads the object it is asked about from the summary; changes nothing at m
  *     > 15, where every identity has its token (a departure); false = those names are not asked
  *     about
+ * @param summaryTokens with {@code identityTokens}: how many of a frame's first tokens are its
+ *     summaries before the identities' own tokens ({@link TokenLayout}: identity i's is 1 + i,
+ *     those that would fall among the summaries move past the fifteenth), so a small budget is all
+ *     summaries (a departure); 1 = token 0 alone, the layout of v13 to v18
  */
 public record TrainConfig(
     long seed,
@@ -128,7 +132,8 @@ public record TrainConfig(
     float distillWeight,
     boolean sandwich,
     List<Integer> mChoices,
-    boolean nameSummary) {
+    boolean nameSummary,
+    int summaryTokens) {
 
   /** Where a fresh run's latent queries start looking. */
   public enum QueryInit {
@@ -242,6 +247,23 @@ public record TrainConfig(
       throw new IllegalArgumentException(
           "train.nameSummary: needs nameAttention > 0 (the heads it points at the summary)");
     }
+    if (summaryTokens < 1) {
+      throw new IllegalArgumentException("train.summaryTokens: must be >= 1");
+    }
+    if (summaryTokens > 1 && identityTokens == 0) {
+      throw new IllegalArgumentException(
+          "train.summaryTokens: more than 1 needs identityTokens > 0 (the tokens it moves)");
+    }
+    if (identityTokens > 0
+        && encoder.mqt().maxTokens() < new TokenLayout(summaryTokens).tokensNeeded()) {
+      throw new IllegalArgumentException(
+          "train.summaryTokens: "
+              + summaryTokens
+              + " summaries and a token per identity need "
+              + new TokenLayout(summaryTokens).tokensNeeded()
+              + " latent queries, the encoder has "
+              + encoder.mqt().maxTokens());
+    }
     if (questionsPerClip < 1) {
       throw new IllegalArgumentException("train.questionsPerClip: must be >= 1");
     }
@@ -313,6 +335,7 @@ public record TrainConfig(
         distillWeight,
         sandwich,
         mChoices,
-        nameSummary);
+        nameSummary,
+        summaryTokens);
   }
 }

@@ -145,7 +145,11 @@ public final class Trainer implements AutoCloseable {
             : null;
     this.nameAttention =
         config.nameAttention() > 0
-            ? new NameAttention(reasoner.tokenizer(), config.nameAttention(), config.nameSummary())
+            ? new NameAttention(
+                reasoner.tokenizer(),
+                config.nameAttention(),
+                config.nameSummary(),
+                new TokenLayout(config.summaryTokens()))
             : null;
   }
 
@@ -763,7 +767,8 @@ public final class Trainer implements AutoCloseable {
    * where each name stands in the LM's flattened (R·L) states, and the subject's {@link
    * SubjectHead#targets}, one after another.
    */
-  private static Subjects nameSubjects(List<Example> batch, Inputs in, int m) {
+  private Subjects nameSubjects(List<Example> batch, Inputs in, int m) {
+    TokenLayout layout = new TokenLayout(config.summaryTokens());
     List<NameAttention.Name> names = names(batch);
     List<float[]> subjects = new ArrayList<>();
     batch.forEach(e -> subjects.addAll(e.subjects()));
@@ -771,7 +776,7 @@ public final class Trainer implements AutoCloseable {
     long[] at = new long[names.size()];
     for (int k = 0; k < names.size(); k++) {
       NameAttention.Name name = names.get(k);
-      boolean read = name != null && 1 + name.identity() < m; // Subjects.of drops no subject
+      boolean read = name != null && layout.within(name.identity(), m); // Subjects.of drops none
       at[k] = read ? (long) in.targetRow()[k] * in.positions()[0].length + nameAt[k] : -1;
     }
     return Subjects.of(at, subjects);

@@ -1,11 +1,14 @@
 package io.mqtstream.training;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
@@ -82,6 +85,68 @@ class IdentityHeadTest {
     assertThat(own[4]).isLessThan((float) (0.1 * constant));
     assertThat(offByOne[4]).isGreaterThan((float) (0.8 * constant));
     assertThat(own[3]).isLessThan(offByOne[3]); // and whether it is shown
+  }
+
+  /**
+   * With four summary tokens the token reads pair identity i with token {@link
+   * TokenLayout#tokenOf}: on random tokens, every error equals the one-summary head's (same
+   * weights) on the same tokens moved so that identity i's sits at 1 + i; at m = 4, where no
+   * identity has its token, the reads are NaN and the loss stays finite (it adds no read).
+   */
+  @Test
+  void withFourSummariesTheTokenReadsPairEachIdentityWithItsMovedToken() {
+    TrainConfig one = TrainerTest.withQueries(TrainerTest.withIdentityTokens(fourFrames(), 1f), 20);
+    TrainConfig four = TrainerTest.changed(one, "summaryTokens", 4);
+    TokenLayout layout = new TokenLayout(4);
+    SyntheticWorld world = new SyntheticWorld(one.world());
+    List<Clip> clips = clips(world, Split.TEST, 8);
+    int n = clips.size() * one.world().frames();
+    int dim = 6;
+    try (NDManager manager = NDManager.newBaseManager()) {
+      IdentityHead headOne = new IdentityHead(dim, manager, one);
+      IdentityHead headFour = new IdentityHead(dim, manager, four);
+      headOne
+          .weights()
+          .parameters()
+          .forEach(
+              (name, p) ->
+                  headFour
+                      .weights()
+                      .parameters()
+                      .get(name)
+                      .getArray()
+                      .set(p.getArray().toFloatArray()));
+      NDArray tokens = manager.randomNormal(new Shape(n, 20, dim)); // (N, 20, D), four's layout
+      int[] from = new int[20]; // one's token k is four's token from[k]
+      List<Integer> rest = new java.util.ArrayList<>(List.of(1, 2, 3, 19));
+      for (int k = 0; k < 20; k++) {
+        from[k] = k == 0 ? 0 : k <= IDENTITIES ? layout.tokenOf(k - 1) : rest.remove(0);
+      }
+      NDArray moved = // (N, 20, D), one's layout
+          NDArrays.stack(
+              new NDList(
+                  java.util.Arrays.stream(from)
+                      .mapToObj(k -> tokens.get(new NDIndex(":, " + k)))
+                      .toList()),
+              1);
+      ParameterStore ps = new ParameterStore(manager, false);
+      float[] y = targets(clips);
+      NDList fourErrors = headFour.errors(ps, manager, tokens, y);
+      NDList oneErrors = headOne.errors(ps, manager, moved, y);
+      assertThat(fourErrors).hasSize(6);
+      for (int e = 0; e < 6; e++) {
+        float expected = oneErrors.get(e).getFloat();
+        assertThat(expected).as("error %d", e).isFinite();
+        assertThat(fourErrors.get(e).getFloat())
+            .as("error %d", e)
+            .isCloseTo(expected, within(1e-5f));
+      }
+      NDArray four4 = tokens.get(new NDIndex(":, :4"));
+      NDList small = headFour.errors(ps, manager, four4, y);
+      assertThat(small.get(3).getFloat()).as("no identity's token among 4").isNaN();
+      assertThat(headFour.loss(ps, manager, four4, y).getFloat()).isFinite();
+      assertThat(headOne.errors(ps, manager, four4, y).get(3).getFloat()).isFinite();
+    }
   }
 
   private static final int SLOT_DIM = 5; // presence, x, y, two of noise

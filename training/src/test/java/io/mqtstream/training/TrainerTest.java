@@ -96,7 +96,8 @@ class TrainerTest {
         0f,
         false,
         List.of(),
-        false);
+        false,
+        1);
   }
 
   @Test
@@ -205,7 +206,8 @@ class TrainerTest {
         c.distillWeight(),
         c.sandwich(),
         c.mChoices(),
-        c.nameSummary());
+        c.nameSummary(),
+        c.summaryTokens());
   }
 
   static TrainConfig withOrder(TrainConfig c, LmConfig.PromptOrder order) {
@@ -720,6 +722,51 @@ class TrainerTest {
   }
 
   /**
+   * With four summary tokens (20 latent queries here) the name loss looks from each name at its
+   * identity's moved token: identities 0 to 2 at tokens 16 to 18, the others at 1 + i, none at
+   * tokens 1 to 3; at m = 4 no name has a target; at m = 16 only identities 3 to 14 do. A fixed m =
+   * 4 step, which reads no identity's token, has a finite loss and moves the encoder.
+   */
+  @Test
+  void withFourSummaryTokensNamesLookAtTheirMovedTokens(@TempDir Path dir) throws Exception {
+    TrainConfig c =
+        changed(
+            changed(
+                withQueries(
+                    withNameAttention(
+                        withTokenIndex(withObjectNames(withIdentityTokens(tiny(2), 0f))), 1f),
+                    20),
+                "alignmentSteps",
+                0),
+            "summaryTokens",
+            4);
+    TokenLayout layout = new TokenLayout(4);
+    List<Clip> heldOut = heldOut(c);
+    try (Trainer t = Trainer.create(c, dir.resolve("full"))) {
+      Map<Long, Integer> full = lookedAt(t, c, heldOut, 20, layout::tokenOf);
+      assertThat(full.values()).isNotEmpty().doesNotContain(1, 2, 3).contains(16, 17, 18);
+      assertThat(lookedAt(t, c, heldOut, 16, layout::tokenOf).values())
+          .isNotEmpty()
+          .allMatch(token -> token >= 4 && token < 16);
+      assertThat(t.nameLookups(heldOut, 4).at()).isEmpty();
+    }
+    try (Trainer t = Trainer.create(changed(c, "fixedM", 4), dir.resolve("m4"))) {
+      float[] before = snapshot(t).get("mqt.latent_queries");
+      Trainer.StepResult r = t.step();
+      assertThat(r.m()).isEqualTo(4);
+      assertThat(r.loss()).isFinite();
+      assertThat(snapshot(t).get("mqt.latent_queries")).isNotEqualTo(before);
+    }
+    assertThatThrownBy(() -> changed(withIdentityTokens(tiny(2), 0f), "summaryTokens", 4))
+        .hasMessageStartingWith("train.summaryTokens")
+        .hasMessageContaining("need 19 latent queries");
+    assertThatThrownBy(() -> changed(tiny(2), "summaryTokens", 2))
+        .hasMessageStartingWith("train.summaryTokens");
+    assertThatThrownBy(() -> changed(tiny(2), "summaryTokens", 0))
+        .hasMessageStartingWith("train.summaryTokens");
+  }
+
+  /**
    * The name loss's targets on {@code heldOut} at {@code m} in order, each with the token it looks
    * at, after checking that it looks from a name's embedding at token {@code tokenOf(i)} (i that
    * name's identity) of frame T − 1 − h: the LM's input there is that token plus the frame's and
@@ -851,6 +898,11 @@ class TrainerTest {
 
   /** The same run with M = 16 latent queries (a summary token and one per identity). */
   static TrainConfig withSixteenQueries(TrainConfig c) {
+    return withQueries(c, 16);
+  }
+
+  /** The same run with {@code queries} latent queries. */
+  static TrainConfig withQueries(TrainConfig c, int queries) {
     EncoderConfig e = c.encoder();
     MqtConfig m = e.mqt();
     return withEncoder(
@@ -859,7 +911,7 @@ class TrainerTest {
             e.preset(),
             e.vision(),
             new MqtConfig(
-                16,
+                queries,
                 m.dim(),
                 m.heads(),
                 m.featureDim(),
@@ -1062,7 +1114,8 @@ class TrainerTest {
             0f,
             false,
             List.of(),
-            false);
+            false,
+            1);
     try (Trainer t = Trainer.create(c, dir)) {
       float[] positions = t.encoder().parameters().get("mqt.pos_embed").getArray().toFloatArray();
       for (int i = 0; i < 40; i++) {
