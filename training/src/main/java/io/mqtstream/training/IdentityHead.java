@@ -75,7 +75,7 @@ final class IdentityHead {
     head.collect("identity_head", parameters);
     this.motionWeight = config.identityMotion();
     this.frames = config.world().frames();
-    this.layout = new TokenLayout(config.summaryTokens());
+    this.layout = config.tokenLayout();
     if (motionWeight > 0) {
       this.motionHead = new Dense(tokenDim, 2 * IDENTITIES, true);
       motionHead.initialize(manager, DataType.FLOAT32, new Shape(1, tokenDim));
@@ -156,8 +156,8 @@ final class IdentityHead {
    * identityPlaces}); the mean squared error of the motion of the objects shown in two consecutive
    * frames (per coordinate, in {@link #MOTION_SCALE} units; NaN without {@code identityMotion});
    * with {@code identityTokens}, the same three read from each identity's own token ({@link
-   * TokenLayout}) among the first m (NaN where m is 1, which has no slot, or without motion for the
-   * third).
+   * TokenLayout}) among the first m (NaN where no identity's token is among them, or without motion
+   * for the third).
    *
    * @param tokens (N, m, D), the frames' first m tokens, clip after clip, frame after frame
    * @param targets N × {@link #TARGET_WIDTH}, from {@link #targets}

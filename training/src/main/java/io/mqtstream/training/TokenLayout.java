@@ -21,9 +21,6 @@ record TokenLayout(int summaryTokens) {
     }
   }
 
-  /** The layout of v13 to v18: token 0 the summary, token 1 + i identity i's. */
-  static final TokenLayout ONE_SUMMARY = new TokenLayout(1);
-
   /** The index of identity i's own token within a frame. */
   int tokenOf(int identity) {
     return identity < summaryTokens - 1 ? 1 + IDENTITIES + identity : 1 + identity;

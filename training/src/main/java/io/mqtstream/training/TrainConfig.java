@@ -254,13 +254,12 @@ public record TrainConfig(
       throw new IllegalArgumentException(
           "train.summaryTokens: more than 1 needs identityTokens > 0 (the tokens it moves)");
     }
-    if (identityTokens > 0
-        && encoder.mqt().maxTokens() < new TokenLayout(summaryTokens).tokensNeeded()) {
+    if (identityTokens > 0 && encoder.mqt().maxTokens() < tokenLayout().tokensNeeded()) {
       throw new IllegalArgumentException(
           "train.summaryTokens: "
               + summaryTokens
               + " summaries and a token per identity need "
-              + new TokenLayout(summaryTokens).tokensNeeded()
+              + tokenLayout().tokensNeeded()
               + " latent queries, the encoder has "
               + encoder.mqt().maxTokens());
     }
@@ -293,6 +292,11 @@ public record TrainConfig(
         promptOrder,
         tokenIndex ? encoder.mqt().maxTokens() : 0,
         frameDifference);
+  }
+
+  /** Where each identity's own token lies ({@code summaryTokens}). */
+  TokenLayout tokenLayout() {
+    return new TokenLayout(summaryTokens);
   }
 
   /** The same run as a fixed-m baseline. */

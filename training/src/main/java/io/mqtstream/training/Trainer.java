@@ -149,7 +149,7 @@ public final class Trainer implements AutoCloseable {
                 reasoner.tokenizer(),
                 config.nameAttention(),
                 config.nameSummary(),
-                new TokenLayout(config.summaryTokens()))
+                config.tokenLayout())
             : null;
   }
 
@@ -768,7 +768,7 @@ public final class Trainer implements AutoCloseable {
    * SubjectHead#targets}, one after another.
    */
   private Subjects nameSubjects(List<Example> batch, Inputs in, int m) {
-    TokenLayout layout = new TokenLayout(config.summaryTokens());
+    TokenLayout layout = config.tokenLayout();
     List<NameAttention.Name> names = names(batch);
     List<float[]> subjects = new ArrayList<>();
     batch.forEach(e -> subjects.addAll(e.subjects()));

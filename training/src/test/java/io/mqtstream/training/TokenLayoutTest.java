@@ -12,7 +12,7 @@ class TokenLayoutTest {
 
   @Test
   void withOneSummaryIdentityIIsToken1PlusI() {
-    TokenLayout one = TokenLayout.ONE_SUMMARY;
+    TokenLayout one = new TokenLayout(1);
     assertThat(IntStream.range(0, IDENTITIES).map(one::tokenOf))
         .containsExactly(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     assertThat(one.identitiesWithin(2)).containsExactly(0);
