@@ -6,9 +6,9 @@ import java.util.stream.IntStream;
  * Where each identity's own token lies among a frame's M tokens ({@code identityTokens}). The first
  * {@code summaryTokens} tokens are the frame's summaries; identity i's token is 1 + i, except that
  * the identities whose token would fall among the summaries (i &lt; summaryTokens − 1) move past
- * the last one, to token 1 + 15 + i. With one summary token (the layout of v13 to v18) identity i
- * is token 1 + i; with four, a budget of m = 4 is four summaries, as a model trained at m = 4 alone
- * may make them, and identities 0 to 2 get their tokens from m = 19 on.
+ * the fifteenth identity's token (15), to token 16 + i. With one summary token (the layout of v16
+ * to v18) identity i is token 1 + i; with four, a budget of m = 4 is four summaries, as a model
+ * trained at m = 4 alone may make them, and identities 0 to 2 get their tokens from m = 19 on.
  *
  * @param summaryTokens how many tokens of a frame come before the identities' own tokens, ≥ 1
  */

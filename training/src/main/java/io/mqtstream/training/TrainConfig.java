@@ -92,7 +92,7 @@ import java.util.List;
  * @param summaryTokens with {@code identityTokens}: how many of a frame's first tokens are its
  *     summaries before the identities' own tokens ({@link TokenLayout}: identity i's is 1 + i,
  *     those that would fall among the summaries move past the fifteenth), so a small budget is all
- *     summaries (a departure); 1 = token 0 alone, the layout of v13 to v18
+ *     summaries (a departure); 1 = token 0 alone, the layout of v16 to v18
  */
 public record TrainConfig(
     long seed,
@@ -254,12 +254,13 @@ public record TrainConfig(
       throw new IllegalArgumentException(
           "train.summaryTokens: more than 1 needs identityTokens > 0 (the tokens it moves)");
     }
-    if (identityTokens > 0 && encoder.mqt().maxTokens() < tokenLayout().tokensNeeded()) {
+    int needed = new TokenLayout(summaryTokens).tokensNeeded(); // the fields are not set yet
+    if (identityTokens > 0 && encoder.mqt().maxTokens() < needed) {
       throw new IllegalArgumentException(
           "train.summaryTokens: "
               + summaryTokens
               + " summaries and a token per identity need "
-              + tokenLayout().tokensNeeded()
+              + needed
               + " latent queries, the encoder has "
               + encoder.mqt().maxTokens());
     }

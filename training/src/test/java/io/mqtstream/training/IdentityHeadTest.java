@@ -18,6 +18,8 @@ import io.mqtstream.world.SceneObject;
 import io.mqtstream.world.Split;
 import io.mqtstream.world.SyntheticWorld;
 import io.mqtstream.world.WorldConfig;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -118,16 +120,14 @@ class IdentityHeadTest {
                       .set(p.getArray().toFloatArray()));
       NDArray tokens = manager.randomNormal(new Shape(n, 20, dim)); // (N, 20, D), four's layout
       int[] from = new int[20]; // one's token k is four's token from[k]
-      List<Integer> rest = new java.util.ArrayList<>(List.of(1, 2, 3, 19));
+      List<Integer> rest = new ArrayList<>(List.of(1, 2, 3, 19));
       for (int k = 0; k < 20; k++) {
         from[k] = k == 0 ? 0 : k <= IDENTITIES ? layout.tokenOf(k - 1) : rest.remove(0);
       }
       NDArray moved = // (N, 20, D), one's layout
           NDArrays.stack(
               new NDList(
-                  java.util.Arrays.stream(from)
-                      .mapToObj(k -> tokens.get(new NDIndex(":, " + k)))
-                      .toList()),
+                  Arrays.stream(from).mapToObj(k -> tokens.get(new NDIndex(":, " + k))).toList()),
               1);
       ParameterStore ps = new ParameterStore(manager, false);
       float[] y = targets(clips);
