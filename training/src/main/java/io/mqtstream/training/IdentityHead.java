@@ -243,9 +243,7 @@ final class IdentityHead {
 
   /** The places (x, y) of the given identities, in that order: (N, s, 2), 0 where not shown. */
   private static NDArray placeTargets(NDArray all, int[] identities) {
-    return take(
-        all.get(new NDIndex(":, " + IDENTITIES + ":" + 3 * IDENTITIES)).reshape(-1, IDENTITIES, 2),
-        identities);
+    return take(placeTargets(all), identities);
   }
 
   /** The places (x, y) of every identity: (N, I, 2), 0 where not shown. */

@@ -36,13 +36,14 @@ record TokenLayout(int summaryTokens) {
     return IDENTITIES + summaryTokens;
   }
 
-  /** The identities whose own token is among the first m, in the order of their tokens. */
+  /**
+   * The identities whose own token is among the first m, in the order of their tokens: those that
+   * kept 1 + i, then those moved past the fifteenth.
+   */
   int[] identitiesWithin(int m) {
-    return IntStream.range(0, IDENTITIES)
+    return IntStream.concat(
+            IntStream.range(summaryTokens - 1, IDENTITIES), IntStream.range(0, summaryTokens - 1))
         .filter(i -> within(i, m))
-        .boxed()
-        .sorted((a, b) -> Integer.compare(tokenOf(a), tokenOf(b)))
-        .mapToInt(Integer::intValue)
         .toArray();
   }
 }

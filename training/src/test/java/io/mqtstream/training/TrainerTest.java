@@ -638,6 +638,17 @@ class TrainerTest {
         .hasMessageStartingWith("train.nameSubject");
   }
 
+  /**
+   * A 2-step run straight into stage 2 with identity tokens, the token index, object names and the
+   * name loss at 1: the runs whose name-loss targets the tests read.
+   */
+  private static TrainConfig nameLossRun() {
+    return changed(
+        withNameAttention(withTokenIndex(withObjectNames(withIdentityTokens(tiny(2), 0f))), 1f),
+        "alignmentSteps",
+        0);
+  }
+
   /** The same run with the name loss at {@code weight}. */
   static TrainConfig withNameAttention(TrainConfig c, float weight) {
     return with(c, c.encoder(), c.subjectWeight(), c.tokenIndex(), c.objectNames(), weight);
@@ -679,15 +690,7 @@ class TrainerTest {
    */
   @Test
   void withNameSummaryANameBeyondMLooksAtItsFramesSummary(@TempDir Path dir) throws Exception {
-    TrainConfig without =
-        changed(
-            changed(
-                withNameAttention(
-                    withTokenIndex(withObjectNames(withIdentityTokens(tiny(2), 0f))), 1f),
-                "alignmentSteps",
-                0),
-            "fixedM",
-            4);
+    TrainConfig without = changed(nameLossRun(), "fixedM", 4);
     TrainConfig with = changed(without, "nameSummary", true);
     List<Clip> heldOut = heldOut(with);
     int m = 4;
@@ -729,17 +732,7 @@ class TrainerTest {
    */
   @Test
   void withFourSummaryTokensNamesLookAtTheirMovedTokens(@TempDir Path dir) throws Exception {
-    TrainConfig c =
-        changed(
-            changed(
-                withQueries(
-                    withNameAttention(
-                        withTokenIndex(withObjectNames(withIdentityTokens(tiny(2), 0f))), 1f),
-                    20),
-                "alignmentSteps",
-                0),
-            "summaryTokens",
-            4);
+    TrainConfig c = changed(withQueries(nameLossRun(), 20), "summaryTokens", 4);
     TokenLayout layout = new TokenLayout(4);
     List<Clip> heldOut = heldOut(c);
     try (Trainer t = Trainer.create(c, dir.resolve("full"))) {
