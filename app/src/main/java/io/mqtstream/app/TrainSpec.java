@@ -63,7 +63,8 @@ record TrainSpec(
     boolean sandwich,
     List<Integer> mChoices,
     boolean nameSummary,
-    int summaryTokens) {
+    int summaryTokens,
+    boolean budgetEmbedding) {
 
   /** One curriculum stage: until this step, at most this many objects per clip. */
   record Stage(int untilStep, int maxObjects) {}
@@ -264,7 +265,8 @@ record TrainSpec(
           sandwich,
           mChoices,
           nameSummary,
-          summaryTokens);
+          summaryTokens,
+          budgetEmbedding);
     } catch (IllegalArgumentException e) {
       String[] kv = e.getMessage().split(":", 2);
       throw new ConfigException(kv[0], kv.length > 1 ? kv[1].trim() : e.getMessage(), e);

@@ -123,6 +123,15 @@ class MainTest {
     failure(dir, TRAIN_CONFIG, "summaryTokens: 1", "summaryTokens: 0")
         .hasMessageContaining("train.summaryTokens");
     failure(dir, TRAIN_CONFIG, "summaryTokens: 1", "").hasMessageContaining("summaryTokens");
+    failure(dir, TRAIN_CONFIG, "budgetEmbedding: false", "budgetEmbedding: sometimes")
+        .hasMessageContaining("budgetEmbedding");
+    failure(dir, TRAIN_CONFIG, "budgetEmbedding: false", "")
+        .hasMessageContaining("budgetEmbedding");
+    assertThat(
+            variant(dir, TRAIN_CONFIG, "budgetEmbedding: false", "budgetEmbedding: true")
+                .toConfig()
+                .budgetEmbedding())
+        .isTrue();
     assertThat(
             variant(dir, TRAIN_CONFIG, "mChoices: []", "mChoices: [2, 4, 8]").toConfig().mChoices())
         .containsExactly(2, 4, 8);

@@ -81,7 +81,8 @@ public record LlavaConfig(
               (float) c.path("rms_norm_eps").asDouble(1e-6),
               LmConfig.PromptOrder.FRAMES_FIRST,
               0,
-              false);
+              false,
+              0);
     } catch (IllegalArgumentException e) {
       throw new IOException(configJson + ": " + e.getMessage(), e);
     }

@@ -23,10 +23,10 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The decoder-only language model: token, frame-index and (optionally) token-index embeddings,
- * pre-norm decoder layers with causal self-attention and a KV cache, a final norm and the output
- * head. Rows of a batch are left-padded; padded slots are masked out of attention, so a row's
- * result does not depend on its neighbours.
+ * The decoder-only language model: token, frame-index and (optionally) token-index and budget
+ * embeddings, pre-norm decoder layers with causal self-attention and a KV cache, a final norm and
+ * the output head. Rows of a batch are left-padded; padded slots are masked out of attention, so a
+ * row's result does not depend on its neighbours.
  */
 public final class DecoderLm extends ModelBlock {
   /** Added to the attention score of a hidden slot: exp underflows to exactly 0 in float32. */
@@ -40,11 +40,15 @@ public final class DecoderLm extends ModelBlock {
    */
   static final String FRAME_DIFFERENCE_WEIGHT = "embed_frame_difference.weight";
 
+  /** The budget embedding's name under the model's prefix ({@link LmConfig#budget()}). */
+  static final String BUDGET_WEIGHT = "embed_budget.weight";
+
   private final LmConfig config;
   private final Parameter tokenEmbedding; // (V, D)
   private final Parameter frameEmbedding; // (maxFrames, D)
   private final Parameter tokenIndexEmbedding; // (tokenIndex, D), or null
   private final Parameter frameDifference; // (D, D), or null
+  private final Parameter budgetEmbedding; // (budget, D), or null
   private final Parameter positionEmbedding; // (maxPositions, D), learned positions only
   private final List<DecoderLayer> layers = new ArrayList<>();
   private final NormLayer finalNorm;
@@ -61,6 +65,10 @@ public final class DecoderLm extends ModelBlock {
     frameDifference =
         config.frameDifference()
             ? addParameter(embedding("frameDifference", config.dim(), config.dim()))
+            : null;
+    budgetEmbedding =
+        config.budget() > 0
+            ? addParameter(embedding("budgetEmbedding", config.budget(), config.dim()))
             : null;
     positionEmbedding =
         config.positions() == LmConfig.Positions.LEARNED
@@ -123,6 +131,28 @@ public final class DecoderLm extends ModelBlock {
     }
     NDArray out =
         ps.getValue(tokenIndexEmbedding, scope.getDevice(), training).get(new NDIndex(":{}", m));
+    out.attach(scope);
+    return out;
+  }
+
+  /**
+   * The learned embedding of budget m (row m − 1), (D), owned by {@code scope}, for a model with a
+   * budget embedding ({@link LmConfig#budget()} > 0): what each of a frame's m tokens gains so the
+   * LM can tell how many it reads.
+   */
+  public NDArray budget(ParameterStore ps, NDManager scope, int m, boolean training) {
+    if (budgetEmbedding == null) {
+      throw new IllegalStateException("this LM has no budget embedding (llm.budget 0)");
+    }
+    if (m < 1 || m > config.budget()) {
+      throw new IllegalArgumentException(
+          "llm.budget: "
+              + config.budget()
+              + " rows, but a frame has "
+              + m
+              + " tokens (the encoder's M is larger than the LM was built for)");
+    }
+    NDArray out = ps.getValue(budgetEmbedding, scope.getDevice(), training).get(m - 1);
     out.attach(scope);
     return out;
   }
@@ -304,6 +334,9 @@ public final class DecoderLm extends ModelBlock {
     }
     if (frameDifference != null) {
       out.put(prefix + "." + FRAME_DIFFERENCE_WEIGHT, frameDifference);
+    }
+    if (budgetEmbedding != null) {
+      out.put(prefix + "." + BUDGET_WEIGHT, budgetEmbedding);
     }
     if (positionEmbedding != null) {
       out.put(prefix + ".embed_positions.weight", positionEmbedding);

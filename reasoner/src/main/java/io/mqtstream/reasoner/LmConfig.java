@@ -31,6 +31,11 @@ package io.mqtstream.reasoner;
  *     one frame at a time, so a token says where its object is and only the change says where it is
  *     going; with it the token the LM attends to for "the red circle" carries its motion too (false
  *     in older {@code llm.json} files)
+ * @param budget rows of the budget embedding: a learned vector per budget m (row m − 1), added to
+ *     each of a frame's m tokens, so the LM knows how many tokens of each frame it reads and can
+ *     read four tokens otherwise than sixty-four (a frame's first m tokens are the same whatever m
+ *     is; only the LM can change how it reads them); at least the encoder's M; 0 = none (absent in
+ *     older {@code llm.json} files)
  */
 public record LmConfig(
     int vocab,
@@ -49,7 +54,8 @@ public record LmConfig(
     float normEps,
     PromptOrder promptOrder,
     int tokenIndex,
-    boolean frameDifference) {
+    boolean frameDifference,
+    int budget) {
 
   public enum Norm {
     LAYER,
@@ -95,6 +101,9 @@ public record LmConfig(
     if (tokenIndex < 0) {
       throw new IllegalArgumentException("llm.tokenIndex: must be >= 0, got " + tokenIndex);
     }
+    if (budget < 0) {
+      throw new IllegalArgumentException("llm.budget: must be >= 0, got " + budget);
+    }
     if (norm == null || mlp == null || positions == null) {
       throw new IllegalArgumentException("llm.norm, llm.mlp and llm.positions must be set");
     }
@@ -119,35 +128,42 @@ public record LmConfig(
         0,
         PromptOrder.FRAMES_FIRST,
         0,
-        false);
+        false,
+        0);
   }
 
   /** The same model with the question standing elsewhere in its prompts. */
   public LmConfig withPromptOrder(PromptOrder order) {
-    return with(vocab, layers, order, tokenIndex, frameDifference);
+    return with(vocab, layers, order, tokenIndex, frameDifference, budget);
   }
 
   /** The same model with another number of decoder layers. */
   public LmConfig withLayers(int n) {
-    return with(vocab, n, promptOrder, tokenIndex, frameDifference);
+    return with(vocab, n, promptOrder, tokenIndex, frameDifference, budget);
   }
 
   /** The same model with a token-index embedding of {@code rows} rows (0 = none). */
   public LmConfig withTokenIndex(int rows) {
-    return with(vocab, layers, promptOrder, rows, frameDifference);
+    return with(vocab, layers, promptOrder, rows, frameDifference, budget);
   }
 
   /** The same model with or without the frame-difference map. */
   public LmConfig withFrameDifference(boolean on) {
-    return with(vocab, layers, promptOrder, tokenIndex, on);
+    return with(vocab, layers, promptOrder, tokenIndex, on, budget);
+  }
+
+  /** The same model with a budget embedding of {@code rows} rows (0 = none). */
+  public LmConfig withBudget(int rows) {
+    return with(vocab, layers, promptOrder, tokenIndex, frameDifference, rows);
   }
 
   /** The same model with a vocabulary of {@code size} tokens. */
   public LmConfig withVocab(int size) {
-    return with(size, layers, promptOrder, tokenIndex, frameDifference);
+    return with(size, layers, promptOrder, tokenIndex, frameDifference, budget);
   }
 
-  private LmConfig with(int size, int n, PromptOrder order, int rows, boolean difference) {
+  private LmConfig with(
+      int size, int n, PromptOrder order, int rows, boolean difference, int budgetRows) {
     return new LmConfig(
         size,
         dim,
@@ -165,7 +181,8 @@ public record LmConfig(
         normEps,
         order,
         rows,
-        difference);
+        difference,
+        budgetRows);
   }
 
   public int headDim() {

@@ -53,6 +53,9 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
   /** The frame-difference map's name there ({@link LmConfig#frameDifference()}). */
   private static final String FRAME_DIFFERENCE = PREFIX + "." + DecoderLm.FRAME_DIFFERENCE_WEIGHT;
 
+  /** The budget embedding's name there ({@link LmConfig#budget()}). */
+  private static final String BUDGET = PREFIX + "." + DecoderLm.BUDGET_WEIGHT;
+
   private final NDManager manager;
   private final DecoderLm lm;
   private final TextTokenizer tokenizer; // null for another Format
@@ -175,18 +178,20 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
 
   /**
    * Loads a checkpoint folder into a larger model, {@code config} with more layers than the
-   * folder's, or with a token-index embedding or a frame-difference map the folder lacks: every
-   * weight the folder has is the folder's; each layer added on top starts as the identity, its
-   * attention and MLP output projections zero (LLaMA Pro's block expansion, Wu et al. 2024); an
-   * added token-index embedding or frame-difference map starts at zero. So the larger model answers
-   * exactly as the folder's until training moves them.
+   * folder's, or with a token-index embedding, a frame-difference map or a budget embedding the
+   * folder lacks: every weight the folder has is the folder's; each layer added on top starts as
+   * the identity, its attention and MLP output projections zero (LLaMA Pro's block expansion, Wu et
+   * al. 2024); an added token-index or budget embedding or frame-difference map starts at zero. So
+   * the larger model answers exactly as the folder's until training moves them.
    */
   public static Reasoner loadExpanded(Path dir, LmConfig config, Device device) throws IOException {
     LmConfig folder = readConfig(dir);
     int saved = folder.layers();
     boolean newIndex = folder.tokenIndex() == 0 && config.tokenIndex() > 0;
     boolean newDifference = !folder.frameDifference() && config.frameDifference();
-    if (config.layers() < saved || (config.layers() == saved && !newIndex && !newDifference)) {
+    boolean newBudget = folder.budget() == 0 && config.budget() > 0;
+    boolean grows = newIndex || newDifference || newBudget;
+    if (config.layers() < saved || (config.layers() == saved && !grows)) {
       throw new IllegalArgumentException(
           "llm.layers: "
               + config.layers()
@@ -194,12 +199,13 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
               + saved
               + " layers of "
               + dir
-              + ", nor does llm.tokenIndex or llm.frameDifference add a map it lacks");
+              + ", nor does llm.tokenIndex, llm.frameDifference or llm.budget add a map it lacks");
     }
     Predicate<String> fromZero =
         name ->
             (newIndex && name.equals(TOKEN_INDEX))
-                || (newDifference && name.equals(FRAME_DIFFERENCE));
+                || (newDifference && name.equals(FRAME_DIFFERENCE))
+                || (newBudget && name.equals(BUDGET));
     Predicate<String> added = name -> addedLayer(name, saved) || fromZero.test(name);
     Reasoner r = load(dir, config, device, added);
     r.parameters.forEach(
@@ -347,8 +353,8 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
    * sep, question]; question first, [question, sep, frame 1 + index 1, …, frame T + index T, sep].
    * With a token-index embedding, token k of every frame also gets row k of it; with the
    * frame-difference map, each frame after the first also gets {@link DecoderLm#frameDifference} of
-   * its change since the frame before. The answer's first token is predicted at the last position
-   * in both.
+   * its change since the frame before; with a budget embedding, each of a frame's m tokens also
+   * gets its row for m. The answer's first token is predicted at the last position in both.
    *
    * @param frames per frame its (m, D) tokens
    * @return (L, D), L = Σ m + question + 1 (frames first) or + 2 (question first)
@@ -369,6 +375,9 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
           index = lm.tokenIndex(ps, scope, m, training);
         }
         frame = frame.add(index);
+      }
+      if (lm.config().budget() > 0) {
+        frame = frame.add(lm.budget(ps, scope, (int) frame.getShape().get(0), training));
       }
       parts.add(frame);
     }

@@ -13,6 +13,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.training.ParameterStore;
 import io.mqtstream.encoder.VisualTokens;
 import io.mqtstream.nn.Tensors;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -390,14 +391,60 @@ class ReasonerTest {
       indexed.save(dir.resolve("indexed"));
     }
     assertThat(Reasoner.readConfig(dir.resolve("indexed")).tokenIndex()).isEqualTo(8);
-    try (Reasoner loaded = Reasoner.load(dir.resolve("indexed"), Device.cpu())) {
-      Map<String, Completion> again = byId(loaded.generate(mixedPrompts(loaded, 5)));
-      moved.forEach((id, c) -> assertSameLogits(again.get(id).stepLogits(), c.stepLogits()));
-    }
+    assertLoadsAnswering(dir.resolve("indexed"), moved);
     try (Reasoner short4 = Reasoner.loadExpanded(ckpt, plain.withTokenIndex(4), Device.cpu())) {
       assertThatThrownBy(() -> short4.generate(mixedPrompts(short4, 5))) // prompt c: m = 8
           .hasMessageStartingWith("llm.tokenIndex: 4 rows, but a frame has 8 tokens");
     }
+  }
+
+  /**
+   * A model that gains a budget embedding answers exactly as its checkpoint did while the embedding
+   * is zero, as it starts. Once row m − 1 alone holds something, exactly the prompts whose frames
+   * have m tokens get other logits: the row is chosen by each frame's token count, which is all the
+   * engine's budget changes. A saved model keeps it, an {@code llm.json} written before the key
+   * existed reads as a model without it, and a frame with more tokens than rows is refused, naming
+   * the key.
+   */
+  @Test
+  void aModelGainingABudgetEmbeddingReadsEachBudgetByItsRow(@TempDir Path dir) throws Exception {
+    Path ckpt = dir.resolve("ckpt");
+    Saved saved = saveAModel(dir, ckpt);
+    LmConfig plain = saved.config();
+    Map<String, Integer> tokensPerFrame = Map.of("a", 2, "b", 4, "c", 8, "d", 1);
+    java.util.Random random = new java.util.Random(5);
+    Map<String, Completion> moved;
+    try (Reasoner r = Reasoner.loadExpanded(ckpt, plain.withBudget(8), Device.cpu())) {
+      NDArray table = r.parameters().get("llm.embed_budget.weight").getArray();
+      assertThat(table.toFloatArray()).hasSize(8 * 32).containsOnly(0f);
+      assertAnswersAs(saved.answers(), r);
+      for (int m : new int[] {4, 8}) {
+        float[] rows = new float[8 * 32];
+        for (int j = 0; j < 32; j++) {
+          rows[(m - 1) * 32 + j] = (float) random.nextGaussian();
+        }
+        table.set(rows); // row m - 1 alone
+        Map<String, Completion> now = byId(r.generate(mixedPrompts(r, 5)));
+        for (Completion c : saved.answers()) {
+          String id = c.prompt().id();
+          float diff = maxDiff(now.get(id).stepLogits().get(0), c.stepLogits().get(0));
+          if (tokensPerFrame.get(id) == m) {
+            assertThat(diff).as("%s at row %d", id, m - 1).isGreaterThan(100 * TOL);
+          } else {
+            assertThat(diff).as("%s at row %d", id, m - 1).isLessThan(TOL);
+          }
+        }
+      }
+      moved = byId(r.generate(mixedPrompts(r, 5)));
+      r.save(dir.resolve("budgeted"));
+    }
+    assertThat(Reasoner.readConfig(dir.resolve("budgeted")).budget()).isEqualTo(8);
+    assertLoadsAnswering(dir.resolve("budgeted"), moved);
+    try (Reasoner short4 = Reasoner.loadExpanded(ckpt, plain.withBudget(4), Device.cpu())) {
+      assertThatThrownBy(() -> short4.generate(mixedPrompts(short4, 5))) // prompt c: m = 8
+          .hasMessageStartingWith("llm.budget: 4 rows, but a frame has 8 tokens");
+    }
+    assertThat(withoutKey(ckpt, saved, "budget", "0").budget()).isZero();
   }
 
   /**
@@ -450,20 +497,35 @@ class ReasonerTest {
       r.save(dir.resolve("moving"));
     }
     assertThat(Reasoner.readConfig(dir.resolve("moving")).frameDifference()).isTrue();
-    try (Reasoner loaded = Reasoner.load(dir.resolve("moving"), Device.cpu())) {
+    assertLoadsAnswering(dir.resolve("moving"), moved);
+    assertThat(withoutKey(ckpt, saved, "frameDifference", "false").frameDifference()).isFalse();
+  }
+
+  /** A model saved in {@code dir} answers the mixed prompts with the logits of {@code answers}. */
+  private static void assertLoadsAnswering(Path dir, Map<String, Completion> answers)
+      throws IOException {
+    try (Reasoner loaded = Reasoner.load(dir, Device.cpu())) {
       Map<String, Completion> again = byId(loaded.generate(mixedPrompts(loaded, 5)));
-      moved.forEach((id, c) -> assertSameLogits(again.get(id).stepLogits(), c.stepLogits()));
+      answers.forEach((id, c) -> assertSameLogits(again.get(id).stepLogits(), c.stepLogits()));
     }
-    // an llm.json written before the key existed reads as a model without the map
+  }
+
+  /**
+   * The checkpoint's {@code llm.json} as written before {@code key} existed (the key, at its
+   * default {@code literal}, left out): it loads as the model it was, answering as before; returns
+   * the config read from it.
+   */
+  private static LmConfig withoutKey(Path ckpt, Saved saved, String key, String literal)
+      throws IOException {
     Path config = ckpt.resolve(Reasoner.CONFIG_FILE);
     String json = Files.readString(config);
-    assertThat(json).contains("\"frameDifference\"");
-    Files.writeString(config, json.replaceAll(",\\s*\"frameDifference\"\\s*:\\s*false", ""));
-    assertThat(Files.readString(config)).doesNotContain("frameDifference");
-    assertThat(Reasoner.readConfig(ckpt).frameDifference()).isFalse();
+    assertThat(json).contains("\"" + key + "\"");
+    Files.writeString(config, json.replaceAll(",\\s*\"" + key + "\"\\s*:\\s*" + literal, ""));
+    assertThat(Files.readString(config)).doesNotContain(key);
     try (Reasoner old = Reasoner.load(ckpt, Device.cpu())) {
       assertAnswersAs(saved.answers(), old);
     }
+    return Reasoner.readConfig(ckpt);
   }
 
   /**

@@ -66,7 +66,8 @@ final class ReasonerTestSupport {
         0,
         order,
         0,
-        false);
+        false,
+        0);
   }
 
   static Reasoner reasoner(Path dir, LmConfig.Norm norm, LmConfig.Mlp mlp, LmConfig.Positions pos)
@@ -90,7 +91,8 @@ final class ReasonerTestSupport {
             0,
             LmConfig.PromptOrder.FRAMES_FIRST,
             0,
-            false);
+            false,
+            0);
     return Reasoner.create(c, t, 7, Device.cpu());
   }
 

@@ -93,6 +93,11 @@ import java.util.List;
  *     summaries before the identities' own tokens ({@link TokenLayout}: identity i's is 1 + i,
  *     those that would fall among the summaries move past the fifteenth), so a small budget is all
  *     summaries (a departure); 1 = token 0 alone, the layout of v16 to v18
+ * @param budgetEmbedding whether the LM adds a learned embedding of the budget m to each of a
+ *     frame's m tokens ({@link LmConfig#budget()}), so it can read a frame's first four tokens
+ *     otherwise than the first sixty-four (the tokens are the same; only the reading can change);
+ *     the engine's budget is the frame's token count, so nothing else carries it (a departure); a
+ *     run started from a model without one adds it at zero
  */
 public record TrainConfig(
     long seed,
@@ -133,7 +138,8 @@ public record TrainConfig(
     boolean sandwich,
     List<Integer> mChoices,
     boolean nameSummary,
-    int summaryTokens) {
+    int summaryTokens,
+    boolean budgetEmbedding) {
 
   /** Where a fresh run's latent queries start looking. */
   public enum QueryInit {
@@ -292,7 +298,8 @@ public record TrainConfig(
         0,
         promptOrder,
         tokenIndex ? encoder.mqt().maxTokens() : 0,
-        frameDifference);
+        frameDifference,
+        budgetEmbedding ? encoder.mqt().maxTokens() : 0);
   }
 
   /** Where each identity's own token lies ({@code summaryTokens}). */
@@ -341,6 +348,7 @@ public record TrainConfig(
         sandwich,
         mChoices,
         nameSummary,
-        summaryTokens);
+        summaryTokens,
+        budgetEmbedding);
   }
 }

@@ -277,12 +277,14 @@ public final class Trainer implements AutoCloseable {
     }
     boolean index = mayExpand && config.tokenIndex() && saved.tokenIndex() == 0;
     boolean difference = mayExpand && config.frameDifference() && !saved.frameDifference();
+    boolean budget = mayExpand && config.budgetEmbedding() && saved.budget() == 0;
     int layers = mayExpand ? Math.max(saved.layers(), config.lmLayers()) : saved.layers();
     LmConfig lm =
         saved
             .withLayers(layers)
             .withTokenIndex(index ? config.encoder().mqt().maxTokens() : saved.tokenIndex())
             .withFrameDifference(difference || saved.frameDifference())
+            .withBudget(budget ? config.encoder().mqt().maxTokens() : saved.budget())
             .withPromptOrder(config.promptOrder());
     EncoderConfig savedEncoder =
         EncoderConfig.read(dir.resolve("encoder").resolve(MqtEncoder.CONFIG_FILE));
@@ -298,7 +300,7 @@ public final class Trainer implements AutoCloseable {
       log.info("{}: its positional keys now see the patches' features too (keyMode content)", dir);
     }
     Reasoner reasoner =
-        layers > saved.layers() || index || difference
+        layers > saved.layers() || index || difference || budget
             ? Reasoner.loadExpanded(dir.resolve("llm"), lm, Device.cpu())
             : Reasoner.load(dir.resolve("llm"), lm, Device.cpu());
     if (layers > saved.layers()) {
@@ -314,6 +316,9 @@ public final class Trainer implements AutoCloseable {
     }
     if (difference) {
       log.info("{}: its LM gains a frame-difference map, from zero", dir);
+    }
+    if (budget) {
+      log.info("{}: its LM gains a budget embedding of {} rows, from zero", dir, lm.budget());
     }
     if (addNames) {
       Path tok = Files.createTempFile("tokenizer-", ".json"); // each checkpoint saves a copy
@@ -374,6 +379,10 @@ public final class Trainer implements AutoCloseable {
               + " (checkpoint: "
               + lm.frameDifference()
               + ")");
+    }
+    boolean budgeted = lm.budget() > 0;
+    if (budgeted != config.budgetEmbedding()) {
+      differ.add("budgetEmbedding " + config.budgetEmbedding() + " (checkpoint: " + budgeted + ")");
     }
     if (!differ.isEmpty()) {
       throw new IllegalArgumentException(

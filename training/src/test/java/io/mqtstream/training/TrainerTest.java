@@ -97,7 +97,8 @@ class TrainerTest {
         false,
         List.of(),
         false,
-        1);
+        1,
+        false);
   }
 
   @Test
@@ -207,7 +208,8 @@ class TrainerTest {
         c.sandwich(),
         c.mChoices(),
         c.nameSummary(),
-        c.summaryTokens());
+        c.summaryTokens(),
+        c.budgetEmbedding());
   }
 
   static TrainConfig withOrder(TrainConfig c, LmConfig.PromptOrder order) {
@@ -460,6 +462,27 @@ class TrainerTest {
         "llm.embed_frame_difference.weight",
         32 * 32,
         "frameDifference");
+    // a budget embedding: added at zero and kept the same way; each step trains the row of its own
+    // m alone (the engine's budget is the frame's token count), so rows of budgets never drawn stay
+    // zero, the odd ones among them
+    String budget = "llm.embed_budget.weight";
+    addsAtZeroAndKeeps(c, withBudget(c), dir, trained, budget, 8 * 32, "budgetEmbedding");
+    try (Trainer t = Trainer.startFrom(withBudget(c), dir.resolve("model"))) {
+      java.util.Set<Integer> drawn = new java.util.TreeSet<>();
+      for (int i = 0; i < 4; i++) {
+        drawn.add(t.step().m());
+      }
+      float[] rows = snapshot(t).get(budget);
+      for (int m = 1; m <= 8; m++) {
+        float[] row = Arrays.copyOfRange(rows, (m - 1) * 32, m * 32);
+        if (drawn.contains(m)) {
+          assertThat(row).as("row of m = %d, drawn in %s", m, drawn).isNotEqualTo(new float[32]);
+        } else {
+          assertThat(row).as("row of m = %d, not drawn in %s", m, drawn).containsOnly(0f);
+        }
+      }
+      assertThat(drawn).as("some budget below M is drawn").anyMatch(m -> m < 8);
+    }
     // object names as one token each: every other weight kept, the tokenizer and the embedding
     // grown by the 15 names; questions that name an object read it as one token; the names train,
     // are saved, and a run resumed or started without them is refused
@@ -832,9 +855,14 @@ class TrainerTest {
     return with(c, c.encoder(), c.subjectWeight(), c.tokenIndex(), true, c.nameAttention());
   }
 
-  /** The same run with the LM's token-index embedding. */
+  /** The same run with the LM's frame-difference map. */
   static TrainConfig withFrameDifference(TrainConfig c) {
     return changed(c, "frameDifference", true);
+  }
+
+  /** The same run with the LM's budget embedding. */
+  static TrainConfig withBudget(TrainConfig c) {
+    return changed(c, "budgetEmbedding", true);
   }
 
   /** {@code c} with one record component, named, set to {@code value}. */
@@ -1108,7 +1136,8 @@ class TrainerTest {
             false,
             List.of(),
             false,
-            1);
+            1,
+            false);
     try (Trainer t = Trainer.create(c, dir)) {
       float[] positions = t.encoder().parameters().get("mqt.pos_embed").getArray().toFloatArray();
       for (int i = 0; i < 40; i++) {
