@@ -64,7 +64,8 @@ record TrainSpec(
     List<Integer> mChoices,
     boolean nameSummary,
     int summaryTokens,
-    boolean budgetEmbedding) {
+    boolean budgetEmbedding,
+    float budgetRateScale) {
 
   /** One curriculum stage: until this step, at most this many objects per clip. */
   record Stage(int untilStep, int maxObjects) {}
@@ -266,7 +267,8 @@ record TrainSpec(
           mChoices,
           nameSummary,
           summaryTokens,
-          budgetEmbedding);
+          budgetEmbedding,
+          budgetRateScale);
     } catch (IllegalArgumentException e) {
       String[] kv = e.getMessage().split(":", 2);
       throw new ConfigException(kv[0], kv.length > 1 ? kv[1].trim() : e.getMessage(), e);

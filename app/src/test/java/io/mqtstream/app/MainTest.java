@@ -127,6 +127,9 @@ class MainTest {
         .hasMessageContaining("budgetEmbedding");
     failure(dir, TRAIN_CONFIG, "budgetEmbedding: false", "")
         .hasMessageContaining("budgetEmbedding");
+    failure(dir, TRAIN_CONFIG, "budgetRateScale: 1", "budgetRateScale: 10")
+        .hasMessageContaining("train.budgetRateScale");
+    failure(dir, TRAIN_CONFIG, "budgetRateScale: 1", "").hasMessageContaining("budgetRateScale");
     assertThat(
             variant(dir, TRAIN_CONFIG, "budgetEmbedding: false", "budgetEmbedding: true")
                 .toConfig()

@@ -54,7 +54,7 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
   private static final String FRAME_DIFFERENCE = PREFIX + "." + DecoderLm.FRAME_DIFFERENCE_WEIGHT;
 
   /** The budget embedding's name there ({@link LmConfig#budget()}). */
-  private static final String BUDGET = PREFIX + "." + DecoderLm.BUDGET_WEIGHT;
+  public static final String BUDGET = PREFIX + "." + DecoderLm.BUDGET_WEIGHT;
 
   private final NDManager manager;
   private final DecoderLm lm;

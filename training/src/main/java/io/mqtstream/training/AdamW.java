@@ -21,6 +21,7 @@ final class AdamW {
   private final float beta2;
   private final float eps;
   private final float weightDecay;
+  private final Map<String, Float> rateScale = new LinkedHashMap<>();
 
   AdamW(
       Map<String, Parameter> parameters,
@@ -39,6 +40,18 @@ final class AdamW {
           first.put(name, manager.zeros(p.getArray().getShape()));
           second.put(name, manager.zeros(p.getArray().getShape()));
         });
+  }
+
+  /**
+   * Updates the parameter {@code name} at {@code scale} times the learning rate from now on (its
+   * weight decay too, as the decay is scaled by the rate): a map added at zero to a model being
+   * fine-tuned at a low rate can then move as far as one trained from the start.
+   */
+  void scaleRate(String name, float scale) {
+    if (!parameters.containsKey(name)) {
+      throw new IllegalArgumentException("no parameter " + name + " to scale the rate of");
+    }
+    rateScale.put(name, scale);
   }
 
   /**
@@ -66,7 +79,7 @@ final class AdamW {
       if (decays(e.getKey())) {
         delta.addi(local(scratch, w.mul(weightDecay)));
       }
-      w.subi(delta.muli(learningRate));
+      w.subi(delta.muli(learningRate * rateScale.getOrDefault(e.getKey(), 1f)));
     }
   }
 

@@ -98,6 +98,10 @@ import java.util.List;
  *     otherwise than the first sixty-four (the tokens are the same; only the reading can change);
  *     the engine's budget is the frame's token count, so nothing else carries it (a departure); a
  *     run started from a model without one adds it at zero
+ * @param budgetRateScale with {@code budgetEmbedding}: the budget embedding's learning rate as a
+ *     multiple of the run's ({@link AdamW#scaleRate}), so an embedding added at zero to a model
+ *     fine-tuned at a low rate can move as far as one trained from the start (a departure); 1 = the
+ *     run's rate
  */
 public record TrainConfig(
     long seed,
@@ -139,7 +143,8 @@ public record TrainConfig(
     List<Integer> mChoices,
     boolean nameSummary,
     int summaryTokens,
-    boolean budgetEmbedding) {
+    boolean budgetEmbedding,
+    float budgetRateScale) {
 
   /** Where a fresh run's latent queries start looking. */
   public enum QueryInit {
@@ -270,6 +275,16 @@ public record TrainConfig(
               + " latent queries, the encoder has "
               + encoder.mqt().maxTokens());
     }
+    if (!(budgetRateScale > 0) || !Float.isFinite(budgetRateScale)) {
+      throw new IllegalArgumentException(
+          "train.budgetRateScale: must be a number above 0, got " + budgetRateScale);
+    }
+    if (budgetRateScale != 1 && !budgetEmbedding) {
+      throw new IllegalArgumentException(
+          "train.budgetRateScale: "
+              + budgetRateScale
+              + " needs budgetEmbedding (the rate it scales)");
+    }
     if (questionsPerClip < 1) {
       throw new IllegalArgumentException("train.questionsPerClip: must be >= 1");
     }
@@ -349,6 +364,7 @@ public record TrainConfig(
         mChoices,
         nameSummary,
         summaryTokens,
-        budgetEmbedding);
+        budgetEmbedding,
+        budgetRateScale);
   }
 }

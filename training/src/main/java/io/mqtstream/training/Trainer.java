@@ -102,6 +102,9 @@ public final class Trainer implements AutoCloseable {
         });
     this.optimizer =
         new AdamW(parameters, encoder.manager(), 0.9f, 0.98f, 1e-8f, config.weightDecay());
+    if (config.budgetRateScale() != 1) {
+      optimizer.scaleRate(Reasoner.BUDGET, config.budgetRateScale());
+    }
     // stages 1 and 2 keep their own schedule, counted from their first step
     this.schedule =
         new LearningRate(

@@ -98,7 +98,8 @@ class TrainerTest {
         List.of(),
         false,
         1,
-        false);
+        false,
+        1f);
   }
 
   @Test
@@ -209,7 +210,8 @@ class TrainerTest {
         c.mChoices(),
         c.nameSummary(),
         c.summaryTokens(),
-        c.budgetEmbedding());
+        c.budgetEmbedding(),
+        c.budgetRateScale());
   }
 
   static TrainConfig withOrder(TrainConfig c, LmConfig.PromptOrder order) {
@@ -600,6 +602,56 @@ class TrainerTest {
     assertThatThrownBy(() -> Trainer.resume(c, saved).close())
         .hasMessageContaining("train." + key + " false (checkpoint: true)");
     Trainer.resume(grown, saved).close();
+  }
+
+  /**
+   * {@code budgetRateScale}: two runs alike but for it take the same first step (same seed, same
+   * gradients), and it moves the budget embedding's every element exactly that many times as far
+   * (Adam's step, weight decay included, is scaled by the rate), every other weight the same
+   * distance. Without the embedding, or at 0, the key fails naming itself.
+   */
+  @Test
+  void theBudgetRateScaleMovesTheBudgetEmbeddingThatManyTimesAsFar(@TempDir Path dir)
+      throws Exception {
+    TrainConfig one = withBudget(tiny(4));
+    TrainConfig ten = changed(one, "budgetRateScale", 10f);
+    Map<String, float[]> start;
+    Map<String, float[]> afterOne;
+    Map<String, float[]> afterTen;
+    try (Trainer t = Trainer.create(one, dir.resolve("one"))) {
+      start = snapshot(t);
+      t.step();
+      afterOne = snapshot(t);
+    }
+    try (Trainer t = Trainer.create(ten, dir.resolve("ten"))) {
+      assertThat(snapshot(t).get("llm.embed_budget.weight"))
+          .isEqualTo(start.get("llm.embed_budget.weight"));
+      t.step();
+      afterTen = snapshot(t);
+    }
+    start.forEach(
+        (name, before) -> {
+          float[] a = afterOne.get(name);
+          float[] b = afterTen.get(name);
+          if (!name.equals("llm.embed_budget.weight")) {
+            assertThat(b).as(name).isEqualTo(a);
+            return;
+          }
+          int moved = 0;
+          for (int i = 0; i < before.length; i++) {
+            float d1 = a[i] - before[i];
+            float d10 = b[i] - before[i];
+            assertThat(d10)
+                .as("element %d", i)
+                .isCloseTo(10 * d1, within(1e-3f * Math.abs(d1) + 1e-7f));
+            moved += Math.abs(d1) > 1e-6f ? 1 : 0;
+          }
+          assertThat(moved).as("elements the first step moved").isGreaterThan(0);
+        });
+    assertThatThrownBy(() -> changed(tiny(4), "budgetRateScale", 10f))
+        .hasMessageStartingWith("train.budgetRateScale: 10.0 needs budgetEmbedding");
+    assertThatThrownBy(() -> changed(one, "budgetRateScale", 0f))
+        .hasMessageStartingWith("train.budgetRateScale");
   }
 
   /**
@@ -1137,7 +1189,8 @@ class TrainerTest {
             List.of(),
             false,
             1,
-            false);
+            false,
+            1f);
     try (Trainer t = Trainer.create(c, dir)) {
       float[] positions = t.encoder().parameters().get("mqt.pos_embed").getArray().toFloatArray();
       for (int i = 0; i < 40; i++) {
