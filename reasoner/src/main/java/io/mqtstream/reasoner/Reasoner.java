@@ -362,22 +362,28 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
   public NDArray embed(
       ParameterStore ps, NDManager scope, List<NDArray> frames, long[] question, boolean training) {
     NDList parts = new NDList();
-    NDArray index = null; // (m, D), read once for the frames' m (frames of a prompt share it)
+    // the token-index rows (m, D) and the budget row (D), read again only when m changes (frames of
+    // a prompt share it)
+    int readFor = -1;
+    NDArray index = null;
+    NDArray budget = null;
     for (int t = 0; t < frames.size(); t++) {
       NDArray frame = frames.get(t).add(lm.frameIndex(ps, scope, t, training)); // (m, D)
       if (lm.config().frameDifference() && t > 0) {
         frame =
             frame.add(lm.frameDifference(ps, scope, frames.get(t), frames.get(t - 1), training));
       }
-      if (lm.config().tokenIndex() > 0) {
-        int m = (int) frame.getShape().get(0);
-        if (index == null || index.getShape().get(0) != m) {
-          index = lm.tokenIndex(ps, scope, m, training);
-        }
+      int m = (int) frame.getShape().get(0);
+      if (m != readFor) {
+        readFor = m;
+        index = lm.config().tokenIndex() > 0 ? lm.tokenIndex(ps, scope, m, training) : null;
+        budget = lm.config().budget() > 0 ? lm.budget(ps, scope, m, training) : null;
+      }
+      if (index != null) {
         frame = frame.add(index);
       }
-      if (lm.config().budget() > 0) {
-        frame = frame.add(lm.budget(ps, scope, (int) frame.getShape().get(0), training));
+      if (budget != null) {
+        frame = frame.add(budget);
       }
       parts.add(frame);
     }
