@@ -392,10 +392,7 @@ class ReasonerTest {
     }
     assertThat(Reasoner.readConfig(dir.resolve("indexed")).tokenIndex()).isEqualTo(8);
     assertLoadsAnswering(dir.resolve("indexed"), moved);
-    try (Reasoner short4 = Reasoner.loadExpanded(ckpt, plain.withTokenIndex(4), Device.cpu())) {
-      assertThatThrownBy(() -> short4.generate(mixedPrompts(short4, 5))) // prompt c: m = 8
-          .hasMessageStartingWith("llm.tokenIndex: 4 rows, but a frame has 8 tokens");
-    }
+    assertRefusesAFrameOfEight(ckpt, plain.withTokenIndex(4), "llm.tokenIndex");
   }
 
   /**
@@ -440,10 +437,7 @@ class ReasonerTest {
     }
     assertThat(Reasoner.readConfig(dir.resolve("budgeted")).budget()).isEqualTo(8);
     assertLoadsAnswering(dir.resolve("budgeted"), moved);
-    try (Reasoner short4 = Reasoner.loadExpanded(ckpt, plain.withBudget(4), Device.cpu())) {
-      assertThatThrownBy(() -> short4.generate(mixedPrompts(short4, 5))) // prompt c: m = 8
-          .hasMessageStartingWith("llm.budget: 4 rows, but a frame has 8 tokens");
-    }
+    assertRefusesAFrameOfEight(ckpt, plain.withBudget(4), "llm.budget");
     assertThat(withoutKey(ckpt, saved, "budget", "0").budget()).isZero();
   }
 
@@ -499,6 +493,18 @@ class ReasonerTest {
     assertThat(Reasoner.readConfig(dir.resolve("moving")).frameDifference()).isTrue();
     assertLoadsAnswering(dir.resolve("moving"), moved);
     assertThat(withoutKey(ckpt, saved, "frameDifference", "false").frameDifference()).isFalse();
+  }
+
+  /**
+   * The checkpoint grown to {@code fourRows}, a table of four rows keyed by {@code key}, refuses
+   * the mixed prompts (prompt c has 8 tokens a frame), naming the key.
+   */
+  private static void assertRefusesAFrameOfEight(Path ckpt, LmConfig fourRows, String key)
+      throws IOException {
+    try (Reasoner short4 = Reasoner.loadExpanded(ckpt, fourRows, Device.cpu())) {
+      assertThatThrownBy(() -> short4.generate(mixedPrompts(short4, 5)))
+          .hasMessageStartingWith(key + ": 4 rows, but a frame has 8 tokens");
+    }
   }
 
   /** A model saved in {@code dir} answers the mixed prompts with the logits of {@code answers}. */
