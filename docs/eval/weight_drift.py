@@ -1,7 +1,10 @@
 """How far training moved a model's weights between two checkpoints: per weight matrix and in all,
-the norm of the change relative to the norm at the first checkpoint.
+the norm of the change relative to the norm at the first checkpoint, and the norm at the second.
+Matrices only the second checkpoint has (layers added by block expansion) print their norm alone.
 
     # v3's backbone from the end of stage 0 to the shipped weights (the model card's 37 %)
+    # the deeper LM's two added layers against v17's six (the model card's "Since v18: a deeper LM")
+    /usr/bin/python3 docs/eval/weight_drift.py /tmp/v17x/models/mqt-tiny/llm/llm.safetensors target/train/v26-deeper/final/llm/llm.safetensors --prefix llm.layers.
     /usr/bin/python3 docs/eval/weight_drift.py target/train/mqt-tiny-vision/step-1000/encoder/encoder.safetensors models/mqt-tiny/encoder/encoder.safetensors --prefix vision.
 
 Reads the safetensors files directly (float32 tensors only). Not used by the build or the tests.
@@ -45,7 +48,10 @@ def main():
         changed += d * d
         total += n * n
         if before[name].ndim > 1:
-            print(f"{name:45s} {100 * d / n:5.1f} %")
+            print(f"{name:45s} {100 * d / n:5.1f} %  norm {np.linalg.norm(after[name]):7.2f}")
+    for name in sorted(set(after) - set(before)):
+        if name.startswith(a.prefix) and after[name].ndim > 1:
+            print(f"{name:45s}   new  norm {np.linalg.norm(after[name]):7.2f}")
     print(f"all {a.prefix or 'tensors'}: {100 * math.sqrt(changed / total):.1f} % of the norm")
 
 
