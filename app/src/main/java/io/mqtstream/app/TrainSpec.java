@@ -65,7 +65,8 @@ record TrainSpec(
     boolean nameSummary,
     int summaryTokens,
     boolean budgetEmbedding,
-    float budgetRateScale) {
+    float budgetRateScale,
+    List<Integer> budgetNorms) {
 
   /** One curriculum stage: until this step, at most this many objects per clip. */
   record Stage(int untilStep, int maxObjects) {}
@@ -268,7 +269,8 @@ record TrainSpec(
           nameSummary,
           summaryTokens,
           budgetEmbedding,
-          budgetRateScale);
+          budgetRateScale,
+          budgetNorms);
     } catch (IllegalArgumentException e) {
       String[] kv = e.getMessage().split(":", 2);
       throw new ConfigException(kv[0], kv.length > 1 ? kv[1].trim() : e.getMessage(), e);

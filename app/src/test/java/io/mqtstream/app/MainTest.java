@@ -130,6 +130,16 @@ class MainTest {
     failure(dir, TRAIN_CONFIG, "budgetRateScale: 1", "budgetRateScale: 10")
         .hasMessageContaining("train.budgetRateScale");
     failure(dir, TRAIN_CONFIG, "budgetRateScale: 1", "").hasMessageContaining("budgetRateScale");
+    failure(dir, TRAIN_CONFIG, "budgetNorms: []", "budgetNorms: [4, 2]")
+        .hasMessageContaining("train.budgetNorms");
+    failure(dir, TRAIN_CONFIG, "budgetNorms: []", "budgetNorms: [2, 128]")
+        .hasMessageContaining("train.budgetNorms");
+    failure(dir, TRAIN_CONFIG, "budgetNorms: []", "").hasMessageContaining("budgetNorms");
+    assertThat(
+            variant(dir, TRAIN_CONFIG, "budgetNorms: []", "budgetNorms: [2, 4, 64]")
+                .toConfig()
+                .budgetNorms())
+        .containsExactly(2, 4, 64);
     assertThat(
             variant(dir, TRAIN_CONFIG, "budgetEmbedding: false", "budgetEmbedding: true")
                 .toConfig()

@@ -6,6 +6,7 @@ import io.mqtstream.reasoner.LmConfig;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * What an MQT-LLaVA folder's {@code config.json} says: the LLaMA shape (Hugging Face {@code
@@ -82,7 +83,8 @@ public record LlavaConfig(
               LmConfig.PromptOrder.FRAMES_FIRST,
               0,
               false,
-              0);
+              0,
+              List.of());
     } catch (IllegalArgumentException e) {
       throw new IOException(configJson + ": " + e.getMessage(), e);
     }

@@ -91,8 +91,9 @@ public final class DecodeBatch implements RunningBatch {
           pad[r][t] = t < left ? DecoderLm.MASKED : 0f;
         }
       }
-      DecoderLm.Forward f =
-          lm.forward(ps, NDArrays.stack(rows), positions, pad, null, true, false); // (n, 1, V)
+      int[] budgets = prompts.stream().mapToInt(Prompt::m).toArray();
+      DecoderLm.Forward f = // (n, 1, V)
+          lm.forward(ps, NDArrays.stack(rows), positions, pad, null, true, budgets, false);
       logits = rowsOf(f.logits());
       fresh = keep(f.cache());
     }
@@ -114,8 +115,10 @@ public final class DecodeBatch implements RunningBatch {
     long[][] last = new long[b][1];
     long[][] positions = new long[b][1];
     float[][] pad = new float[b][1];
+    int[] budgets = new int[b];
     for (int r = 0; r < b; r++) {
       Sequence s = sequences.get(r);
+      budgets[r] = s.prompt.m();
       last[r][0] = s.generated.get(s.generated.size() - 1);
       positions[r][0] = s.nextPosition;
     }
@@ -128,7 +131,8 @@ public final class DecodeBatch implements RunningBatch {
       cache.values().forEach(v -> v.tempAttach(step));
       ParameterStore ps = new ParameterStore(step, false);
       NDArray x = lm.embedTokens(ps, step, last, false); // (B, 1, D)
-      DecoderLm.Forward f = lm.forward(ps, x, positions, pad, cache, true, false); // (B, 1, V)
+      DecoderLm.Forward f = // (B, 1, V)
+          lm.forward(ps, x, positions, pad, cache, true, budgets, false);
       logits = rowsOf(f.logits());
       next = keep(f.cache());
     }

@@ -32,14 +32,19 @@ final class DecoderLayer extends ModelBlock {
     this.config = config;
     int d = config.dim();
     int kv = config.kvHeads() * config.headDim(); // grouped-query attention: fewer K/V heads
-    attnNorm = NormLayer.of(config.norm(), d, config.normEps());
+    int sets = config.normBudgets().size();
+    attnNorm = NormLayer.of(config.norm(), d, config.normEps(), sets, "attnNormBudgetGain");
     addChildBlock("attnNorm", attnNorm.block());
     q = addChildBlock("q", new Dense(d, d, false));
     k = addChildBlock("k", new Dense(d, kv, false));
     v = addChildBlock("v", new Dense(d, kv, false));
     o = addChildBlock("o", new Dense(d, d, false));
-    mlpNorm = NormLayer.of(config.norm(), d, config.normEps());
+    mlpNorm = NormLayer.of(config.norm(), d, config.normEps(), sets, "mlpNormBudgetGain");
     addChildBlock("mlpNorm", mlpNorm.block());
+    if (sets > 0) {
+      addParameter(attnNorm.budgetGain());
+      addParameter(mlpNorm.budgetGain());
+    }
     up = addChildBlock("up", new Dense(d, config.ffnDim(), false));
     gate =
         config.mlp() == LmConfig.Mlp.SWIGLU
@@ -61,6 +66,7 @@ final class DecoderLayer extends ModelBlock {
    * @param mask additive, broadcastable to (B, H, L, S + L)
    * @param pastKeys null or (B, Hkv, S, dh)
    * @param pastValues null or (B, Hkv, S, dh)
+   * @param sets null or (B) int64, each row's switchable-norm set
    * @param keepAttention return the attention weights too
    */
   Out apply(
@@ -70,11 +76,12 @@ final class DecoderLayer extends ModelBlock {
       NDArray mask,
       NDArray pastKeys,
       NDArray pastValues,
+      NDArray sets,
       boolean keepAttention,
       boolean training) {
     int heads = config.heads();
     int kvHeads = config.kvHeads();
-    NDArray h = attnNorm.apply(ps, x, training); // (B, L, D)
+    NDArray h = attnNorm.apply(ps, x, sets, training); // (B, L, D)
     NDArray qh = rope.apply(Attention.splitHeads(q.apply(ps, h, training), heads)); // (B, H, L, dh)
     NDArray kh = rope.apply(Attention.splitHeads(k.apply(ps, h, training), kvHeads)); // Hkv heads
     NDArray vh = Attention.splitHeads(v.apply(ps, h, training), kvHeads); // (B, Hkv, L, dh)
@@ -86,7 +93,7 @@ final class DecoderLayer extends ModelBlock {
     NDArray attended =
         Attention.mergeHeads(weights.matMul(repeatKv(vh, heads / kvHeads))); // (B, L, D)
     x = x.add(o.apply(ps, attended, training));
-    NDArray m = mlpNorm.apply(ps, x, training);
+    NDArray m = mlpNorm.apply(ps, x, sets, training);
     NDArray hidden =
         gate == null
             ? Activation.gelu(up.apply(ps, m, training))
@@ -156,7 +163,8 @@ final class DecoderLayer extends ModelBlock {
             ? Rope.of(scope, DecoderLm.positions(b, l), config.headDim(), config.ropeTheta())
             : Rope.NONE;
     return new NDList(
-        apply(ps, x, rope, DecoderLm.causal(scope, l, 0), null, null, false, training).hidden());
+        apply(ps, x, rope, DecoderLm.causal(scope, l, 0), null, null, null, false, training)
+            .hidden());
   }
 
   @Override

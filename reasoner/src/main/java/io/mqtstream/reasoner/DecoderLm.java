@@ -77,8 +77,17 @@ public final class DecoderLm extends ModelBlock {
     for (int i = 0; i < config.layers(); i++) {
       layers.add(addChildBlock("layer" + i, new DecoderLayer(config)));
     }
-    finalNorm = NormLayer.of(config.norm(), config.dim(), config.normEps());
+    finalNorm =
+        NormLayer.of(
+            config.norm(),
+            config.dim(),
+            config.normEps(),
+            config.normBudgets().size(),
+            "finalNormBudgetGain");
     addChildBlock("finalNorm", finalNorm.block());
+    if (finalNorm.budgetGain() != null) {
+      addParameter(finalNorm.budgetGain());
+    }
     head =
         config.tiedEmbeddings()
             ? null
@@ -214,12 +223,30 @@ public final class DecoderLm extends ModelBlock {
       KvCache past,
       boolean lastOnly,
       boolean training) {
-    return forward(ps, x, positions, padNew, past, lastOnly, -1, training);
+    return forward(ps, x, positions, padNew, past, lastOnly, -1, null, training);
   }
 
   /**
-   * {@link #forward(ParameterStore, NDArray, long[][], float[][], KvCache, boolean, boolean)} that
-   * also returns the attention weights and the output of layer {@code attentionOf} (−1: none).
+   * {@link #forward(ParameterStore, NDArray, long[][], float[][], KvCache, boolean, boolean)} for
+   * rows whose frames were cut to {@code budgets[r]} tokens each: with switchable norms ({@link
+   * LmConfig#normBudgets()}) every norm of row r uses its budget's gains; without, the same pass.
+   */
+  public Forward forward(
+      ParameterStore ps,
+      NDArray x,
+      long[][] positions,
+      float[][] padNew,
+      KvCache past,
+      boolean lastOnly,
+      int[] budgets,
+      boolean training) {
+    return forward(ps, x, positions, padNew, past, lastOnly, -1, budgets, training);
+  }
+
+  /**
+   * {@link #forward(ParameterStore, NDArray, long[][], float[][], KvCache, boolean, int[],
+   * boolean)} that also returns the attention weights and the output of layer {@code attentionOf}
+   * (−1: none).
    */
   public Forward forward(
       ParameterStore ps,
@@ -229,9 +256,11 @@ public final class DecoderLm extends ModelBlock {
       KvCache past,
       boolean lastOnly,
       int attentionOf,
+      int[] budgets,
       boolean training) {
     NDManager scope = x.getManager();
     int b = positions.length;
+    NDArray sets = normSets(scope, budgets, b); // (B) int64, or null
     int l = positions[0].length;
     int s = past == null ? 0 : past.slots();
     if (positionEmbedding != null) {
@@ -271,6 +300,7 @@ public final class DecoderLm extends ModelBlock {
                   mask,
                   past == null ? null : past.keys().get(i),
                   past == null ? null : past.values().get(i),
+                  sets,
                   i == attentionOf,
                   training);
       x = out.hidden(); // (B, L, D)
@@ -281,7 +311,7 @@ public final class DecoderLm extends ModelBlock {
       keys.add(out.keys());
       values.add(out.values());
     }
-    NDArray h = finalNorm.apply(ps, x, training);
+    NDArray h = finalNorm.apply(ps, x, sets, training);
     if (lastOnly) {
       h = h.get(new NDIndex(":, -1:, :")); // (B, 1, D)
     }
@@ -296,6 +326,21 @@ public final class DecoderLm extends ModelBlock {
       logits = logits.toType(DataType.FLOAT32, false); // sampling reads floats
     }
     return new Forward(logits, new KvCache(keys, values, pad), h, attention, layerHidden);
+  }
+
+  /** Each row's switchable-norm set, (B) int64; null without switchable norms or budgets. */
+  private NDArray normSets(NDManager scope, int[] budgets, int b) {
+    if (config.normBudgets().isEmpty() || budgets == null) {
+      return null;
+    }
+    if (budgets.length != b) {
+      throw new IllegalArgumentException(budgets.length + " budgets for " + b + " rows");
+    }
+    long[][] sets = new long[1][b];
+    for (int r = 0; r < b; r++) {
+      sets[0][r] = config.normSet(budgets[r]);
+    }
+    return Tensors.longs(scope, sets).squeeze(0);
   }
 
   /** (1, 1, L, S + L): new token i (slot S + i) sees slots 0..S + i. */

@@ -1,5 +1,7 @@
 package io.mqtstream.reasoner;
 
+import java.util.List;
+
 /**
  * Shape of the decoder-only language model. LLaMA-style choices (RMSNorm, SwiGLU, RoPE, untied
  * head) are configuration of the one implementation, not a second one.
@@ -36,6 +38,11 @@ package io.mqtstream.reasoner;
  *     read four tokens otherwise than sixty-four (a frame's first m tokens are the same whatever m
  *     is; only the LM can change how it reads them); at least the encoder's M; 0 = none (absent in
  *     older {@code llm.json} files)
+ * @param normBudgets switchable norms: the smallest budget m of each set of per-budget norm gains,
+ *     ascending (set i serves m from its bound up to the next one's); every norm of the LM then
+ *     scales its output by 1 + the gain of the set a row's m falls in, so a model that answers at
+ *     every m keeps per-budget weights in every layer, as slimmable networks keep a norm per width
+ *     (Yu et al. 2019); empty = none (absent in older {@code llm.json} files)
  */
 public record LmConfig(
     int vocab,
@@ -55,7 +62,8 @@ public record LmConfig(
     PromptOrder promptOrder,
     int tokenIndex,
     boolean frameDifference,
-    int budget) {
+    int budget,
+    List<Integer> normBudgets) {
 
   public enum Norm {
     LAYER,
@@ -104,6 +112,13 @@ public record LmConfig(
     if (budget < 0) {
       throw new IllegalArgumentException("llm.budget: must be >= 0, got " + budget);
     }
+    normBudgets = normBudgets == null ? List.of() : List.copyOf(normBudgets);
+    for (int i = 0; i < normBudgets.size(); i++) {
+      if (normBudgets.get(i) < 1 || (i > 0 && normBudgets.get(i) <= normBudgets.get(i - 1))) {
+        throw new IllegalArgumentException(
+            "llm.normBudgets: must be ascending budgets >= 1, got " + normBudgets);
+      }
+    }
     if (norm == null || mlp == null || positions == null) {
       throw new IllegalArgumentException("llm.norm, llm.mlp and llm.positions must be set");
     }
@@ -129,41 +144,53 @@ public record LmConfig(
         PromptOrder.FRAMES_FIRST,
         0,
         false,
-        0);
+        0,
+        List.of());
   }
 
   /** The same model with the question standing elsewhere in its prompts. */
   public LmConfig withPromptOrder(PromptOrder order) {
-    return with(vocab, layers, order, tokenIndex, frameDifference, budget);
+    return with(vocab, layers, order, tokenIndex, frameDifference, budget, normBudgets);
   }
 
   /** The same model with another number of decoder layers. */
   public LmConfig withLayers(int n) {
-    return with(vocab, n, promptOrder, tokenIndex, frameDifference, budget);
+    return with(vocab, n, promptOrder, tokenIndex, frameDifference, budget, normBudgets);
   }
 
   /** The same model with a token-index embedding of {@code rows} rows (0 = none). */
   public LmConfig withTokenIndex(int rows) {
-    return with(vocab, layers, promptOrder, rows, frameDifference, budget);
+    return with(vocab, layers, promptOrder, rows, frameDifference, budget, normBudgets);
   }
 
   /** The same model with or without the frame-difference map. */
   public LmConfig withFrameDifference(boolean on) {
-    return with(vocab, layers, promptOrder, tokenIndex, on, budget);
+    return with(vocab, layers, promptOrder, tokenIndex, on, budget, normBudgets);
   }
 
   /** The same model with a budget embedding of {@code rows} rows (0 = none). */
   public LmConfig withBudget(int rows) {
-    return with(vocab, layers, promptOrder, tokenIndex, frameDifference, rows);
+    return with(vocab, layers, promptOrder, tokenIndex, frameDifference, rows, normBudgets);
+  }
+
+  /** The same model with switchable norms for these budgets (empty = none). */
+  public LmConfig withNormBudgets(List<Integer> bounds) {
+    return with(vocab, layers, promptOrder, tokenIndex, frameDifference, budget, bounds);
   }
 
   /** The same model with a vocabulary of {@code size} tokens. */
   public LmConfig withVocab(int size) {
-    return with(size, layers, promptOrder, tokenIndex, frameDifference, budget);
+    return with(size, layers, promptOrder, tokenIndex, frameDifference, budget, normBudgets);
   }
 
   private LmConfig with(
-      int size, int n, PromptOrder order, int rows, boolean difference, int budgetRows) {
+      int size,
+      int n,
+      PromptOrder order,
+      int rows,
+      boolean difference,
+      int budgetRows,
+      List<Integer> normSets) {
     return new LmConfig(
         size,
         dim,
@@ -182,7 +209,22 @@ public record LmConfig(
         order,
         rows,
         difference,
-        budgetRows);
+        budgetRows,
+        normSets);
+  }
+
+  /**
+   * The switchable-norm set that serves budget m: the last whose bound is at most m (the first for
+   * an m below every bound); −1 without switchable norms.
+   */
+  public int normSet(int m) {
+    int set = normBudgets.isEmpty() ? -1 : 0;
+    for (int i = 1; i < normBudgets.size(); i++) {
+      if (normBudgets.get(i) <= m) {
+        set = i;
+      }
+    }
+    return set;
   }
 
   public int headDim() {

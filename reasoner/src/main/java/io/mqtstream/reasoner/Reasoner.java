@@ -56,6 +56,11 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
   /** The budget embedding's name there ({@link LmConfig#budget()}). */
   public static final String BUDGET = PREFIX + "." + DecoderLm.BUDGET_WEIGHT;
 
+  /** Whether {@code name} is one norm's per-budget gains ({@link LmConfig#normBudgets()}). */
+  public static boolean isNormBudgetGain(String name) {
+    return name.startsWith(PREFIX + ".") && name.endsWith("." + NormLayer.BUDGET_WEIGHT);
+  }
+
   private final NDManager manager;
   private final DecoderLm lm;
   private final TextTokenizer tokenizer; // null for another Format
@@ -178,11 +183,12 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
 
   /**
    * Loads a checkpoint folder into a larger model, {@code config} with more layers than the
-   * folder's, or with a token-index embedding, a frame-difference map or a budget embedding the
-   * folder lacks: every weight the folder has is the folder's; each layer added on top starts as
-   * the identity, its attention and MLP output projections zero (LLaMA Pro's block expansion, Wu et
-   * al. 2024); an added token-index or budget embedding or frame-difference map starts at zero. So
-   * the larger model answers exactly as the folder's until training moves them.
+   * folder's, or with a token-index embedding, a frame-difference map, a budget embedding or
+   * switchable norms the folder lacks: every weight the folder has is the folder's; each layer
+   * added on top starts as the identity, its attention and MLP output projections zero (LLaMA Pro's
+   * block expansion, Wu et al. 2024); an added token-index or budget embedding, frame-difference
+   * map or set of per-budget norm gains starts at zero. So the larger model answers exactly as the
+   * folder's until training moves them.
    */
   public static Reasoner loadExpanded(Path dir, LmConfig config, Device device) throws IOException {
     LmConfig folder = readConfig(dir);
@@ -190,7 +196,8 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
     boolean newIndex = folder.tokenIndex() == 0 && config.tokenIndex() > 0;
     boolean newDifference = !folder.frameDifference() && config.frameDifference();
     boolean newBudget = folder.budget() == 0 && config.budget() > 0;
-    boolean grows = newIndex || newDifference || newBudget;
+    boolean newNorms = folder.normBudgets().isEmpty() && !config.normBudgets().isEmpty();
+    boolean grows = newIndex || newDifference || newBudget || newNorms;
     if (config.layers() < saved || (config.layers() == saved && !grows)) {
       throw new IllegalArgumentException(
           "llm.layers: "
@@ -199,13 +206,15 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
               + saved
               + " layers of "
               + dir
-              + ", nor does llm.tokenIndex, llm.frameDifference or llm.budget add a map it lacks");
+              + ", nor does llm.tokenIndex, llm.frameDifference, llm.budget or llm.normBudgets add a"
+              + " map it lacks");
     }
     Predicate<String> fromZero =
         name ->
             (newIndex && name.equals(TOKEN_INDEX))
                 || (newDifference && name.equals(FRAME_DIFFERENCE))
-                || (newBudget && name.equals(BUDGET));
+                || (newBudget && name.equals(BUDGET))
+                || (newNorms && isNormBudgetGain(name));
     Predicate<String> added = name -> addedLayer(name, saved) || fromZero.test(name);
     Reasoner r = load(dir, config, device, added);
     r.parameters.forEach(

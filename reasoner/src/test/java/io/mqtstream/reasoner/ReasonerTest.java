@@ -442,6 +442,91 @@ class ReasonerTest {
   }
 
   /**
+   * Switchable norms: a model that gains per-budget norm gains answers exactly as its checkpoint
+   * did while they are zero, as they start. With the gains of one set moved (here sets m = 1–3, 4–7
+   * and 8 on), exactly the prompts whose m falls in that set get other logits, at every decode step
+   * and in one batch with prompts of the other sets; and such a prompt gets the logits of a model
+   * without switchable norms whose every norm weight γ is γ · (1 + that set's gain). A saved model
+   * keeps the gains, and an {@code llm.json} written before the key existed reads as a model
+   * without them.
+   */
+  @Test
+  void aModelGainingSwitchableNormsScalesEachPromptsNormsByItsBudgetsGains(@TempDir Path dir)
+      throws Exception {
+    Path ckpt = dir.resolve("ckpt");
+    Saved saved = saveAModel(dir, ckpt);
+    LmConfig switchable = saved.config().withNormBudgets(List.of(1, 4, 8));
+    Map<String, Integer> setOf = Map.of("a", 0, "b", 1, "c", 2, "d", 0); // m = 2, 4, 8, 1
+    java.util.Random random = new java.util.Random(6);
+    Map<String, float[]> gainsOfB = new java.util.HashMap<>(); // per norm, set 1's gains
+    try (Reasoner r = Reasoner.loadExpanded(ckpt, switchable, Device.cpu())) {
+      Map<String, NDArray> gains = new java.util.TreeMap<>();
+      r.parameters()
+          .forEach(
+              (name, p) -> {
+                if (Reasoner.isNormBudgetGain(name)) {
+                  gains.put(name, p.getArray());
+                }
+              });
+      assertThat(gains).hasSize(2 * 2 + 1); // two layers' two norms, and the final norm
+      gains.values().forEach(g -> assertThat(g.toFloatArray()).hasSize(3 * 32).containsOnly(0f));
+      assertAnswersAs(saved.answers(), r);
+      for (int set = 0; set < 3; set++) {
+        for (Map.Entry<String, NDArray> g : gains.entrySet()) {
+          float[] rows = new float[3 * 32];
+          for (int j = 0; j < 32; j++) {
+            rows[set * 32 + j] = (float) (0.5 * random.nextGaussian());
+          }
+          g.getValue().set(rows); // this set's row alone
+          if (set == 1) {
+            gainsOfB.put(g.getKey(), Arrays.copyOfRange(rows, 32, 64));
+          }
+        }
+        Map<String, Completion> now = byId(r.generate(mixedPrompts(r, 5)));
+        for (Completion c : saved.answers()) {
+          String id = c.prompt().id();
+          if (setOf.get(id) == set) {
+            float diff = maxDiff(now.get(id).stepLogits().get(0), c.stepLogits().get(0));
+            assertThat(diff).as("%s with set %d's gains", id, set).isGreaterThan(100 * TOL);
+          } else {
+            assertThat(now.get(id).tokens()).as(id).containsExactly(c.tokens());
+            assertSameLogits(now.get(id).stepLogits(), c.stepLogits());
+          }
+        }
+        if (set == 1) {
+          r.save(dir.resolve("switchable")); // set 1's gains
+        }
+      }
+    }
+    Map<String, Completion> moved;
+    try (Reasoner r = Reasoner.load(dir.resolve("switchable"), Device.cpu())) {
+      assertThat(r.config().normBudgets()).containsExactly(1, 4, 8);
+      moved = byId(r.generate(mixedPrompts(r, 5)));
+    }
+    for (Completion c : saved.answers()) {
+      if (!c.prompt().id().equals("b")) {
+        assertSameLogits(moved.get(c.prompt().id()).stepLogits(), c.stepLogits());
+      }
+    }
+    try (Reasoner plain = Reasoner.load(ckpt, Device.cpu())) {
+      gainsOfB.forEach(
+          (gainName, gain) -> {
+            String weight = gainName.replace(".budget_weight", ".weight");
+            NDArray gamma = plain.parameters().get(weight).getArray();
+            float[] scaled = gamma.toFloatArray();
+            for (int j = 0; j < scaled.length; j++) {
+              scaled[j] *= 1 + gain[j];
+            }
+            gamma.set(scaled);
+          });
+      Completion b = byId(plain.generate(mixedPrompts(plain, 5))).get("b");
+      assertThat(moved.get("b").tokens()).containsExactly(b.tokens());
+      assertSameLogits(moved.get("b").stepLogits(), b.stepLogits());
+    }
+    assertThat(withoutKey(ckpt, saved, "normBudgets", "\\[ \\]").normBudgets()).isEmpty();
+  }
+
+  /**
    * A model that gains a frame-difference map answers exactly as its checkpoint did while the map
    * is zero, as it starts. Once it holds something, prompts of two or more changing frames get
    * other logits, while a prompt of one frame, of a frame shown twice, or of a frame whose tokens

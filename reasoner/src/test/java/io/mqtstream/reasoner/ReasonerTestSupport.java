@@ -67,7 +67,8 @@ final class ReasonerTestSupport {
         order,
         0,
         false,
-        0);
+        0,
+        List.of());
   }
 
   static Reasoner reasoner(Path dir, LmConfig.Norm norm, LmConfig.Mlp mlp, LmConfig.Positions pos)
@@ -92,7 +93,8 @@ final class ReasonerTestSupport {
             LmConfig.PromptOrder.FRAMES_FIRST,
             0,
             false,
-            0);
+            0,
+            List.of());
     return Reasoner.create(c, t, 7, Device.cpu());
   }
 

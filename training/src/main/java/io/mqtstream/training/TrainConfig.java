@@ -98,10 +98,15 @@ import java.util.List;
  *     otherwise than the first sixty-four (the tokens are the same; only the reading can change);
  *     the engine's budget is the frame's token count, so nothing else carries it (a departure); a
  *     run started from a model without one adds it at zero
- * @param budgetRateScale with {@code budgetEmbedding}: the budget embedding's learning rate as a
- *     multiple of the run's ({@link AdamW#scaleRate}), so an embedding added at zero to a model
- *     fine-tuned at a low rate can move as far as one trained from the start (a departure); 1 = the
- *     run's rate
+ * @param budgetRateScale with {@code budgetEmbedding} or {@code budgetNorms}: the learning rate of
+ *     the budget embedding and of the per-budget norm gains as a multiple of the run's ({@link
+ *     AdamW#scaleRate}), so a map added at zero to a model fine-tuned at a low rate can move as far
+ *     as one trained from the start (a departure); 1 = the run's rate
+ * @param budgetNorms switchable norms ({@link LmConfig#normBudgets()}): the smallest m of each set
+ *     of per-budget gains in every norm of the LM, ascending, from 1 to M, e.g. the engine's budget
+ *     ladder [2, 4, 8, 16, 32, 64]; every budget keeps its own scale in every layer, as slimmable
+ *     networks keep a norm per width (a departure); a run started from a model without them adds
+ *     them at zero; empty = none
  */
 public record TrainConfig(
     long seed,
@@ -144,7 +149,8 @@ public record TrainConfig(
     boolean nameSummary,
     int summaryTokens,
     boolean budgetEmbedding,
-    float budgetRateScale) {
+    float budgetRateScale,
+    List<Integer> budgetNorms) {
 
   /** Where a fresh run's latent queries start looking. */
   public enum QueryInit {
@@ -279,11 +285,26 @@ public record TrainConfig(
       throw new IllegalArgumentException(
           "train.budgetRateScale: must be a number above 0, got " + budgetRateScale);
     }
-    if (budgetRateScale != 1 && !budgetEmbedding) {
+    budgetNorms = budgetNorms == null ? List.of() : budgetNorms;
+    for (int i = 0; i < budgetNorms.size(); i++) {
+      Integer bound = budgetNorms.get(i);
+      if (bound == null
+          || bound < 1
+          || bound > encoder.mqt().maxTokens()
+          || i > 0 && bound <= budgetNorms.get(i - 1)) {
+        throw new IllegalArgumentException(
+            "train.budgetNorms: must ascend, each in 1.."
+                + encoder.mqt().maxTokens()
+                + " (M), was "
+                + budgetNorms);
+      }
+    }
+    budgetNorms = List.copyOf(budgetNorms);
+    if (budgetRateScale != 1 && !budgetEmbedding && budgetNorms.isEmpty()) {
       throw new IllegalArgumentException(
           "train.budgetRateScale: "
               + budgetRateScale
-              + " needs budgetEmbedding (the rate it scales)");
+              + " needs budgetEmbedding or budgetNorms (the rate it scales)");
     }
     if (questionsPerClip < 1) {
       throw new IllegalArgumentException("train.questionsPerClip: must be >= 1");
@@ -314,7 +335,8 @@ public record TrainConfig(
         promptOrder,
         tokenIndex ? encoder.mqt().maxTokens() : 0,
         frameDifference,
-        budgetEmbedding ? encoder.mqt().maxTokens() : 0);
+        budgetEmbedding ? encoder.mqt().maxTokens() : 0,
+        budgetNorms);
   }
 
   /** Where each identity's own token lies ({@code summaryTokens}). */
@@ -365,6 +387,7 @@ public record TrainConfig(
         nameSummary,
         summaryTokens,
         budgetEmbedding,
-        budgetRateScale);
+        budgetRateScale,
+        budgetNorms);
   }
 }

@@ -103,7 +103,11 @@ public final class Trainer implements AutoCloseable {
     this.optimizer =
         new AdamW(parameters, encoder.manager(), 0.9f, 0.98f, 1e-8f, config.weightDecay());
     if (config.budgetRateScale() != 1) {
-      optimizer.scaleRate(Reasoner.BUDGET, config.budgetRateScale());
+      for (String name : parameters.keySet()) {
+        if (name.equals(Reasoner.BUDGET) || Reasoner.isNormBudgetGain(name)) {
+          optimizer.scaleRate(name, config.budgetRateScale());
+        }
+      }
     }
     // stages 1 and 2 keep their own schedule, counted from their first step
     this.schedule =
@@ -281,6 +285,7 @@ public final class Trainer implements AutoCloseable {
     boolean index = mayExpand && config.tokenIndex() && saved.tokenIndex() == 0;
     boolean difference = mayExpand && config.frameDifference() && !saved.frameDifference();
     boolean budget = mayExpand && config.budgetEmbedding() && saved.budget() == 0;
+    boolean norms = mayExpand && !config.budgetNorms().isEmpty() && saved.normBudgets().isEmpty();
     int layers = mayExpand ? Math.max(saved.layers(), config.lmLayers()) : saved.layers();
     LmConfig lm =
         saved
@@ -288,6 +293,7 @@ public final class Trainer implements AutoCloseable {
             .withTokenIndex(index ? config.encoder().mqt().maxTokens() : saved.tokenIndex())
             .withFrameDifference(difference || saved.frameDifference())
             .withBudget(budget ? config.encoder().mqt().maxTokens() : saved.budget())
+            .withNormBudgets(norms ? config.budgetNorms() : saved.normBudgets())
             .withPromptOrder(config.promptOrder());
     EncoderConfig savedEncoder =
         EncoderConfig.read(dir.resolve("encoder").resolve(MqtEncoder.CONFIG_FILE));
@@ -303,7 +309,7 @@ public final class Trainer implements AutoCloseable {
       log.info("{}: its positional keys now see the patches' features too (keyMode content)", dir);
     }
     Reasoner reasoner =
-        layers > saved.layers() || index || difference || budget
+        layers > saved.layers() || index || difference || budget || norms
             ? Reasoner.loadExpanded(dir.resolve("llm"), lm, Device.cpu())
             : Reasoner.load(dir.resolve("llm"), lm, Device.cpu());
     if (layers > saved.layers()) {
@@ -322,6 +328,12 @@ public final class Trainer implements AutoCloseable {
     }
     if (budget) {
       log.info("{}: its LM gains a budget embedding of {} rows, from zero", dir, lm.budget());
+    }
+    if (norms) {
+      log.info(
+          "{}: every norm of its LM gains per-budget gains for m from {}, from zero",
+          dir,
+          lm.normBudgets());
     }
     if (addNames) {
       Path tok = Files.createTempFile("tokenizer-", ".json"); // each checkpoint saves a copy
@@ -386,6 +398,9 @@ public final class Trainer implements AutoCloseable {
     boolean budgeted = lm.budget() > 0;
     if (budgeted != config.budgetEmbedding()) {
       differ.add("budgetEmbedding " + config.budgetEmbedding() + " (checkpoint: " + budgeted + ")");
+    }
+    if (!lm.normBudgets().equals(config.budgetNorms())) {
+      differ.add("budgetNorms " + config.budgetNorms() + " (checkpoint: " + lm.normBudgets() + ")");
     }
     if (!differ.isEmpty()) {
       throw new IllegalArgumentException(
@@ -747,7 +762,15 @@ public final class Trainer implements AutoCloseable {
                 null,
                 false,
                 nameAttention == null ? -1 : NameAttention.LAYER,
+                budgets(in.positions().length, m),
                 training));
+  }
+
+  /** Every row's budget: the batch's frames were all cut to m. */
+  private static int[] budgets(int rows, int m) {
+    int[] budgets = new int[rows];
+    Arrays.fill(budgets, m);
+    return budgets;
   }
 
   /** Per turn, its object name (null for none), in the order {@link #assemble} lays turns out. */

@@ -99,7 +99,8 @@ class TrainerTest {
         false,
         1,
         false,
-        1f);
+        1f,
+        List.of());
   }
 
   @Test
@@ -211,7 +212,8 @@ class TrainerTest {
         c.nameSummary(),
         c.summaryTokens(),
         c.budgetEmbedding(),
-        c.budgetRateScale());
+        c.budgetRateScale(),
+        c.budgetNorms());
   }
 
   static TrainConfig withOrder(TrainConfig c, LmConfig.PromptOrder order) {
@@ -485,6 +487,46 @@ class TrainerTest {
       }
       assertThat(drawn).as("some budget below M is drawn").anyMatch(m -> m < 8);
     }
+    // switchable norms (sets m = 1-3, 4-7, 8): added at zero to every norm of the LM, kept the
+    // same way; each step trains the gains of its own m's set alone, so the set of m = 8, never
+    // drawn from mChoices [2, 4] (and no alignment steps, which train at M), stays zero
+    TrainConfig normed =
+        changed(
+            changed(withBudgetNorms(c, List.of(1, 4, 8)), "mChoices", List.of(2, 4)),
+            "alignmentSteps",
+            0);
+    Path savedNorms = dir.resolve("budgetNorms");
+    try (Trainer t = Trainer.startFrom(normed, dir.resolve("model"))) {
+      Map<String, float[]> start = snapshot(t);
+      trained.forEach((name, values) -> assertThat(start.get(name)).as(name).isEqualTo(values));
+      List<String> gains =
+          start.keySet().stream().filter(Reasoner::isNormBudgetGain).sorted().toList();
+      assertThat(gains).hasSize(2 * c.lmLayers() + 1);
+      gains.forEach(g -> assertThat(start.get(g)).as(g).hasSize(3 * 32).containsOnly(0f));
+      java.util.Set<Integer> drawn = new java.util.TreeSet<>();
+      for (int i = 0; i < 4; i++) {
+        int m = t.step().m();
+        drawn.add(m < 4 ? 0 : m < 8 ? 1 : 2);
+      }
+      Map<String, float[]> after = snapshot(t);
+      for (String g : gains) {
+        for (int set = 0; set < 3; set++) {
+          float[] row = Arrays.copyOfRange(after.get(g), set * 32, (set + 1) * 32);
+          if (drawn.contains(set)) {
+            assertThat(row)
+                .as("%s, set %d, drawn in %s", g, set, drawn)
+                .isNotEqualTo(new float[32]);
+          } else {
+            assertThat(row).as("%s, set %d, not drawn in %s", g, set, drawn).containsOnly(0f);
+          }
+        }
+      }
+      assertThat(drawn).doesNotContain(2).isNotEmpty();
+      t.save(savedNorms);
+    }
+    assertThatThrownBy(() -> Trainer.resume(c, savedNorms).close())
+        .hasMessageContaining("train.budgetNorms [] (checkpoint: [1, 4, 8])");
+    Trainer.resume(normed, savedNorms).close();
     // object names as one token each: every other weight kept, the tokenizer and the embedding
     // grown by the 15 names; questions that name an object read it as one token; the names train,
     // are saved, and a run resumed or started without them is refused
@@ -606,14 +648,34 @@ class TrainerTest {
 
   /**
    * {@code budgetRateScale}: two runs alike but for it take the same first step (same seed, same
-   * gradients), and it moves the budget embedding's every element exactly that many times as far
-   * (Adam's step, weight decay included, is scaled by the rate), every other weight the same
-   * distance. Without the embedding, or at 0, the key fails naming itself.
+   * gradients), and it moves the budget embedding's every element, or every norm's per-budget
+   * gains, exactly that many times as far (Adam's step, weight decay included, is scaled by the
+   * rate), every other weight the same distance. Without either, or at 0, the key fails naming
+   * itself.
    */
   @Test
-  void theBudgetRateScaleMovesTheBudgetEmbeddingThatManyTimesAsFar(@TempDir Path dir)
-      throws Exception {
-    TrainConfig one = withBudget(tiny(4));
+  void theBudgetRateScaleMovesTheBudgetMapsThatManyTimesAsFar(@TempDir Path dir) throws Exception {
+    assertTenTimesAsFar(
+        withBudget(tiny(4)), dir.resolve("embedding"), "llm.embed_budget.weight"::equals);
+    assertTenTimesAsFar(
+        withBudgetNorms(tiny(4), List.of(1, 4)), dir.resolve("norms"), Reasoner::isNormBudgetGain);
+    assertThatThrownBy(() -> changed(tiny(4), "budgetRateScale", 10f))
+        .hasMessageStartingWith("train.budgetRateScale: 10.0 needs budgetEmbedding or budgetNorms");
+    assertThatThrownBy(() -> changed(withBudget(tiny(4)), "budgetRateScale", 0f))
+        .hasMessageStartingWith("train.budgetRateScale");
+    assertThatThrownBy(() -> withBudgetNorms(tiny(4), List.of(4, 2)))
+        .hasMessageStartingWith("train.budgetNorms: must ascend");
+    assertThatThrownBy(() -> withBudgetNorms(tiny(4), List.of(1, 9)))
+        .as("above M = 8")
+        .hasMessageStartingWith("train.budgetNorms: must ascend, each in 1..8");
+  }
+
+  /**
+   * One step of {@code one} and of {@code one} at {@code budgetRateScale} 10 moves each weight
+   * {@code scaled} names ten times as far, every other the same, and moves some scaled element.
+   */
+  private static void assertTenTimesAsFar(
+      TrainConfig one, Path dir, java.util.function.Predicate<String> scaled) throws Exception {
     TrainConfig ten = changed(one, "budgetRateScale", 10f);
     Map<String, float[]> start;
     Map<String, float[]> afterOne;
@@ -624,34 +686,33 @@ class TrainerTest {
       afterOne = snapshot(t);
     }
     try (Trainer t = Trainer.create(ten, dir.resolve("ten"))) {
-      assertThat(snapshot(t).get("llm.embed_budget.weight"))
-          .isEqualTo(start.get("llm.embed_budget.weight"));
+      assertThat(snapshot(t)).containsOnlyKeys(start.keySet());
       t.step();
       afterTen = snapshot(t);
     }
-    start.forEach(
-        (name, before) -> {
-          float[] a = afterOne.get(name);
-          float[] b = afterTen.get(name);
-          if (!name.equals("llm.embed_budget.weight")) {
-            assertThat(b).as(name).isEqualTo(a);
-            return;
-          }
-          int moved = 0;
-          for (int i = 0; i < before.length; i++) {
-            float d1 = a[i] - before[i];
-            float d10 = b[i] - before[i];
-            assertThat(d10)
-                .as("element %d", i)
-                .isCloseTo(10 * d1, within(1e-3f * Math.abs(d1) + 1e-7f));
-            moved += Math.abs(d1) > 1e-6f ? 1 : 0;
-          }
-          assertThat(moved).as("elements the first step moved").isGreaterThan(0);
-        });
-    assertThatThrownBy(() -> changed(tiny(4), "budgetRateScale", 10f))
-        .hasMessageStartingWith("train.budgetRateScale: 10.0 needs budgetEmbedding");
-    assertThatThrownBy(() -> changed(one, "budgetRateScale", 0f))
-        .hasMessageStartingWith("train.budgetRateScale");
+    int moved = 0;
+    int maps = 0;
+    for (Map.Entry<String, float[]> e : start.entrySet()) {
+      String name = e.getKey();
+      float[] before = e.getValue();
+      float[] a = afterOne.get(name);
+      float[] b = afterTen.get(name);
+      if (!scaled.test(name)) {
+        assertThat(b).as(name).isEqualTo(a);
+        continue;
+      }
+      maps++;
+      for (int i = 0; i < before.length; i++) {
+        float d1 = a[i] - before[i];
+        float d10 = b[i] - before[i];
+        assertThat(d10)
+            .as("%s, element %d", name, i)
+            .isCloseTo(10 * d1, within(1e-3f * Math.abs(d1) + 1e-7f));
+        moved += Math.abs(d1) > 1e-6f ? 1 : 0;
+      }
+    }
+    assertThat(maps).as("weights at the scaled rate").isPositive();
+    assertThat(moved).as("elements the first step moved").isGreaterThan(0);
   }
 
   /**
@@ -915,6 +976,11 @@ class TrainerTest {
   /** The same run with the LM's budget embedding. */
   static TrainConfig withBudget(TrainConfig c) {
     return changed(c, "budgetEmbedding", true);
+  }
+
+  /** The same run with switchable norms for these budgets. */
+  static TrainConfig withBudgetNorms(TrainConfig c, List<Integer> bounds) {
+    return changed(c, "budgetNorms", bounds);
   }
 
   /** {@code c} with one record component, named, set to {@code value}. */
@@ -1190,7 +1256,8 @@ class TrainerTest {
             false,
             1,
             false,
-            1f);
+            1f,
+            List.of());
     try (Trainer t = Trainer.create(c, dir)) {
       float[] positions = t.encoder().parameters().get("mqt.pos_embed").getArray().toFloatArray();
       for (int i = 0; i < 40; i++) {
