@@ -35,6 +35,13 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--fixed-m", description = "train a fixed-m baseline at K tokens instead")
   Integer fixedM;
 
+  @Option(
+      names = "--seed",
+      description =
+          "seed the run with N instead of the config's seed: another draw of the same recipe"
+              + " (other clips, questions and m at every step)")
+  Long seed;
+
   @Option(names = "--resume", description = "continue from this checkpoint folder")
   Path resume;
 
@@ -55,10 +62,7 @@ final class TrainCommand implements Callable<Integer> {
           commandSpec.commandLine(), "--resume and --start-from: give one of them");
     }
     TrainSpec spec = TrainSpec.load(config);
-    TrainConfig c = spec.toConfig();
-    if (fixedM != null) {
-      c = c.withFixedM(fixedM);
-    }
+    TrainConfig c = config(spec);
     Path out =
         output != null
             ? output
@@ -76,6 +80,18 @@ final class TrainCommand implements Callable<Integer> {
       }
     }
     return 0;
+  }
+
+  /** The run the config and the options ask for: the config's, at --fixed-m and --seed if given. */
+  TrainConfig config(TrainSpec spec) {
+    TrainConfig c = spec.toConfig();
+    if (fixedM != null) {
+      c = c.withFixedM(fixedM);
+    }
+    if (seed != null) {
+      c = c.withSeed(seed);
+    }
+    return c;
   }
 
   /**

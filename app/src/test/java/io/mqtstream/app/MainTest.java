@@ -350,4 +350,34 @@ class MainTest {
         .isEqualTo(2);
     assertThat(err.toString()).contains("--resume and --start-from");
   }
+
+  /**
+   * {@code train --seed N} is the config's recipe at seed N: v18's baseline config with {@code
+   * --seed 7} is exactly the run of its seed-7 copy (a file that differs from it in the seed and
+   * the output folder), with and without {@code --fixed-m}.
+   */
+  @Test
+  void trainSeedRunsTheConfigsRecipeAtAnotherSeed() throws Exception {
+    java.nio.file.Path dir = java.nio.file.Path.of("..", "configs", "train");
+    TrainSpec base = TrainSpec.load(dir.resolve("mqt-tiny-arms-v20.yaml"));
+    TrainSpec copy = TrainSpec.load(dir.resolve("mqt-tiny-arms-v20-seed7.yaml"));
+    assertThat(copy.seed()).isNotEqualTo(base.seed());
+    assertThat(parsed("--seed", "7").config(base)).isEqualTo(copy.toConfig());
+    assertThat(parsed("--seed", "7", "--fixed-m", "4").config(base))
+        .isEqualTo(copy.toConfig().withFixedM(4))
+        .isNotEqualTo(copy.toConfig());
+    assertThat(parsed().config(base)).isEqualTo(base.toConfig()).isNotEqualTo(copy.toConfig());
+  }
+
+  /** The train command with these options after {@code --config}. */
+  private static TrainCommand parsed(String... options) {
+    List<String> args = new java.util.ArrayList<>(List.of("train", "--config", "unused.yaml"));
+    args.addAll(List.of(options));
+    return (TrainCommand)
+        Main.commandLine()
+            .parseArgs(args.toArray(String[]::new))
+            .subcommand()
+            .commandSpec()
+            .userObject();
+  }
 }

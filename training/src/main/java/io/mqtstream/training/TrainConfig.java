@@ -346,8 +346,20 @@ public record TrainConfig(
 
   /** The same run as a fixed-m baseline. */
   public TrainConfig withFixedM(int m) {
+    return with(seed, m);
+  }
+
+  /**
+   * The same recipe at another seed: other clips, questions and m at every step, and other initial
+   * weights for whatever the run adds.
+   */
+  public TrainConfig withSeed(long other) {
+    return with(other, fixedM);
+  }
+
+  private TrainConfig with(long newSeed, int newFixedM) {
     return new TrainConfig(
-        seed,
+        newSeed,
         steps,
         visionSteps,
         objectSlots,
@@ -357,7 +369,7 @@ public record TrainConfig(
         warmupSteps,
         weightDecay,
         clipNorm,
-        m,
+        newFixedM,
         questionsPerClip,
         encoder,
         norm,
