@@ -76,9 +76,9 @@ final class NormLayer {
       return normed;
     }
     NDArray gains = ps.getValue(budgetGain, x.getDevice(), training); // (sets, D)
-    NDArray rows = gains.get(new NDIndex("{}", sets)).expandDims(1); // (B, 1, D)
-    rows.attach(x.getManager());
-    return normed.add(normed.mul(rows)); // normed · (1 + gain)
+    NDArray rows = gains.get(new NDIndex("{}", sets)); // (B, D), made in the model's manager
+    rows.attach(x.getManager()); // so it dies with the pass, as the token embeddings do
+    return normed.add(normed.mul(rows.expandDims(1))); // normed · (1 + gain), (B, L, D)
   }
 
   NDArray apply(ParameterStore ps, NDArray x, boolean training) {

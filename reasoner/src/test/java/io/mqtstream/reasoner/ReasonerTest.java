@@ -706,9 +706,14 @@ class ReasonerTest {
     assertThatThrownBy(() -> TextTokenizer.load(bad).close()).hasMessageContaining("<sep>");
   }
 
-  @Test
-  void generatingManyBatchesLeavesNoNativeArraysBehind(@TempDir Path dir) throws Exception {
-    try (Reasoner r = ReasonerTestSupport.reasoner(dir)) {
+  /** Also with switchable norms, whose per-row gains are read from the model's own table. */
+  @ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
+  void generatingManyBatchesLeavesNoNativeArraysBehind(boolean switchable, @TempDir Path dir)
+      throws Exception {
+    try (Reasoner r =
+        ReasonerTestSupport.reasoner(
+            dir, c -> switchable ? c.withNormBudgets(List.of(1, 4, 8)) : c)) {
       r.generate(mixedPrompts(r, 4));
       int before = r.manager().getManagedArrays().size();
       for (int i = 0; i < 50; i++) {

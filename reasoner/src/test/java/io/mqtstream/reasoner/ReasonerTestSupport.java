@@ -103,8 +103,14 @@ final class ReasonerTestSupport {
   }
 
   static Reasoner reasoner(Path dir, LmConfig.PromptOrder order) throws IOException {
+    return reasoner(dir, config -> config.withPromptOrder(order));
+  }
+
+  /** The test model with its config changed by {@code change}, e.g. switchable norms. */
+  static Reasoner reasoner(Path dir, java.util.function.UnaryOperator<LmConfig> change)
+      throws IOException {
     TextTokenizer t = tokenizer(dir);
-    return Reasoner.create(config(t.vocabSize(), order), t, 7, Device.cpu());
+    return Reasoner.create(change.apply(config(t.vocabSize())), t, 7, Device.cpu());
   }
 
   /** T frames of m random tokens of width dim; the frames hold M = 8 tokens, cut to m. */
