@@ -1,10 +1,14 @@
 """How far training moved a model's weights between two checkpoints: per weight matrix and in all,
 the norm of the change relative to the norm at the first checkpoint, and the norm at the second.
-Matrices only the second checkpoint has (layers added by block expansion) print their norm alone.
+Matrices only the second checkpoint has (layers added by block expansion, switchable norms' gains)
+print their norm alone, and with --rows the root mean square of each of their rows (for the
+per-budget gains, one row per budget set).
 
     # v3's backbone from the end of stage 0 to the shipped weights (the model card's 37 %)
     # the deeper LM's two added layers against v17's six (the model card's "Since v18: a deeper LM")
     /usr/bin/python3 docs/eval/weight_drift.py /tmp/v17x/models/mqt-tiny/llm/llm.safetensors target/train/v26-deeper/final/llm/llm.safetensors --prefix llm.layers.
+    # switchable norms: each norm's per-budget gains, by set (the model card's "Since v18: switchable norms")
+    /usr/bin/python3 docs/eval/weight_drift.py /tmp/v17x/models/mqt-tiny/llm/llm.safetensors target/train/v27-norms/final/llm/llm.safetensors --prefix llm. --rows
     /usr/bin/python3 docs/eval/weight_drift.py target/train/mqt-tiny-vision/step-1000/encoder/encoder.safetensors models/mqt-tiny/encoder/encoder.safetensors --prefix vision.
 
 Reads the safetensors files directly (float32 tensors only). Not used by the build or the tests.
@@ -37,6 +41,7 @@ def main():
     p.add_argument("before")
     p.add_argument("after")
     p.add_argument("--prefix", default="", help="only tensors whose name starts with this")
+    p.add_argument("--rows", action="store_true", help="each new matrix's rows' rms too")
     a = p.parse_args()
     before, after = load(a.before), load(a.after)
     changed = total = 0.0
@@ -51,7 +56,11 @@ def main():
             print(f"{name:45s} {100 * d / n:5.1f} %  norm {np.linalg.norm(after[name]):7.2f}")
     for name in sorted(set(after) - set(before)):
         if name.startswith(a.prefix) and after[name].ndim > 1:
-            print(f"{name:45s}   new  norm {np.linalg.norm(after[name]):7.2f}")
+            rows = after[name]
+            rms = ""
+            if a.rows:
+                rms = "  rows' rms " + " ".join(f"{r:.3f}" for r in np.sqrt((rows**2).mean(axis=1)))
+            print(f"{name:45s}   new  norm {np.linalg.norm(rows):7.2f}{rms}")
     print(f"all {a.prefix or 'tensors'}: {100 * math.sqrt(changed / total):.1f} % of the norm")
 
 
