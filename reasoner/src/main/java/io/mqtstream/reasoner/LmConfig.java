@@ -114,7 +114,8 @@ public record LmConfig(
     }
     normBudgets = normBudgets == null ? List.of() : List.copyOf(normBudgets);
     for (int i = 0; i < normBudgets.size(); i++) {
-      if (normBudgets.get(i) < 1 || (i > 0 && normBudgets.get(i) <= normBudgets.get(i - 1))) {
+      Integer bound = normBudgets.get(i);
+      if (bound == null || bound < 1 || (i > 0 && bound <= normBudgets.get(i - 1))) {
         throw new IllegalArgumentException(
             "llm.normBudgets: must be ascending budgets >= 1, got " + normBudgets);
       }

@@ -164,21 +164,7 @@ public record TrainConfig(
     curriculum = curriculum == null ? Curriculum.NONE : curriculum;
     queryInit = queryInit == null ? QueryInit.RANDOM : queryInit;
     promptOrder = promptOrder == null ? LmConfig.PromptOrder.FRAMES_FIRST : promptOrder;
-    mChoices = mChoices == null ? List.of() : mChoices;
-    for (int i = 0; i < mChoices.size(); i++) {
-      Integer m = mChoices.get(i);
-      if (m == null
-          || m < 1
-          || m > encoder.mqt().maxTokens()
-          || i > 0 && m <= mChoices.get(i - 1)) {
-        throw new IllegalArgumentException(
-            "train.mChoices: must ascend, each in 1.."
-                + encoder.mqt().maxTokens()
-                + " (M), was "
-                + mChoices);
-      }
-    }
-    mChoices = List.copyOf(mChoices);
+    mChoices = budgets("train.mChoices", mChoices, encoder.mqt().maxTokens());
     String noPyramid =
         queryInit == QueryInit.PYRAMID ? QueryPyramid.unsupported(encoder.mqt()) : null;
     if (noPyramid != null) {
@@ -285,21 +271,7 @@ public record TrainConfig(
       throw new IllegalArgumentException(
           "train.budgetRateScale: must be a number above 0, got " + budgetRateScale);
     }
-    budgetNorms = budgetNorms == null ? List.of() : budgetNorms;
-    for (int i = 0; i < budgetNorms.size(); i++) {
-      Integer bound = budgetNorms.get(i);
-      if (bound == null
-          || bound < 1
-          || bound > encoder.mqt().maxTokens()
-          || i > 0 && bound <= budgetNorms.get(i - 1)) {
-        throw new IllegalArgumentException(
-            "train.budgetNorms: must ascend, each in 1.."
-                + encoder.mqt().maxTokens()
-                + " (M), was "
-                + budgetNorms);
-      }
-    }
-    budgetNorms = List.copyOf(budgetNorms);
+    budgetNorms = budgets("train.budgetNorms", budgetNorms, encoder.mqt().maxTokens());
     if (budgetRateScale != 1 && !budgetEmbedding && budgetNorms.isEmpty()) {
       throw new IllegalArgumentException(
           "train.budgetRateScale: "
@@ -313,6 +285,19 @@ public record TrainConfig(
       throw new IllegalArgumentException(
           "train.world.imageSize must equal the encoder's image size");
     }
+  }
+
+  /** A list of budgets (null = none), which must ascend, each in 1..M; failing, names the key. */
+  private static List<Integer> budgets(String key, List<Integer> list, int maxTokens) {
+    List<Integer> ms = list == null ? List.of() : list;
+    for (int i = 0; i < ms.size(); i++) {
+      Integer m = ms.get(i);
+      if (m == null || m < 1 || m > maxTokens || i > 0 && m <= ms.get(i - 1)) {
+        throw new IllegalArgumentException(
+            key + ": must ascend, each in 1.." + maxTokens + " (M), was " + ms);
+      }
+    }
+    return List.copyOf(ms);
   }
 
   /** The LM for a vocabulary: width = the encoder's token width, frames = the world's. */
