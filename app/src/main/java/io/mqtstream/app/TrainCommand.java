@@ -63,10 +63,7 @@ final class TrainCommand implements Callable<Integer> {
     }
     TrainSpec spec = TrainSpec.load(config);
     TrainConfig c = config(spec);
-    Path out =
-        output != null
-            ? output
-            : Path.of(spec.output() + (fixedM != null ? "-fixed-m" + fixedM : ""));
+    Path out = output(spec);
     Files.createDirectories(out);
     try (Trainer trainer =
         resume != null
@@ -92,6 +89,20 @@ final class TrainCommand implements Callable<Integer> {
       c = c.withSeed(seed);
     }
     return c;
+  }
+
+  /**
+   * Where the run writes: --output, else the config's folder with "-fixed-mK" and "-seedN" added
+   * for those options, so a baseline or another seed never overwrites the config's own run.
+   */
+  Path output(TrainSpec spec) {
+    if (output != null) {
+      return output;
+    }
+    return Path.of(
+        spec.output()
+            + (fixedM != null ? "-fixed-m" + fixedM : "")
+            + (seed != null ? "-seed" + seed : ""));
   }
 
   /**

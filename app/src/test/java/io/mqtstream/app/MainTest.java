@@ -354,7 +354,7 @@ class MainTest {
   /**
    * {@code train --seed N} is the config's recipe at seed N: v18's baseline config with {@code
    * --seed 7} is exactly the run of its seed-7 copy (a file that differs from it in the seed and
-   * the output folder), with and without {@code --fixed-m}.
+   * the output folder), with and without {@code --fixed-m}; and its default folder is its own.
    */
   @Test
   void trainSeedRunsTheConfigsRecipeAtAnotherSeed() throws Exception {
@@ -367,6 +367,12 @@ class MainTest {
         .isEqualTo(copy.toConfig().withFixedM(4))
         .isNotEqualTo(copy.toConfig());
     assertThat(parsed().config(base)).isEqualTo(base.toConfig()).isNotEqualTo(copy.toConfig());
+    // without --output, each option names the folder, so no run overwrites the config's own
+    assertThat(parsed().output(base)).isEqualTo(java.nio.file.Path.of(base.output()));
+    assertThat(parsed("--seed", "7", "--fixed-m", "4").output(base))
+        .isEqualTo(java.nio.file.Path.of(base.output() + "-fixed-m4-seed7"));
+    assertThat(parsed("--seed", "7", "--output", "elsewhere").output(base))
+        .isEqualTo(java.nio.file.Path.of("elsewhere"));
   }
 
   /** The train command with these options after {@code --config}. */

@@ -93,7 +93,7 @@ public final class DecodeBatch implements RunningBatch {
       }
       int[] budgets = prompts.stream().mapToInt(Prompt::m).toArray();
       DecoderLm.Forward f = // (n, 1, V)
-          lm.forward(ps, NDArrays.stack(rows), positions, pad, null, true, budgets, false);
+          lm.forward(ps, NDArrays.stack(rows), positions, pad, null, true, -1, budgets, false);
       logits = rowsOf(f.logits());
       fresh = keep(f.cache());
     }
@@ -132,7 +132,7 @@ public final class DecodeBatch implements RunningBatch {
       ParameterStore ps = new ParameterStore(step, false);
       NDArray x = lm.embedTokens(ps, step, last, false); // (B, 1, D)
       DecoderLm.Forward f = // (B, 1, V)
-          lm.forward(ps, x, positions, pad, cache, true, budgets, false);
+          lm.forward(ps, x, positions, pad, cache, true, -1, budgets, false);
       logits = rowsOf(f.logits());
       next = keep(f.cache());
     }

@@ -227,26 +227,11 @@ public final class DecoderLm extends ModelBlock {
   }
 
   /**
-   * {@link #forward(ParameterStore, NDArray, long[][], float[][], KvCache, boolean, boolean)} for
-   * rows whose frames were cut to {@code budgets[r]} tokens each: with switchable norms ({@link
-   * LmConfig#normBudgets()}) every norm of row r uses its budget's gains; without, the same pass.
-   */
-  public Forward forward(
-      ParameterStore ps,
-      NDArray x,
-      long[][] positions,
-      float[][] padNew,
-      KvCache past,
-      boolean lastOnly,
-      int[] budgets,
-      boolean training) {
-    return forward(ps, x, positions, padNew, past, lastOnly, -1, budgets, training);
-  }
-
-  /**
-   * {@link #forward(ParameterStore, NDArray, long[][], float[][], KvCache, boolean, int[],
-   * boolean)} that also returns the attention weights and the output of layer {@code attentionOf}
-   * (−1: none).
+   * {@link #forward(ParameterStore, NDArray, long[][], float[][], KvCache, boolean, boolean)} that
+   * also returns the attention weights and the output of layer {@code attentionOf} (−1: none), for
+   * rows whose frames were cut to {@code budgets[r]} tokens each (null: not known): with switchable
+   * norms ({@link LmConfig#normBudgets()}) every norm of row r uses its budget's gains; without,
+   * the budgets change nothing.
    */
   public Forward forward(
       ParameterStore ps,

@@ -78,7 +78,7 @@ final class NormLayer {
     NDArray gains = ps.getValue(budgetGain, x.getDevice(), training); // (sets, D)
     NDArray rows = gains.get(new NDIndex("{}", sets)); // (B, D), made in the model's manager
     rows.attach(x.getManager()); // so it dies with the pass, as the token embeddings do
-    return normed.add(normed.mul(rows.expandDims(1))); // normed · (1 + gain), (B, L, D)
+    return normed.mul(rows.add(1f).expandDims(1)); // normed · (1 + gain), (B, L, D)
   }
 
   NDArray apply(ParameterStore ps, NDArray x, boolean training) {

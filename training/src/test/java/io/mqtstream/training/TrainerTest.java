@@ -686,7 +686,9 @@ class TrainerTest {
       afterOne = snapshot(t);
     }
     try (Trainer t = Trainer.create(ten, dir.resolve("ten"))) {
-      assertThat(snapshot(t)).containsOnlyKeys(start.keySet());
+      Map<String, float[]> startTen = snapshot(t);
+      assertThat(startTen).containsOnlyKeys(start.keySet());
+      start.forEach((name, values) -> assertThat(startTen.get(name)).as(name).isEqualTo(values));
       t.step();
       afterTen = snapshot(t);
     }
