@@ -5,11 +5,11 @@ print their norm alone, and with --rows the root mean square of each of their ro
 per-budget gains, one row per budget set).
 
     # v3's backbone from the end of stage 0 to the shipped weights (the model card's 37 %)
+    python3 docs/eval/weight_drift.py target/train/mqt-tiny-vision/step-1000/encoder/encoder.safetensors models/mqt-tiny/encoder/encoder.safetensors --prefix vision.
     # the deeper LM's two added layers against v17's six (the model card's "Since v18: a deeper LM")
     python3 docs/eval/weight_drift.py /tmp/v17x/models/mqt-tiny/llm/llm.safetensors target/train/v26-deeper/final/llm/llm.safetensors --prefix llm.layers.
     # switchable norms: each norm's per-budget gains, by set (the model card's "Since v18: switchable norms")
     python3 docs/eval/weight_drift.py /tmp/v17x/models/mqt-tiny/llm/llm.safetensors target/train/v27-norms/final/llm/llm.safetensors --prefix llm. --rows
-    python3 docs/eval/weight_drift.py target/train/mqt-tiny-vision/step-1000/encoder/encoder.safetensors models/mqt-tiny/encoder/encoder.safetensors --prefix vision.
 
 Reads the safetensors files directly (float32 tensors only); needs numpy (Debian's /usr/bin/python3
 has none here: use a python3 that has it). Not used by the build or the tests.
