@@ -5,17 +5,19 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 class MainTest {
 
   @Test
-  void runWithAnUnknownConfigKeyFailsAtStartNamingIt(
-      @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
-    java.nio.file.Path f = dir.resolve("e.yaml");
-    java.nio.file.Files.writeString(f, "budget:\n  policy: adaptive\n  latencyTarjet: 2s\n");
+  void runWithAnUnknownConfigKeyFailsAtStartNamingIt(@TempDir Path dir) throws Exception {
+    Path f = dir.resolve("e.yaml");
+    Files.writeString(f, "budget:\n  policy: adaptive\n  latencyTarjet: 2s\n");
     StringWriter err = new StringWriter();
     CommandLine cli = Main.commandLine();
     cli.setErr(new PrintWriter(err));
@@ -30,13 +32,11 @@ class MainTest {
   }
 
   @Test
-  void aTrainingConfigWithAnUnknownKeyFailsNamingIt(
-      @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
-    java.nio.file.Path f = dir.resolve("t.yaml");
-    java.nio.file.Files.writeString(
+  void aTrainingConfigWithAnUnknownKeyFailsNamingIt(@TempDir Path dir) throws Exception {
+    Path f = dir.resolve("t.yaml");
+    Files.writeString(
         f,
-        java.nio.file.Files.readString(
-                java.nio.file.Path.of("..", "configs", "train", "mqt-tiny.yaml"))
+        Files.readString(Path.of("..", "configs", "train", "mqt-tiny.yaml"))
             .replace("batchSize:", "batchSise:"));
     StringWriter err = new StringWriter();
     CommandLine cli = Main.commandLine();
@@ -47,8 +47,7 @@ class MainTest {
 
   /** A key left out fails naming it, instead of reading as 0 (identityWeight's 0 means off). */
   @Test
-  void aTrainingConfigWithoutAKeyFailsNamingIt(
-      @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+  void aTrainingConfigWithoutAKeyFailsNamingIt(@TempDir Path dir) throws Exception {
     assertThatThrownBy(() -> variant(dir, TRAIN_CONFIG, "identityWeight: 0", ""))
         .isInstanceOf(ConfigException.class)
         .hasMessageContaining("identityWeight")
@@ -155,7 +154,7 @@ class MainTest {
   @Test
   void theShippedTrainingConfigIsValid() {
     io.mqtstream.training.TrainConfig c =
-        TrainSpec.load(java.nio.file.Path.of("..", "configs", "train", "mqt-tiny.yaml")).toConfig();
+        TrainSpec.load(Path.of("..", "configs", "train", "mqt-tiny.yaml")).toConfig();
     assertThat(c.encoder().mqt().maxTokens()).isEqualTo(64);
     assertThat(c.fixedM()).isZero();
   }
@@ -163,12 +162,12 @@ class MainTest {
   /** Every recipe the docs name (earlier models', tries, diagnostics) still loads and validates. */
   @Test
   void everyTrainingConfigInTheRepositoryIsValid() throws java.io.IOException {
-    List<java.nio.file.Path> configs;
-    try (var files = java.nio.file.Files.list(java.nio.file.Path.of("..", "configs", "train"))) {
+    List<Path> configs;
+    try (var files = Files.list(Path.of("..", "configs", "train"))) {
       configs = files.filter(f -> f.toString().endsWith(".yaml")).sorted().toList();
     }
     assertThat(configs).hasSizeGreaterThan(1);
-    for (java.nio.file.Path f : configs) {
+    for (Path f : configs) {
       try {
         TrainSpec.load(f).toConfig();
       } catch (RuntimeException e) {
@@ -177,31 +176,29 @@ class MainTest {
     }
   }
 
-  private static final java.nio.file.Path TRAIN_CONFIG =
-      java.nio.file.Path.of("..", "configs", "train", "mqt-tiny.yaml");
+  private static final Path TRAIN_CONFIG = Path.of("..", "configs", "train", "mqt-tiny.yaml");
 
   /** {@code base} with each (from, to) pair of {@code edits} replaced, written into {@code dir}. */
-  private static TrainSpec variant(java.nio.file.Path dir, java.nio.file.Path base, String... edits)
+  private static TrainSpec variant(Path dir, Path base, String... edits)
       throws java.io.IOException {
-    String text = java.nio.file.Files.readString(base);
+    String text = Files.readString(base);
     for (int i = 0; i < edits.length; i += 2) {
       text = text.replace(edits[i], edits[i + 1]);
     }
-    java.nio.file.Path file = java.nio.file.Files.createTempFile(dir, "train", ".yaml");
-    java.nio.file.Files.writeString(file, text);
+    Path file = Files.createTempFile(dir, "train", ".yaml");
+    Files.writeString(file, text);
     return TrainSpec.load(file);
   }
 
   /** The configuration error of such a variant. */
   private static org.assertj.core.api.AbstractThrowableAssert<?, ? extends Throwable> failure(
-      java.nio.file.Path dir, java.nio.file.Path base, String... edits) {
+      Path dir, Path base, String... edits) {
     return assertThatThrownBy(() -> variant(dir, base, edits).toConfig())
         .isInstanceOf(ConfigException.class);
   }
 
   @Test
-  void aTrainingConfigChoosesTheMqtBlockAndNamesAWrongOne(
-      @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+  void aTrainingConfigChoosesTheMqtBlockAndNamesAWrongOne(@TempDir Path dir) throws Exception {
     assertThat(
             variant(
                     dir,
@@ -221,8 +218,7 @@ class MainTest {
   }
 
   @Test
-  void aTrainingConfigChoosesWhereTheQuestionStands(
-      @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+  void aTrainingConfigChoosesWhereTheQuestionStands(@TempDir Path dir) throws Exception {
     assertThat(TrainSpec.load(TRAIN_CONFIG).toConfig().promptOrder())
         .isEqualTo(io.mqtstream.reasoner.LmConfig.PromptOrder.FRAMES_FIRST);
     io.mqtstream.training.TrainConfig questionFirst =
@@ -235,8 +231,8 @@ class MainTest {
   }
 
   @Test
-  void aTrainingConfigChoosesHowTheQueriesStartAndNamesWhatAPyramidNeeds(
-      @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+  void aTrainingConfigChoosesHowTheQueriesStartAndNamesWhatAPyramidNeeds(@TempDir Path dir)
+      throws Exception {
     assertThat(TrainSpec.load(TRAIN_CONFIG).toConfig().queryInit())
         .isEqualTo(io.mqtstream.training.TrainConfig.QueryInit.RANDOM);
     assertThat(
@@ -269,18 +265,16 @@ class MainTest {
   }
 
   @Test
-  void aTrainingConfigChoosesTheVisionBackboneAndNamesABadPatch(
-      @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+  void aTrainingConfigChoosesTheVisionBackboneAndNamesABadPatch(@TempDir Path dir)
+      throws Exception {
     assertThat(
-            TrainSpec.load(
-                    java.nio.file.Path.of(
-                        "..", "configs", "train", "mqt-tiny-name-attention-more.yaml"))
+            TrainSpec.load(Path.of("..", "configs", "train", "mqt-tiny-name-attention-more.yaml"))
                 .toConfig()
                 .encoder())
         .as("the shipped model's last recipe builds its encoder")
         .isEqualTo(
             io.mqtstream.encoder.EncoderConfig.read(
-                java.nio.file.Path.of("..", "models", "mqt-tiny", "encoder", "config.json")));
+                Path.of("..", "models", "mqt-tiny", "encoder", "config.json")));
     assertThat(
             variant(dir, TRAIN_CONFIG, "stem: conv", "stem: linear")
                 .toConfig()
@@ -300,10 +294,8 @@ class MainTest {
   }
 
   @Test
-  void aTrainingConfigCarriesACurriculumAndNamesAWrongStage(
-      @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
-    java.nio.file.Path file =
-        java.nio.file.Path.of("..", "configs", "train", "mqt-tiny-curriculum.yaml");
+  void aTrainingConfigCarriesACurriculumAndNamesAWrongStage(@TempDir Path dir) throws Exception {
+    Path file = Path.of("..", "configs", "train", "mqt-tiny-curriculum.yaml");
     assertThat(TrainSpec.load(file).toConfig().curriculum().stages())
         .extracting(io.mqtstream.training.Curriculum.Stage::maxObjects)
         .containsExactly(1, 2, 3);
@@ -314,8 +306,8 @@ class MainTest {
   }
 
   @Test
-  void aTrainingConfigCanNarrowTheQuestionTypesAndNamesAnUnknownOne(
-      @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+  void aTrainingConfigCanNarrowTheQuestionTypesAndNamesAnUnknownOne(@TempDir Path dir)
+      throws Exception {
     assertThat(TrainSpec.load(TRAIN_CONFIG).toConfig().world().types())
         .as("[] asks every type")
         .hasSize(io.mqtstream.world.QuestionType.values().length);
@@ -345,7 +337,7 @@ class MainTest {
     StringWriter err = new StringWriter();
     CommandLine cli = Main.commandLine();
     cli.setErr(new PrintWriter(err));
-    String config = java.nio.file.Path.of("..", "configs", "train", "mqt-tiny.yaml").toString();
+    String config = Path.of("..", "configs", "train", "mqt-tiny.yaml").toString();
     assertThat(cli.execute("train", "--config", config, "--resume", "a", "--start-from", "b"))
         .isEqualTo(2);
     assertThat(err.toString()).contains("--resume and --start-from");
@@ -358,7 +350,7 @@ class MainTest {
    */
   @Test
   void trainSeedRunsTheConfigsRecipeAtAnotherSeed() throws Exception {
-    java.nio.file.Path dir = java.nio.file.Path.of("..", "configs", "train");
+    Path dir = Path.of("..", "configs", "train");
     TrainSpec base = TrainSpec.load(dir.resolve("mqt-tiny-arms-v20.yaml"));
     TrainSpec copy = TrainSpec.load(dir.resolve("mqt-tiny-arms-v20-seed7.yaml"));
     assertThat(copy.seed()).isNotEqualTo(base.seed());
@@ -368,11 +360,11 @@ class MainTest {
         .isNotEqualTo(copy.toConfig());
     assertThat(parsed().config(base)).isEqualTo(base.toConfig()).isNotEqualTo(copy.toConfig());
     // without --output, each option names the folder, so no run overwrites the config's own
-    assertThat(parsed().output(base)).isEqualTo(java.nio.file.Path.of(base.output()));
+    assertThat(parsed().output(base)).isEqualTo(Path.of(base.output()));
     assertThat(parsed("--seed", "7", "--fixed-m", "4").output(base))
-        .isEqualTo(java.nio.file.Path.of(base.output() + "-fixed-m4-seed7"));
+        .isEqualTo(Path.of(base.output() + "-fixed-m4-seed7"));
     assertThat(parsed("--seed", "7", "--output", "elsewhere").output(base))
-        .isEqualTo(java.nio.file.Path.of("elsewhere"));
+        .isEqualTo(Path.of("elsewhere"));
   }
 
   /** The train command with these options after {@code --config}. */
