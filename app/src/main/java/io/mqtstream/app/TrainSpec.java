@@ -66,7 +66,8 @@ record TrainSpec(
     int summaryTokens,
     boolean budgetEmbedding,
     float budgetRateScale,
-    List<Integer> budgetNorms) {
+    List<Integer> budgetNorms,
+    int budgetAdapterRank) {
 
   /** One curriculum stage: until this step, at most this many objects per clip. */
   record Stage(int untilStep, int maxObjects) {}
@@ -270,7 +271,8 @@ record TrainSpec(
           summaryTokens,
           budgetEmbedding,
           budgetRateScale,
-          budgetNorms);
+          budgetNorms,
+          budgetAdapterRank);
     } catch (IllegalArgumentException e) {
       String[] kv = e.getMessage().split(":", 2);
       throw new ConfigException(kv[0], kv.length > 1 ? kv[1].trim() : e.getMessage(), e);

@@ -84,7 +84,8 @@ public record LlavaConfig(
               0,
               false,
               0,
-              List.of());
+              List.of(),
+              0);
     } catch (IllegalArgumentException e) {
       throw new IOException(configJson + ": " + e.getMessage(), e);
     }

@@ -4,10 +4,13 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
 import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
+import ai.djl.training.initializer.Initializer;
+import ai.djl.training.initializer.NormalInitializer;
 import ai.djl.util.PairList;
 import io.mqtstream.nn.Attention;
 import io.mqtstream.nn.Dense;
@@ -15,8 +18,20 @@ import io.mqtstream.nn.ModelBlock;
 import io.mqtstream.nn.Rope;
 import java.util.Map;
 
-/** A pre-norm decoder layer: causal self-attention with a KV cache, then the MLP. */
+/**
+ * A pre-norm decoder layer: causal self-attention with a KV cache, then the MLP, and with
+ * per-budget adapters ({@link LmConfig#adapterRank()}) the adapter of each row's budget set beside
+ * the MLP.
+ */
 final class DecoderLayer extends ModelBlock {
+  /** The per-budget adapters' down maps' name under the layer's MLP prefix. */
+  static final String ADAPTER_DOWN = "budget_adapter_down";
+
+  /**
+   * The per-budget adapters' up maps' name there: zero at the start, so an adapter adds nothing.
+   */
+  static final String ADAPTER_UP = "budget_adapter_up";
+
   private final LmConfig config;
   private final NormLayer attnNorm;
   private final Dense q;
@@ -27,6 +42,8 @@ final class DecoderLayer extends ModelBlock {
   private final Dense up;
   private final Dense gate; // SwiGLU only
   private final Dense down;
+  private final Parameter adapterDown; // (sets, D, r), or null
+  private final Parameter adapterUp; // (sets, r, D), or null
 
   DecoderLayer(LmConfig config) {
     this.config = config;
@@ -51,6 +68,27 @@ final class DecoderLayer extends ModelBlock {
             ? addChildBlock("gate", new Dense(d, config.ffnDim(), false))
             : null;
     down = addChildBlock("down", new Dense(config.ffnDim(), d, false));
+    int r = config.adapterRank();
+    adapterDown =
+        r == 0
+            ? null
+            : addParameter(
+                Parameter.builder()
+                    .setName("adapterDown")
+                    .setType(Parameter.Type.WEIGHT)
+                    .optShape(new Shape(sets, d, r))
+                    .optInitializer(new NormalInitializer((float) (1 / Math.sqrt(d))))
+                    .build());
+    adapterUp =
+        r == 0
+            ? null
+            : addParameter(
+                Parameter.builder()
+                    .setName("adapterUp")
+                    .setType(Parameter.Type.WEIGHT)
+                    .optShape(new Shape(sets, r, d))
+                    .optInitializer(Initializer.ZEROS)
+                    .build());
   }
 
   /**
@@ -98,7 +136,25 @@ final class DecoderLayer extends ModelBlock {
         gate == null
             ? Activation.gelu(up.apply(ps, m, training))
             : silu(gate.apply(ps, m, training)).mul(up.apply(ps, m, training)); // (B, L, F)
-    return new Out(x.add(down.apply(ps, hidden, training)), kh, vh, keepAttention ? weights : null);
+    NDArray out = x.add(down.apply(ps, hidden, training)); // (B, L, D)
+    if (adapterDown != null && sets != null) {
+      out = out.add(adapter(ps, m, sets, training));
+    }
+    return new Out(out, kh, vh, keepAttention ? weights : null);
+  }
+
+  /**
+   * Each row's budget adapter: (B, L, D) · down[set] (B, D, r) · up[set] (B, r, D) → (B, L, D).
+   *
+   * @param m (B, L, D) the MLP's normed input
+   * @param sets (B) int64, each row's budget set
+   */
+  private NDArray adapter(ParameterStore ps, NDArray m, NDArray sets, boolean training) {
+    NDArray downs = ps.getValue(adapterDown, m.getDevice(), training).get(new NDIndex("{}", sets));
+    NDArray ups = ps.getValue(adapterUp, m.getDevice(), training).get(new NDIndex("{}", sets));
+    downs.attach(m.getManager()); // (B, D, r), gathered in the model's manager: dies with the pass
+    ups.attach(m.getManager()); // (B, r, D)
+    return m.matMul(downs).matMul(ups);
   }
 
   /**
@@ -129,6 +185,10 @@ final class DecoderLayer extends ModelBlock {
       gate.collect(prefix + ".mlp.gate_proj", out);
     }
     down.collect(prefix + ".mlp.down_proj", out);
+    if (adapterDown != null) {
+      out.put(prefix + ".mlp." + ADAPTER_DOWN, adapterDown);
+      out.put(prefix + ".mlp." + ADAPTER_UP, adapterUp);
+    }
   }
 
   /** The same parameters under Hugging Face {@code LlamaDecoderLayer}'s names. */

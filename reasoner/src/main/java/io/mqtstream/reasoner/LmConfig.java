@@ -43,6 +43,11 @@ import java.util.List;
  *     scales its output by 1 + the gain of the set a row's m falls in, so a model that answers at
  *     every m keeps per-budget weights in every layer, as slimmable networks keep a norm per width
  *     (Yu et al. 2019); empty = none (absent in older {@code llm.json} files)
+ * @param adapterRank per-budget adapters: with switchable norms, every decoder layer also adds to
+ *     its MLP's output, for the set a row's m falls in, a low-rank map of the MLP's input (down D →
+ *     r, up r → D; a parallel adapter, He et al. 2022, one per set as the norm gains are), so each
+ *     budget owns a little capacity in every layer besides a scale; 0 = none (absent in older
+ *     {@code llm.json} files)
  */
 public record LmConfig(
     int vocab,
@@ -63,7 +68,8 @@ public record LmConfig(
     int tokenIndex,
     boolean frameDifference,
     int budget,
-    List<Integer> normBudgets) {
+    List<Integer> normBudgets,
+    int adapterRank) {
 
   public enum Norm {
     LAYER,
@@ -120,6 +126,12 @@ public record LmConfig(
             "llm.normBudgets: must be ascending budgets >= 1, got " + normBudgets);
       }
     }
+    if (adapterRank < 0 || (adapterRank > 0 && normBudgets.isEmpty())) {
+      throw new IllegalArgumentException(
+          "llm.adapterRank: must be 0, or >= 1 with llm.normBudgets (the sets it keeps an adapter"
+              + " for), got "
+              + adapterRank);
+    }
     if (norm == null || mlp == null || positions == null) {
       throw new IllegalArgumentException("llm.norm, llm.mlp and llm.positions must be set");
     }
@@ -146,42 +158,54 @@ public record LmConfig(
         0,
         false,
         0,
-        List.of());
+        List.of(),
+        0);
   }
 
   /** The same model with the question standing elsewhere in its prompts. */
   public LmConfig withPromptOrder(PromptOrder order) {
-    return with(vocab, layers, order, tokenIndex, frameDifference, budget, normBudgets);
+    return with(
+        vocab, layers, order, tokenIndex, frameDifference, budget, normBudgets, adapterRank);
   }
 
   /** The same model with another number of decoder layers. */
   public LmConfig withLayers(int n) {
-    return with(vocab, n, promptOrder, tokenIndex, frameDifference, budget, normBudgets);
+    return with(
+        vocab, n, promptOrder, tokenIndex, frameDifference, budget, normBudgets, adapterRank);
   }
 
   /** The same model with a token-index embedding of {@code rows} rows (0 = none). */
   public LmConfig withTokenIndex(int rows) {
-    return with(vocab, layers, promptOrder, rows, frameDifference, budget, normBudgets);
+    return with(
+        vocab, layers, promptOrder, rows, frameDifference, budget, normBudgets, adapterRank);
   }
 
   /** The same model with or without the frame-difference map. */
   public LmConfig withFrameDifference(boolean on) {
-    return with(vocab, layers, promptOrder, tokenIndex, on, budget, normBudgets);
+    return with(vocab, layers, promptOrder, tokenIndex, on, budget, normBudgets, adapterRank);
   }
 
   /** The same model with a budget embedding of {@code rows} rows (0 = none). */
   public LmConfig withBudget(int rows) {
-    return with(vocab, layers, promptOrder, tokenIndex, frameDifference, rows, normBudgets);
+    return with(
+        vocab, layers, promptOrder, tokenIndex, frameDifference, rows, normBudgets, adapterRank);
   }
 
   /** The same model with switchable norms for these budgets (empty = none). */
   public LmConfig withNormBudgets(List<Integer> bounds) {
-    return with(vocab, layers, promptOrder, tokenIndex, frameDifference, budget, bounds);
+    return with(
+        vocab, layers, promptOrder, tokenIndex, frameDifference, budget, bounds, adapterRank);
+  }
+
+  /** The same model with per-budget adapters of rank {@code rank} (0 = none). */
+  public LmConfig withAdapterRank(int rank) {
+    return with(vocab, layers, promptOrder, tokenIndex, frameDifference, budget, normBudgets, rank);
   }
 
   /** The same model with a vocabulary of {@code size} tokens. */
   public LmConfig withVocab(int size) {
-    return with(size, layers, promptOrder, tokenIndex, frameDifference, budget, normBudgets);
+    return with(
+        size, layers, promptOrder, tokenIndex, frameDifference, budget, normBudgets, adapterRank);
   }
 
   private LmConfig with(
@@ -191,7 +215,8 @@ public record LmConfig(
       int rows,
       boolean difference,
       int budgetRows,
-      List<Integer> normSets) {
+      List<Integer> normSets,
+      int rank) {
     return new LmConfig(
         size,
         dim,
@@ -211,7 +236,8 @@ public record LmConfig(
         rows,
         difference,
         budgetRows,
-        normSets);
+        normSets,
+        rank);
   }
 
   /**

@@ -61,6 +61,15 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
     return name.startsWith(PREFIX + ".") && name.endsWith("." + NormLayer.BUDGET_WEIGHT);
   }
 
+  /**
+   * Whether {@code name} is one layer's per-budget adapter maps ({@link LmConfig#adapterRank()}).
+   */
+  public static boolean isBudgetAdapter(String name) {
+    return name.startsWith(PREFIX + ".")
+        && (name.endsWith(".mlp." + DecoderLayer.ADAPTER_DOWN)
+            || name.endsWith(".mlp." + DecoderLayer.ADAPTER_UP));
+  }
+
   private final NDManager manager;
   private final DecoderLm lm;
   private final TextTokenizer tokenizer; // null for another Format
@@ -183,12 +192,13 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
 
   /**
    * Loads a checkpoint folder into a larger model, {@code config} with more layers than the
-   * folder's, or with a token-index embedding, a frame-difference map, a budget embedding or
-   * switchable norms the folder lacks: every weight the folder has is the folder's; each layer
-   * added on top starts as the identity, its attention and MLP output projections zero (LLaMA Pro's
-   * block expansion, Wu et al. 2024); an added token-index or budget embedding, frame-difference
-   * map or set of per-budget norm gains starts at zero. So the larger model answers exactly as the
-   * folder's until training moves them.
+   * folder's, or with a token-index embedding, a frame-difference map, a budget embedding,
+   * switchable norms or per-budget adapters the folder lacks: every weight the folder has is the
+   * folder's; each layer added on top starts as the identity, its attention and MLP output
+   * projections zero (LLaMA Pro's block expansion, Wu et al. 2024); an added token-index or budget
+   * embedding, frame-difference map or set of per-budget norm gains starts at zero, and added
+   * adapters' up maps do (their down maps keep their random start, as LoRA's do, so that the up
+   * maps learn). So the larger model answers exactly as the folder's until training moves them.
    */
   public static Reasoner loadExpanded(Path dir, LmConfig config, Device device) throws IOException {
     LmConfig folder = readConfig(dir);
@@ -197,7 +207,8 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
     boolean newDifference = !folder.frameDifference() && config.frameDifference();
     boolean newBudget = folder.budget() == 0 && config.budget() > 0;
     boolean newNorms = folder.normBudgets().isEmpty() && !config.normBudgets().isEmpty();
-    boolean grows = newIndex || newDifference || newBudget || newNorms;
+    boolean newAdapters = folder.adapterRank() == 0 && config.adapterRank() > 0;
+    boolean grows = newIndex || newDifference || newBudget || newNorms || newAdapters;
     if (config.layers() < saved || (config.layers() == saved && !grows)) {
       throw new IllegalArgumentException(
           "llm.layers: "
@@ -206,16 +217,21 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
               + saved
               + " layers of "
               + dir
-              + ", nor does llm.tokenIndex, llm.frameDifference, llm.budget or llm.normBudgets add a"
-              + " map it lacks");
+              + ", nor does llm.tokenIndex, llm.frameDifference, llm.budget, llm.normBudgets or"
+              + " llm.adapterRank add a map it lacks");
     }
     Predicate<String> fromZero =
         name ->
             (newIndex && name.equals(TOKEN_INDEX))
                 || (newDifference && name.equals(FRAME_DIFFERENCE))
                 || (newBudget && name.equals(BUDGET))
-                || (newNorms && isNormBudgetGain(name));
-    Predicate<String> added = name -> addedLayer(name, saved) || fromZero.test(name);
+                || (newNorms && isNormBudgetGain(name))
+                || (newAdapters && name.endsWith(".mlp." + DecoderLayer.ADAPTER_UP));
+    Predicate<String> added =
+        name ->
+            addedLayer(name, saved)
+                || fromZero.test(name)
+                || (newAdapters && isBudgetAdapter(name));
     Reasoner r = load(dir, config, device, added);
     r.parameters.forEach(
         (name, p) -> {

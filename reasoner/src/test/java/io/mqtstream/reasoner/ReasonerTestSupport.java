@@ -68,7 +68,8 @@ final class ReasonerTestSupport {
         0,
         false,
         0,
-        List.of());
+        List.of(),
+        0);
   }
 
   static Reasoner reasoner(Path dir, LmConfig.Norm norm, LmConfig.Mlp mlp, LmConfig.Positions pos)
@@ -94,7 +95,8 @@ final class ReasonerTestSupport {
             0,
             false,
             0,
-            List.of());
+            List.of(),
+            0);
     return Reasoner.create(c, t, 7, Device.cpu());
   }
 

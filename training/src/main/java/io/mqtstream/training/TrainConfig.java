@@ -107,6 +107,10 @@ import java.util.List;
  *     ladder [2, 4, 8, 16, 32, 64]; every budget keeps its own scale in every layer, as slimmable
  *     networks keep a norm per width (a departure); a run started from a model without them adds
  *     them at zero; empty = none
+ * @param budgetAdapterRank per-budget adapters ({@link LmConfig#adapterRank()}): with {@code
+ *     budgetNorms}, every LM layer also keeps, per set, a low-rank adapter of this rank beside its
+ *     MLP, so each budget owns a little capacity in every layer, not only a scale (a departure); a
+ *     run started from a model without them adds them with their up maps at zero; 0 = none
  */
 public record TrainConfig(
     long seed,
@@ -150,7 +154,8 @@ public record TrainConfig(
     int summaryTokens,
     boolean budgetEmbedding,
     float budgetRateScale,
-    List<Integer> budgetNorms) {
+    List<Integer> budgetNorms,
+    int budgetAdapterRank) {
 
   /** Where a fresh run's latent queries start looking. */
   public enum QueryInit {
@@ -272,6 +277,12 @@ public record TrainConfig(
           "train.budgetRateScale: must be a number above 0, got " + budgetRateScale);
     }
     budgetNorms = budgets("train.budgetNorms", budgetNorms, encoder.mqt().maxTokens());
+    if (budgetAdapterRank < 0 || (budgetAdapterRank > 0 && budgetNorms.isEmpty())) {
+      throw new IllegalArgumentException(
+          "train.budgetAdapterRank: must be 0, or >= 1 with budgetNorms (the sets it keeps an"
+              + " adapter for), got "
+              + budgetAdapterRank);
+    }
     if (budgetRateScale != 1 && !budgetEmbedding && budgetNorms.isEmpty()) {
       throw new IllegalArgumentException(
           "train.budgetRateScale: "
@@ -321,7 +332,8 @@ public record TrainConfig(
         tokenIndex ? encoder.mqt().maxTokens() : 0,
         frameDifference,
         budgetEmbedding ? encoder.mqt().maxTokens() : 0,
-        budgetNorms);
+        budgetNorms,
+        budgetAdapterRank);
   }
 
   /** Where each identity's own token lies ({@code summaryTokens}). */
@@ -385,6 +397,7 @@ public record TrainConfig(
         summaryTokens,
         budgetEmbedding,
         budgetRateScale,
-        budgetNorms);
+        budgetNorms,
+        budgetAdapterRank);
   }
 }

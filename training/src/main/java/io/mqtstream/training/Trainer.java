@@ -104,7 +104,9 @@ public final class Trainer implements AutoCloseable {
         new AdamW(parameters, encoder.manager(), 0.9f, 0.98f, 1e-8f, config.weightDecay());
     if (config.budgetRateScale() != 1) {
       for (String name : parameters.keySet()) {
-        if (name.equals(Reasoner.BUDGET) || Reasoner.isNormBudgetGain(name)) {
+        if (name.equals(Reasoner.BUDGET)
+            || Reasoner.isNormBudgetGain(name)
+            || Reasoner.isBudgetAdapter(name)) {
           optimizer.scaleRate(name, config.budgetRateScale());
         }
       }
@@ -286,6 +288,7 @@ public final class Trainer implements AutoCloseable {
     boolean difference = mayExpand && config.frameDifference() && !saved.frameDifference();
     boolean budget = mayExpand && config.budgetEmbedding() && saved.budget() == 0;
     boolean norms = mayExpand && !config.budgetNorms().isEmpty() && saved.normBudgets().isEmpty();
+    boolean adapters = mayExpand && config.budgetAdapterRank() > 0 && saved.adapterRank() == 0;
     int layers = mayExpand ? Math.max(saved.layers(), config.lmLayers()) : saved.layers();
     LmConfig lm =
         saved
@@ -294,6 +297,7 @@ public final class Trainer implements AutoCloseable {
             .withFrameDifference(difference || saved.frameDifference())
             .withBudget(budget ? config.encoder().mqt().maxTokens() : saved.budget())
             .withNormBudgets(norms ? config.budgetNorms() : saved.normBudgets())
+            .withAdapterRank(adapters ? config.budgetAdapterRank() : saved.adapterRank())
             .withPromptOrder(config.promptOrder());
     EncoderConfig savedEncoder =
         EncoderConfig.read(dir.resolve("encoder").resolve(MqtEncoder.CONFIG_FILE));
@@ -308,8 +312,12 @@ public final class Trainer implements AutoCloseable {
     if (seeContent) {
       log.info("{}: its positional keys now see the patches' features too (keyMode content)", dir);
     }
+    boolean expand = layers > saved.layers() || index || difference || budget || norms || adapters;
+    // what the expansion adds at random (added layers, adapters' down maps) draws from the seed
+    // (seed + 1, as create gives the LM), so two runs from one model start alike
+    Engines.pytorch().setRandomSeed((int) config.seed() + 1);
     Reasoner reasoner =
-        layers > saved.layers() || index || difference || budget || norms
+        expand
             ? Reasoner.loadExpanded(dir.resolve("llm"), lm, Device.cpu())
             : Reasoner.load(dir.resolve("llm"), lm, Device.cpu());
     if (layers > saved.layers()) {
@@ -334,6 +342,12 @@ public final class Trainer implements AutoCloseable {
           "{}: every norm of its LM gains per-budget gains for m from {}, from zero",
           dir,
           lm.normBudgets());
+    }
+    if (adapters) {
+      log.info(
+          "{}: every layer of its LM gains a rank-{} adapter per budget set, adding zero at first",
+          dir,
+          lm.adapterRank());
     }
     if (addNames) {
       Path tok = Files.createTempFile("tokenizer-", ".json"); // each checkpoint saves a copy
@@ -401,6 +415,14 @@ public final class Trainer implements AutoCloseable {
     }
     if (!lm.normBudgets().equals(config.budgetNorms())) {
       differ.add("budgetNorms " + config.budgetNorms() + " (checkpoint: " + lm.normBudgets() + ")");
+    }
+    if (lm.adapterRank() != config.budgetAdapterRank()) {
+      differ.add(
+          "budgetAdapterRank "
+              + config.budgetAdapterRank()
+              + " (checkpoint: "
+              + lm.adapterRank()
+              + ")");
     }
     if (!differ.isEmpty()) {
       throw new IllegalArgumentException(

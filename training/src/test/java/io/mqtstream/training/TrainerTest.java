@@ -100,7 +100,8 @@ class TrainerTest {
         1,
         false,
         1f,
-        List.of());
+        List.of(),
+        0);
   }
 
   @Test
@@ -213,7 +214,8 @@ class TrainerTest {
         c.summaryTokens(),
         c.budgetEmbedding(),
         c.budgetRateScale(),
-        c.budgetNorms());
+        c.budgetNorms(),
+        c.budgetAdapterRank());
   }
 
   static TrainConfig withOrder(TrainConfig c, LmConfig.PromptOrder order) {
@@ -1259,7 +1261,8 @@ class TrainerTest {
             1,
             false,
             1f,
-            List.of());
+            List.of(),
+            0);
     try (Trainer t = Trainer.create(c, dir)) {
       float[] positions = t.encoder().parameters().get("mqt.pos_embed").getArray().toFloatArray();
       for (int i = 0; i < 40; i++) {
