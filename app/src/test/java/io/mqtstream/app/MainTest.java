@@ -134,11 +134,27 @@ class MainTest {
     failure(dir, TRAIN_CONFIG, "budgetNorms: []", "budgetNorms: [2, 128]")
         .hasMessageContaining("train.budgetNorms");
     failure(dir, TRAIN_CONFIG, "budgetNorms: []", "").hasMessageContaining("budgetNorms");
+    failure(dir, TRAIN_CONFIG, "budgetAdapterRank: 0", "budgetAdapterRank: 4")
+        .as("adapters need budgetNorms' sets")
+        .hasMessageContaining("train.budgetAdapterRank");
+    failure(dir, TRAIN_CONFIG, "budgetAdapterRank: 0", "")
+        .hasMessageContaining("budgetAdapterRank");
     assertThat(
             variant(dir, TRAIN_CONFIG, "budgetNorms: []", "budgetNorms: [2, 4, 64]")
                 .toConfig()
                 .budgetNorms())
         .containsExactly(2, 4, 64);
+    assertThat(
+            variant(
+                    dir,
+                    TRAIN_CONFIG,
+                    "budgetNorms: []",
+                    "budgetNorms: [2, 4]",
+                    "budgetAdapterRank: 0",
+                    "budgetAdapterRank: 4")
+                .toConfig()
+                .budgetAdapterRank())
+        .isEqualTo(4);
     assertThat(
             variant(dir, TRAIN_CONFIG, "budgetEmbedding: false", "budgetEmbedding: true")
                 .toConfig()

@@ -527,6 +527,77 @@ class ReasonerTest {
   }
 
   /**
+   * Per-budget adapters: a model that gains them (with switchable norms' sets m = 1–3, 4–7 and 8
+   * on) answers exactly as its checkpoint did while their up maps are zero, as they start. With one
+   * set's up maps moved, exactly the prompts whose m falls in that set get other logits, in one
+   * batch with prompts of the other sets. A saved model keeps them, and an {@code llm.json} written
+   * before the key existed reads as a model without them.
+   */
+  @Test
+  void aModelGainingBudgetAdaptersChangesOnlyThePromptsOfTheSetWhoseAdapterMoved(@TempDir Path dir)
+      throws Exception {
+    Path ckpt = dir.resolve("ckpt");
+    Saved saved = saveAModel(dir, ckpt);
+    LmConfig adapted = saved.config().withNormBudgets(List.of(1, 4, 8)).withAdapterRank(2);
+    Map<String, Integer> setOf = Map.of("a", 0, "b", 1, "c", 2, "d", 0); // m = 2, 4, 8, 1
+    java.util.Random random = new java.util.Random(8);
+    Map<String, Completion> movedB = null;
+    try (Reasoner r = Reasoner.loadExpanded(ckpt, adapted, Device.cpu())) {
+      Map<String, NDArray> ups = new java.util.TreeMap<>();
+      r.parameters()
+          .forEach(
+              (name, p) -> {
+                if (Reasoner.isBudgetAdapter(name)) {
+                  assertThat(p.getArray().getShape().get(0)).as(name).isEqualTo(3);
+                  if (name.endsWith("_up")) {
+                    ups.put(name, p.getArray());
+                  } else {
+                    assertThat(p.getArray().abs().sum().getFloat()).as(name).isPositive();
+                  }
+                }
+              });
+      assertThat(ups).hasSize(2); // one per layer
+      ups.values().forEach(u -> assertThat(u.toFloatArray()).hasSize(3 * 2 * 32).containsOnly(0f));
+      assertAnswersAs(saved.answers(), r);
+      for (int set = 0; set < 3; set++) {
+        for (NDArray u : ups.values()) {
+          float[] maps = new float[3 * 2 * 32];
+          for (int j = 0; j < 2 * 32; j++) {
+            maps[set * 64 + j] = (float) random.nextGaussian();
+          }
+          u.set(maps); // this set's map alone
+        }
+        Map<String, Completion> now = byId(r.generate(mixedPrompts(r, 5)));
+        for (Completion c : saved.answers()) {
+          String id = c.prompt().id();
+          if (setOf.get(id) == set) {
+            float diff = maxDiff(now.get(id).stepLogits().get(0), c.stepLogits().get(0));
+            assertThat(diff).as("%s with set %d's adapters", id, set).isGreaterThan(100 * TOL);
+          } else {
+            assertThat(now.get(id).tokens()).as(id).containsExactly(c.tokens());
+            assertSameLogits(now.get(id).stepLogits(), c.stepLogits());
+          }
+        }
+        if (set == 1) {
+          r.save(dir.resolve("adapted")); // set 1's adapters
+          movedB = now;
+        }
+      }
+    }
+    try (Reasoner r = Reasoner.load(dir.resolve("adapted"), Device.cpu())) {
+      assertThat(r.config().adapterRank()).isEqualTo(2);
+      Map<String, Completion> reloaded = byId(r.generate(mixedPrompts(r, 5)));
+      for (Completion c : saved.answers()) {
+        String id = c.prompt().id();
+        Completion expected = id.equals("b") ? movedB.get(id) : c;
+        assertThat(reloaded.get(id).tokens()).as(id).containsExactly(expected.tokens());
+        assertSameLogits(reloaded.get(id).stepLogits(), expected.stepLogits());
+      }
+    }
+    assertThat(withoutKey(ckpt, saved, "adapterRank", "0").adapterRank()).isZero();
+  }
+
+  /**
    * A model that gains a frame-difference map answers exactly as its checkpoint did while the map
    * is zero, as it starts. Once it holds something, prompts of two or more changing frames get
    * other logits, while a prompt of one frame, of a frame shown twice, or of a frame whose tokens
@@ -706,14 +777,21 @@ class ReasonerTest {
     assertThatThrownBy(() -> TextTokenizer.load(bad).close()).hasMessageContaining("<sep>");
   }
 
-  /** Also with switchable norms, whose per-row gains are read from the model's own table. */
+  /**
+   * Also with switchable norms (rank 0) and per-budget adapters (rank 2), whose per-row gains and
+   * maps are read from the model's own tables.
+   */
   @ParameterizedTest
-  @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
-  void generatingManyBatchesLeavesNoNativeArraysBehind(boolean switchable, @TempDir Path dir)
-      throws Exception {
+  @CsvSource({"false,0", "true,0", "true,2"})
+  void generatingManyBatchesLeavesNoNativeArraysBehind(
+      boolean switchable, int adapterRank, @TempDir Path dir) throws Exception {
     try (Reasoner r =
         ReasonerTestSupport.reasoner(
-            dir, c -> switchable ? c.withNormBudgets(List.of(1, 4, 8)) : c)) {
+            dir,
+            c ->
+                switchable
+                    ? c.withNormBudgets(List.of(1, 4, 8)).withAdapterRank(adapterRank)
+                    : c)) {
       r.generate(mixedPrompts(r, 4));
       int before = r.manager().getManagedArrays().size();
       for (int i = 0; i < 50; i++) {

@@ -529,6 +529,53 @@ class TrainerTest {
     assertThatThrownBy(() -> Trainer.resume(c, savedNorms).close())
         .hasMessageContaining("train.budgetNorms [] (checkpoint: [1, 4, 8])");
     Trainer.resume(normed, savedNorms).close();
+    // per-budget adapters (rank 2, on the same sets): up maps added at zero, down maps at random
+    // from the run's seed (two starts alike), kept the same way; each step trains the up maps of
+    // its own m's set alone, so the set of m = 8, never drawn, keeps adding nothing
+    TrainConfig adapted = changed(normed, "budgetAdapterRank", 2);
+    Path savedAdapters = dir.resolve("budgetAdapters");
+    Map<String, float[]> firstStart;
+    try (Trainer t = Trainer.startFrom(adapted, dir.resolve("model"))) {
+      firstStart = snapshot(t);
+    }
+    try (Trainer t = Trainer.startFrom(adapted, dir.resolve("model"))) {
+      Map<String, float[]> start = snapshot(t);
+      trained.forEach((name, values) -> assertThat(start.get(name)).as(name).isEqualTo(values));
+      List<String> adapters =
+          start.keySet().stream().filter(Reasoner::isBudgetAdapter).sorted().toList();
+      assertThat(adapters).hasSize(2 * c.lmLayers());
+      for (String a : adapters) {
+        assertThat(start.get(a)).as(a).hasSize(3 * 32 * 2).isEqualTo(firstStart.get(a));
+        if (a.endsWith("_up")) {
+          assertThat(start.get(a)).as(a).containsOnly(0f);
+        } else {
+          assertThat(start.get(a)).as(a).isNotEqualTo(new float[3 * 32 * 2]);
+        }
+      }
+      java.util.Set<Integer> drawn = new java.util.TreeSet<>();
+      for (int i = 0; i < 4; i++) {
+        int m = t.step().m();
+        drawn.add(m < 4 ? 0 : m < 8 ? 1 : 2);
+      }
+      Map<String, float[]> after = snapshot(t);
+      for (String up : adapters.stream().filter(a -> a.endsWith("_up")).toList()) {
+        for (int set = 0; set < 3; set++) {
+          float[] block = Arrays.copyOfRange(after.get(up), set * 64, (set + 1) * 64);
+          if (drawn.contains(set)) {
+            assertThat(block)
+                .as("%s, set %d, drawn in %s", up, set, drawn)
+                .isNotEqualTo(new float[64]);
+          } else {
+            assertThat(block).as("%s, set %d, not drawn in %s", up, set, drawn).containsOnly(0f);
+          }
+        }
+      }
+      assertThat(drawn).doesNotContain(2).isNotEmpty();
+      t.save(savedAdapters);
+    }
+    assertThatThrownBy(() -> Trainer.resume(normed, savedAdapters).close())
+        .hasMessageContaining("train.budgetAdapterRank 0 (checkpoint: 2)");
+    Trainer.resume(adapted, savedAdapters).close();
     // object names as one token each: every other weight kept, the tokenizer and the embedding
     // grown by the 15 names; questions that name an object read it as one token; the names train,
     // are saved, and a run resumed or started without them is refused
@@ -661,6 +708,16 @@ class TrainerTest {
         withBudget(tiny(4)), dir.resolve("embedding"), "llm.embed_budget.weight"::equals);
     assertTenTimesAsFar(
         withBudgetNorms(tiny(4), List.of(1, 4)), dir.resolve("norms"), Reasoner::isNormBudgetGain);
+    assertTenTimesAsFar(
+        changed(withBudgetNorms(tiny(4), List.of(1, 4)), "budgetAdapterRank", 2),
+        dir.resolve("adapters"),
+        n -> Reasoner.isNormBudgetGain(n) || Reasoner.isBudgetAdapter(n));
+    assertThatThrownBy(() -> changed(tiny(4), "budgetAdapterRank", 2))
+        .as("adapters need the sets of budgetNorms")
+        .hasMessageStartingWith("train.budgetAdapterRank: must be 0, or >= 1 with budgetNorms");
+    assertThatThrownBy(
+            () -> changed(withBudgetNorms(tiny(4), List.of(1, 4)), "budgetAdapterRank", -1))
+        .hasMessageStartingWith("train.budgetAdapterRank");
     assertThatThrownBy(() -> changed(tiny(4), "budgetRateScale", 10f))
         .hasMessageStartingWith("train.budgetRateScale: 10.0 needs budgetEmbedding or budgetNorms");
     assertThatThrownBy(() -> changed(withBudget(tiny(4)), "budgetRateScale", 0f))

@@ -1,0 +1,104 @@
+package io.mqtstream.reasoner;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.ParameterStore;
+import io.mqtstream.nn.Engines;
+import io.mqtstream.nn.Rope;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+class DecoderLayerTest {
+  private static final int D = 32;
+  private static final int R = 3;
+  private static final int SETS = 3;
+  private static final int L = 5;
+
+  /**
+   * Per-budget adapters: row b of a layer's output is the shared layer's plus RMSNorm(h) · down[s]
+   * · up[s] for its own set s, computed here element by element from the weights (the attention's
+   * output projection zeroed, so the MLP's input h is the layer's input x).
+   */
+  @Test
+  void eachRowAddsItsOwnSetsAdapterOfTheMlpsNormedInput() {
+    LmConfig config =
+        ReasonerTestSupport.config(11).withNormBudgets(List.of(1, 4, 8)).withAdapterRank(R);
+    Random random = new Random(3);
+    try (NDManager manager = NDManager.newBaseManager(Engines.pytorch().getEngineName())) {
+      DecoderLayer layer = new DecoderLayer(config);
+      layer.initialize(manager, DataType.FLOAT32, new Shape(1, 1, D));
+      var params = new java.util.LinkedHashMap<String, ai.djl.nn.Parameter>();
+      layer.collect("l", params);
+      NDArray o = params.get("l.attn.o_proj.weight").getArray();
+      o.subi(o); // attention adds nothing: the MLP reads x
+      float[][][] down = new float[SETS][D][R];
+      float[][][] up = new float[SETS][R][D];
+      float[] flatDown = new float[SETS * D * R];
+      float[] flatUp = new float[SETS * R * D];
+      for (int s = 0; s < SETS; s++) {
+        for (int i = 0; i < D; i++) {
+          for (int k = 0; k < R; k++) {
+            down[s][i][k] = (float) random.nextGaussian();
+            up[s][k][i] = (float) random.nextGaussian() * 0.1f;
+            flatDown[(s * D + i) * R + k] = down[s][i][k];
+            flatUp[(s * R + k) * D + i] = up[s][k][i];
+          }
+        }
+      }
+      params.get("l.mlp." + DecoderLayer.ADAPTER_DOWN).getArray().set(flatDown);
+      params.get("l.mlp." + DecoderLayer.ADAPTER_UP).getArray().set(flatUp);
+      float[] gamma = params.get("l.mlp_norm.weight").getArray().toFloatArray();
+      int[] setOf = {2, 0, 1, 2};
+      int b = setOf.length;
+      float[] xs = new float[b * L * D];
+      for (int i = 0; i < xs.length; i++) {
+        xs[i] = (float) random.nextGaussian();
+      }
+      NDArray x = manager.create(xs, new Shape(b, L, D));
+      ParameterStore ps = new ParameterStore(manager, false);
+      float[] shared = layer.forward(ps, new NDList(x), false).singletonOrThrow().toFloatArray();
+      NDArray sets = manager.create(java.util.Arrays.stream(setOf).asLongStream().toArray());
+      float[] adapted =
+          layer
+              .apply(
+                  ps, x, Rope.NONE, DecoderLm.causal(manager, L, 0), null, null, sets, false, false)
+              .hidden()
+              .toFloatArray();
+      float eps = 1e-6f; // RMSNorm's default ε
+      double worst = 0;
+      double largest = 0;
+      for (int r = 0; r < b; r++) {
+        for (int p = 0; p < L; p++) {
+          int at = (r * L + p) * D;
+          double square = 0;
+          for (int i = 0; i < D; i++) {
+            square += xs[at + i] * xs[at + i];
+          }
+          double scale = 1 / Math.sqrt(square / D + eps);
+          double[] low = new double[R];
+          for (int k = 0; k < R; k++) {
+            for (int i = 0; i < D; i++) {
+              low[k] += xs[at + i] * scale * gamma[i] * down[setOf[r]][i][k];
+            }
+          }
+          for (int j = 0; j < D; j++) {
+            double add = 0;
+            for (int k = 0; k < R; k++) {
+              add += low[k] * up[setOf[r]][k][j];
+            }
+            largest = Math.max(largest, Math.abs(add));
+            worst = Math.max(worst, Math.abs(adapted[at + j] - shared[at + j] - add));
+          }
+        }
+      }
+      assertThat(largest).as("what the adapters add").isGreaterThan(0.1);
+      assertThat(worst).isLessThan(1e-4);
+    }
+  }
+}
