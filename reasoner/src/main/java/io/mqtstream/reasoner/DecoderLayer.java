@@ -69,26 +69,18 @@ final class DecoderLayer extends ModelBlock {
             : null;
     down = addChildBlock("down", new Dense(config.ffnDim(), d, false));
     int r = config.adapterRank();
-    adapterDown =
-        r == 0
-            ? null
-            : addParameter(
-                Parameter.builder()
-                    .setName("adapterDown")
-                    .setType(Parameter.Type.WEIGHT)
-                    .optShape(new Shape(sets, d, r))
-                    .optInitializer(new NormalInitializer((float) (1 / Math.sqrt(d))))
-                    .build());
-    adapterUp =
-        r == 0
-            ? null
-            : addParameter(
-                Parameter.builder()
-                    .setName("adapterUp")
-                    .setType(Parameter.Type.WEIGHT)
-                    .optShape(new Shape(sets, r, d))
-                    .optInitializer(Initializer.ZEROS)
-                    .build());
+    Initializer random = new NormalInitializer((float) (1 / Math.sqrt(d))); // LoRA's: A random
+    adapterDown = r == 0 ? null : addParameter(weight("adapterDown", sets, d, r, random));
+    adapterUp = r == 0 ? null : addParameter(weight("adapterUp", sets, r, d, Initializer.ZEROS));
+  }
+
+  private static Parameter weight(String name, int sets, int in, int out, Initializer init) {
+    return Parameter.builder()
+        .setName(name)
+        .setType(Parameter.Type.WEIGHT)
+        .optShape(new Shape(sets, in, out))
+        .optInitializer(init)
+        .build();
   }
 
   /**

@@ -482,17 +482,7 @@ class ReasonerTest {
             gainsOfB.put(g.getKey(), Arrays.copyOfRange(rows, 32, 64));
           }
         }
-        Map<String, Completion> now = byId(r.generate(mixedPrompts(r, 5)));
-        for (Completion c : saved.answers()) {
-          String id = c.prompt().id();
-          if (setOf.get(id) == set) {
-            float diff = maxDiff(now.get(id).stepLogits().get(0), c.stepLogits().get(0));
-            assertThat(diff).as("%s with set %d's gains", id, set).isGreaterThan(100 * TOL);
-          } else {
-            assertThat(now.get(id).tokens()).as(id).containsExactly(c.tokens());
-            assertSameLogits(now.get(id).stepLogits(), c.stepLogits());
-          }
-        }
+        assertOnlyTheSetsPromptsChange(saved, r, setOf, set);
         if (set == 1) {
           r.save(dir.resolve("switchable")); // set 1's gains
         }
@@ -567,17 +557,7 @@ class ReasonerTest {
           }
           u.set(maps); // this set's map alone
         }
-        Map<String, Completion> now = byId(r.generate(mixedPrompts(r, 5)));
-        for (Completion c : saved.answers()) {
-          String id = c.prompt().id();
-          if (setOf.get(id) == set) {
-            float diff = maxDiff(now.get(id).stepLogits().get(0), c.stepLogits().get(0));
-            assertThat(diff).as("%s with set %d's adapters", id, set).isGreaterThan(100 * TOL);
-          } else {
-            assertThat(now.get(id).tokens()).as(id).containsExactly(c.tokens());
-            assertSameLogits(now.get(id).stepLogits(), c.stepLogits());
-          }
-        }
+        Map<String, Completion> now = assertOnlyTheSetsPromptsChange(saved, r, setOf, set);
         if (set == 1) {
           r.save(dir.resolve("adapted")); // set 1's adapters
           movedB = now;
@@ -677,6 +657,27 @@ class ReasonerTest {
    * default {@code literal}, left out): it loads as the model it was, answering as before; returns
    * the config read from it.
    */
+  /**
+   * {@code r}'s answers to {@link #mixedPrompts}, in one batch: the prompts whose m falls in {@code
+   * set} ({@code setOf}) get other first-step logits than {@code saved}'s; the others the same
+   * tokens and logits.
+   */
+  private static Map<String, Completion> assertOnlyTheSetsPromptsChange(
+      Saved saved, Reasoner r, Map<String, Integer> setOf, int set) {
+    Map<String, Completion> now = byId(r.generate(mixedPrompts(r, 5)));
+    for (Completion c : saved.answers()) {
+      String id = c.prompt().id();
+      if (setOf.get(id) == set) {
+        float diff = maxDiff(now.get(id).stepLogits().get(0), c.stepLogits().get(0));
+        assertThat(diff).as("%s with set %d's weights moved", id, set).isGreaterThan(100 * TOL);
+      } else {
+        assertThat(now.get(id).tokens()).as(id).containsExactly(c.tokens());
+        assertSameLogits(now.get(id).stepLogits(), c.stepLogits());
+      }
+    }
+    return now;
+  }
+
   private static LmConfig withoutKey(Path ckpt, Saved saved, String key, String literal)
       throws IOException {
     Path config = ckpt.resolve(Reasoner.CONFIG_FILE);

@@ -510,19 +510,7 @@ class TrainerTest {
         int m = t.step().m();
         drawn.add(m < 4 ? 0 : m < 8 ? 1 : 2);
       }
-      Map<String, float[]> after = snapshot(t);
-      for (String g : gains) {
-        for (int set = 0; set < 3; set++) {
-          float[] row = Arrays.copyOfRange(after.get(g), set * 32, (set + 1) * 32);
-          if (drawn.contains(set)) {
-            assertThat(row)
-                .as("%s, set %d, drawn in %s", g, set, drawn)
-                .isNotEqualTo(new float[32]);
-          } else {
-            assertThat(row).as("%s, set %d, not drawn in %s", g, set, drawn).containsOnly(0f);
-          }
-        }
-      }
+      assertOnlyDrawnSetsMoved(snapshot(t), gains, 3, drawn);
       assertThat(drawn).doesNotContain(2).isNotEmpty();
       t.save(savedNorms);
     }
@@ -557,19 +545,8 @@ class TrainerTest {
         int m = t.step().m();
         drawn.add(m < 4 ? 0 : m < 8 ? 1 : 2);
       }
-      Map<String, float[]> after = snapshot(t);
-      for (String up : adapters.stream().filter(a -> a.endsWith("_up")).toList()) {
-        for (int set = 0; set < 3; set++) {
-          float[] block = Arrays.copyOfRange(after.get(up), set * 64, (set + 1) * 64);
-          if (drawn.contains(set)) {
-            assertThat(block)
-                .as("%s, set %d, drawn in %s", up, set, drawn)
-                .isNotEqualTo(new float[64]);
-          } else {
-            assertThat(block).as("%s, set %d, not drawn in %s", up, set, drawn).containsOnly(0f);
-          }
-        }
-      }
+      List<String> ups = adapters.stream().filter(a -> a.endsWith("_up")).toList();
+      assertOnlyDrawnSetsMoved(snapshot(t), ups, 3, drawn);
       assertThat(drawn).doesNotContain(2).isNotEmpty();
       t.save(savedAdapters);
     }
@@ -1037,6 +1014,28 @@ class TrainerTest {
   /** The same run with the LM's budget embedding. */
   static TrainConfig withBudget(TrainConfig c) {
     return changed(c, "budgetEmbedding", true);
+  }
+
+  /**
+   * Each of {@code names}, per-set maps laid out set after set ({@code sets} equal blocks), is
+   * non-zero in the blocks of the {@code drawn} sets and zero in the others.
+   */
+  private static void assertOnlyDrawnSetsMoved(
+      Map<String, float[]> weights, List<String> names, int sets, java.util.Set<Integer> drawn) {
+    for (String name : names) {
+      float[] all = weights.get(name);
+      int size = all.length / sets;
+      for (int set = 0; set < sets; set++) {
+        float[] block = Arrays.copyOfRange(all, set * size, (set + 1) * size);
+        if (drawn.contains(set)) {
+          assertThat(block)
+              .as("%s, set %d, drawn in %s", name, set, drawn)
+              .isNotEqualTo(new float[size]);
+        } else {
+          assertThat(block).as("%s, set %d, not drawn in %s", name, set, drawn).containsOnly(0f);
+        }
+      }
+    }
   }
 
   /** The same run with switchable norms for these budgets. */
