@@ -67,7 +67,8 @@ record TrainSpec(
     boolean budgetEmbedding,
     float budgetRateScale,
     List<Integer> budgetNorms,
-    int budgetAdapterRank) {
+    int budgetAdapterRank,
+    String trains) {
 
   /** One curriculum stage: until this step, at most this many objects per clip. */
   record Stage(int untilStep, int maxObjects) {}
@@ -188,6 +189,12 @@ record TrainSpec(
     } catch (RuntimeException e) {
       throw new ConfigException("promptOrder", "must be frames-first or question-first");
     }
+    TrainConfig.Trains trained;
+    try {
+      trained = TrainConfig.Trains.valueOf(trains == null ? "" : trains.toUpperCase(Locale.ROOT));
+    } catch (RuntimeException e) {
+      throw new ConfigException("trains", "must be all, encoder or llm");
+    }
     MqtConfig.Block mqtBlock;
     try {
       mqtBlock = MqtConfig.Block.valueOf(block == null ? "" : block.toUpperCase(Locale.ROOT));
@@ -272,7 +279,8 @@ record TrainSpec(
           budgetEmbedding,
           budgetRateScale,
           budgetNorms,
-          budgetAdapterRank);
+          budgetAdapterRank,
+          trained);
     } catch (IllegalArgumentException e) {
       String[] kv = e.getMessage().split(":", 2);
       throw new ConfigException(kv[0], kv.length > 1 ? kv[1].trim() : e.getMessage(), e);

@@ -139,6 +139,10 @@ class MainTest {
         .hasMessageContaining("train.budgetAdapterRank");
     failure(dir, TRAIN_CONFIG, "budgetAdapterRank: 0", "")
         .hasMessageContaining("budgetAdapterRank");
+    failure(dir, TRAIN_CONFIG, "trains: all", "trains: lm").hasMessageContaining("trains");
+    failure(dir, TRAIN_CONFIG, "trains: all", "").hasMessageContaining("trains");
+    assertThat(variant(dir, TRAIN_CONFIG, "trains: all", "trains: llm").toConfig().trains())
+        .isEqualTo(io.mqtstream.training.TrainConfig.Trains.LLM);
     assertThat(
             variant(dir, TRAIN_CONFIG, "budgetNorms: []", "budgetNorms: [2, 4, 64]")
                 .toConfig()

@@ -111,6 +111,9 @@ import java.util.List;
  *     budgetNorms}, every LM layer also keeps, per set, a low-rank adapter of this rank beside its
  *     MLP, so each budget owns a little capacity in every layer, not only a scale (a departure); a
  *     run started from a model without them adds them with their up maps at zero; 0 = none
+ * @param trains which model stages 1 and 2 train ({@link Trains}): all of it (every run until v18),
+ *     the encoder alone or the LM alone, the other keeping the weights it starts with (a diagnostic
+ *     of where a budget's accuracy is lost); null = all
  */
 public record TrainConfig(
     long seed,
@@ -155,7 +158,18 @@ public record TrainConfig(
     boolean budgetEmbedding,
     float budgetRateScale,
     List<Integer> budgetNorms,
-    int budgetAdapterRank) {
+    int budgetAdapterRank,
+    Trains trains) {
+
+  /** Which model stages 1 and 2 train; the heads dropped afterwards train in every case. */
+  public enum Trains {
+    /** The encoder (vision backbone, unless {@code freezeVision}, and MQT) and the LM. */
+    ALL,
+    /** The encoder alone: the LM keeps its weights, gradients pass through it. */
+    ENCODER,
+    /** The LM alone: the encoder keeps its weights. */
+    LLM
+  }
 
   /** Where a fresh run's latent queries start looking. */
   public enum QueryInit {
@@ -168,6 +182,7 @@ public record TrainConfig(
   public TrainConfig {
     curriculum = curriculum == null ? Curriculum.NONE : curriculum;
     queryInit = queryInit == null ? QueryInit.RANDOM : queryInit;
+    trains = trains == null ? Trains.ALL : trains;
     promptOrder = promptOrder == null ? LmConfig.PromptOrder.FRAMES_FIRST : promptOrder;
     mChoices = budgets("train.mChoices", mChoices, encoder.mqt().maxTokens());
     String noPyramid =
@@ -398,6 +413,7 @@ public record TrainConfig(
         budgetEmbedding,
         budgetRateScale,
         budgetNorms,
-        budgetAdapterRank);
+        budgetAdapterRank,
+        trains);
   }
 }

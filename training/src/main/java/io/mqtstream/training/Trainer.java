@@ -79,7 +79,7 @@ public final class Trainer implements AutoCloseable {
   private final CameraFrames cameraFrames = new CameraFrames("train");
   private int step;
   private int skippedSteps;
-  private boolean backboneFrozen;
+  private boolean keptFrozen;
   private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(Trainer.class);
 
   /** What one step did. */
@@ -94,9 +94,17 @@ public final class Trainer implements AutoCloseable {
     encoder.parameters().forEach((n, p) -> trainable(n, p));
     reasoner.parameters().forEach((n, p) -> trainable(n, p));
     parameters.values().forEach(p -> p.getArray().setRequiresGradient(true));
+    java.util.Set<String> encoderWeights = encoder.parameters().keySet();
     parameters.forEach(
         (n, p) -> {
-          if (!(config.freezeVision() && n.startsWith("vision."))) {
+          boolean ofEncoder = encoderWeights.contains(n);
+          boolean trained =
+              switch (config.trains()) {
+                case ALL -> true;
+                case ENCODER -> ofEncoder;
+                case LLM -> !ofEncoder;
+              };
+          if (trained && !(config.freezeVision() && n.startsWith("vision."))) {
             languageStages.put(n, p);
           }
         });
@@ -466,16 +474,16 @@ public final class Trainer implements AutoCloseable {
       step++;
       return result;
     }
-    if (config.freezeVision() && !backboneFrozen) {
-      // once, at the first step after stage 0 (or after a resume): no gradient through the
-      // backbone, which keeps stage 0's weights and costs a forward only
+    if ((config.freezeVision() || config.trains() != TrainConfig.Trains.ALL) && !keptFrozen) {
+      // once, at the first step after stage 0 (or after a resume): no gradient for what stages 1
+      // and 2 keep (the backbone, with stage 0's weights; or, per `trains`, the encoder or LM)
       parameters.forEach(
           (n, p) -> {
             if (!languageStages.containsKey(n)) {
               p.getArray().setRequiresGradient(false);
             }
           });
-      backboneFrozen = true;
+      keptFrozen = true;
     }
     // stages 1 and 2 count their steps from their start: with or without stage 0 they see the
     // same clips, questions, m and learning rates

@@ -31,6 +31,8 @@ import java.util.Map;
 import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 class TrainerTest {
 
@@ -101,7 +103,8 @@ class TrainerTest {
         false,
         1f,
         List.of(),
-        0);
+        0,
+        TrainConfig.Trains.ALL);
   }
 
   @Test
@@ -215,7 +218,8 @@ class TrainerTest {
         c.budgetEmbedding(),
         c.budgetRateScale(),
         c.budgetNorms(),
-        c.budgetAdapterRank());
+        c.budgetAdapterRank(),
+        c.trains());
   }
 
   static TrainConfig withOrder(TrainConfig c, LmConfig.PromptOrder order) {
@@ -1200,6 +1204,43 @@ class TrainerTest {
   }
 
   /**
+   * {@code trains}: a run of the encoder alone leaves every LM weight where it started while the
+   * encoder's tensors move, and a run of the LM alone the other way round.
+   */
+  @ParameterizedTest
+  @EnumSource(
+      value = TrainConfig.Trains.class,
+      names = {"ENCODER", "LLM"})
+  void aRunOfOneModelAloneKeepsTheOthersWeights(TrainConfig.Trains trains, @TempDir Path dir)
+      throws Exception {
+    TrainConfig c = changed(tiny(3), "trains", trains);
+    try (Trainer t = Trainer.create(c, dir)) {
+      java.util.Set<String> encoderWeights = t.encoder().parameters().keySet();
+      Map<String, float[]> start = snapshot(t);
+      for (int i = 0; i < 3; i++) {
+        t.step();
+      }
+      Map<String, float[]> end = snapshot(t);
+      int moved = 0;
+      int kept = 0;
+      for (String name : start.keySet()) {
+        if (!name.startsWith("llm.") && !encoderWeights.contains(name)) {
+          continue; // a head dropped afterwards: trains in both
+        }
+        boolean trained = encoderWeights.contains(name) == (trains == TrainConfig.Trains.ENCODER);
+        if (trained) {
+          moved += Arrays.equals(start.get(name), end.get(name)) ? 0 : 1;
+        } else {
+          assertThat(end.get(name)).as("%s, kept", name).isEqualTo(start.get(name));
+          kept++;
+        }
+      }
+      assertThat(kept).as("tensors kept").isPositive();
+      assertThat(moved).as("tensors trained that moved").isPositive();
+    }
+  }
+
+  /**
    * A run may change where the question stands until its LM starts training (the end of stage 0:
    * the LM's weights are still its initial ones), never after.
    */
@@ -1318,7 +1359,8 @@ class TrainerTest {
             false,
             1f,
             List.of(),
-            0);
+            0,
+            TrainConfig.Trains.ALL);
     try (Trainer t = Trainer.create(c, dir)) {
       float[] positions = t.encoder().parameters().get("mqt.pos_embed").getArray().toFloatArray();
       for (int i = 0; i < 40; i++) {
