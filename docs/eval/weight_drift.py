@@ -2,7 +2,8 @@
 the norm of the change relative to the norm at the first checkpoint, and the norm at the second.
 Matrices only the second checkpoint has (layers added by block expansion, switchable norms' gains)
 print their norm alone, and with --rows the root mean square of each of their rows (for the
-per-budget gains, one row per budget set).
+per-budget gains and adapters, one row per budget set: a (sets, D, r) adapter map's row is set s's
+whole D × r matrix).
 
     # v3's backbone from the end of stage 0 to the shipped weights (the model card's 37 %)
     python3 docs/eval/weight_drift.py target/train/mqt-tiny-vision/step-1000/encoder/encoder.safetensors models/mqt-tiny/encoder/encoder.safetensors --prefix vision.
@@ -10,6 +11,8 @@ per-budget gains, one row per budget set).
     python3 docs/eval/weight_drift.py /tmp/v17x/models/mqt-tiny/llm/llm.safetensors target/train/v26-deeper/final/llm/llm.safetensors --prefix llm.layers.
     # switchable norms: each norm's per-budget gains, by set (the model card's "Since v18: switchable norms")
     python3 docs/eval/weight_drift.py /tmp/v17x/models/mqt-tiny/llm/llm.safetensors target/train/v27-norms/final/llm/llm.safetensors --prefix llm. --rows
+    # per-budget adapters: each layer's up maps, by set (the model card's "Since v18: per-budget adapters")
+    python3 docs/eval/weight_drift.py models/mqt-tiny/llm/llm.safetensors target/train/v29-adapters/final/llm/llm.safetensors --prefix llm.layers. --rows
 
 Reads the safetensors files directly (float32 tensors only); needs numpy (Debian's /usr/bin/python3
 has none here: use a python3 that has it). Not used by the build or the tests.
@@ -60,7 +63,8 @@ def main():
             rows = after[name]
             rms = ""
             if a.rows:
-                rms = "  rows' rms " + " ".join(f"{r:.3f}" for r in np.sqrt((rows**2).mean(axis=1)))
+                by_row = (rows**2).reshape(rows.shape[0], -1).mean(axis=1)
+                rms = "  rows' rms " + " ".join(f"{r:.3f}" for r in np.sqrt(by_row))
             print(f"{name:45s}   new  norm {np.linalg.norm(rows):7.2f}{rms}")
     print(f"all {a.prefix or 'tensors'}: {100 * math.sqrt(changed / total):.1f} % of the norm")
 
