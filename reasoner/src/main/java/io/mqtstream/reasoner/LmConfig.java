@@ -44,10 +44,10 @@ import java.util.List;
  *     every m keeps per-budget weights in every layer, as slimmable networks keep a norm per width
  *     (Yu et al. 2019); empty = none (absent in older {@code llm.json} files)
  * @param adapterRank per-budget adapters: with switchable norms, every decoder layer also adds to
- *     its MLP's output, for the set a row's m falls in, a low-rank map of the MLP's input (down D →
- *     r, up r → D; a parallel adapter, He et al. 2022, one per set as the norm gains are), so each
- *     budget owns a little capacity in every layer besides a scale; 0 = none (absent in older
- *     {@code llm.json} files)
+ *     its MLP's output, for the set a row's m falls in, a low-rank map of the MLP's normed input
+ *     (down D → r, up r → D; a parallel adapter, He et al. 2022, one per set as the norm gains
+ *     are), so each budget owns a little capacity in every layer besides a scale; 0 = none (absent
+ *     in older {@code llm.json} files)
  */
 public record LmConfig(
     int vocab,
