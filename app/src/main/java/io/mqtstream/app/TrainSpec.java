@@ -193,7 +193,7 @@ record TrainSpec(
     try {
       trained = TrainConfig.Trains.valueOf(trains == null ? "" : trains.toUpperCase(Locale.ROOT));
     } catch (RuntimeException e) {
-      throw new ConfigException("trains", "must be all, encoder or llm");
+      throw new ConfigException("trains", "must be all, encoder, llm or budget");
     }
     MqtConfig.Block mqtBlock;
     try {

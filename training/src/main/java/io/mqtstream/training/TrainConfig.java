@@ -168,7 +168,12 @@ public record TrainConfig(
     /** The encoder alone: the LM keeps its weights, gradients pass through it. */
     ENCODER,
     /** The LM alone: the encoder keeps its weights. */
-    LLM
+    LLM,
+    /**
+     * The LM's per-budget maps alone (budget embedding, norm gains, adapters): every shared weight
+     * is kept, so only the budgets whose maps train answer otherwise.
+     */
+    BUDGET
   }
 
   /** Where a fresh run's latent queries start looking. */

@@ -103,6 +103,7 @@ public final class Trainer implements AutoCloseable {
                 case ALL -> true;
                 case ENCODER -> ofEncoder;
                 case LLM -> !ofEncoder;
+                case BUDGET -> isBudgetMap(n);
               };
           if (trained && !(config.freezeVision() && n.startsWith("vision."))) {
             languageStages.put(n, p);
@@ -112,9 +113,7 @@ public final class Trainer implements AutoCloseable {
         new AdamW(parameters, encoder.manager(), 0.9f, 0.98f, 1e-8f, config.weightDecay());
     if (config.budgetRateScale() != 1) {
       for (String name : parameters.keySet()) {
-        if (name.equals(Reasoner.BUDGET)
-            || Reasoner.isNormBudgetGain(name)
-            || Reasoner.isBudgetAdapter(name)) {
+        if (isBudgetMap(name)) {
           optimizer.scaleRate(name, config.budgetRateScale());
         }
       }
@@ -460,6 +459,13 @@ public final class Trainer implements AutoCloseable {
       nameSubject.weights().save(checkpoint, encoder.manager());
     }
     Files.writeString(checkpoint.resolve(STATE_FILE), "{\"step\":" + step + "}");
+  }
+
+  /** Whether {@code name} is one of the LM's per-budget maps: embedding, norm gains, adapters. */
+  private static boolean isBudgetMap(String name) {
+    return name.equals(Reasoner.BUDGET)
+        || Reasoner.isNormBudgetGain(name)
+        || Reasoner.isBudgetAdapter(name);
   }
 
   /** Steps taken so far. */

@@ -1205,15 +1205,20 @@ class TrainerTest {
 
   /**
    * {@code trains}: a run of the encoder alone leaves every LM weight where it started while the
-   * encoder's tensors move, and a run of the LM alone the other way round.
+   * encoder's tensors move, a run of the LM alone the other way round, and a run of the per-budget
+   * maps alone (here switchable norms and adapters) every weight but those.
    */
   @ParameterizedTest
   @EnumSource(
       value = TrainConfig.Trains.class,
-      names = {"ENCODER", "LLM"})
+      names = {"ENCODER", "LLM", "BUDGET"})
   void aRunOfOneModelAloneKeepsTheOthersWeights(TrainConfig.Trains trains, @TempDir Path dir)
       throws Exception {
-    TrainConfig c = changed(tiny(3), "trains", trains);
+    TrainConfig c =
+        changed(
+            changed(withBudgetNorms(tiny(3), List.of(1, 4, 8)), "budgetAdapterRank", 2),
+            "trains",
+            trains);
     try (Trainer t = Trainer.create(c, dir)) {
       java.util.Set<String> encoderWeights = t.encoder().parameters().keySet();
       Map<String, float[]> start = snapshot(t);
@@ -1227,7 +1232,14 @@ class TrainerTest {
         if (!name.startsWith("llm.") && !encoderWeights.contains(name)) {
           continue; // a head dropped afterwards: trains in both
         }
-        boolean trained = encoderWeights.contains(name) == (trains == TrainConfig.Trains.ENCODER);
+        boolean budgetMap = Reasoner.isNormBudgetGain(name) || Reasoner.isBudgetAdapter(name);
+        boolean trained =
+            switch (trains) {
+              case ENCODER -> encoderWeights.contains(name);
+              case LLM -> !encoderWeights.contains(name);
+              case BUDGET -> budgetMap;
+              case ALL -> true;
+            };
         if (trained) {
           moved += Arrays.equals(start.get(name), end.get(name)) ? 0 : 1;
         } else {
