@@ -303,6 +303,10 @@ public record TrainConfig(
               + " adapter for), got "
               + budgetAdapterRank);
     }
+    if (trains == Trains.BUDGET && !budgetEmbedding && budgetNorms.isEmpty()) {
+      throw new IllegalArgumentException(
+          "train.trains: budget needs budgetEmbedding or budgetNorms (the maps it trains)");
+    }
     if (budgetRateScale != 1 && !budgetEmbedding && budgetNorms.isEmpty()) {
       throw new IllegalArgumentException(
           "train.budgetRateScale: "

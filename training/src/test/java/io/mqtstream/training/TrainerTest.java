@@ -1252,6 +1252,12 @@ class TrainerTest {
     }
   }
 
+  @Test
+  void trainingThePerBudgetMapsAloneNeedsSome() {
+    assertThatThrownBy(() -> changed(tiny(3), "trains", TrainConfig.Trains.BUDGET))
+        .hasMessageStartingWith("train.trains: budget needs budgetEmbedding or budgetNorms");
+  }
+
   /**
    * A run may change where the question stands until its LM starts training (the end of stage 0:
    * the LM's weights are still its initial ones), never after.
