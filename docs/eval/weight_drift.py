@@ -13,6 +13,8 @@ whole D × r matrix).
     python3 docs/eval/weight_drift.py /tmp/v17x/models/mqt-tiny/llm/llm.safetensors target/train/v27-norms/final/llm/llm.safetensors --prefix llm. --rows
     # per-budget adapters: each layer's up maps, by set (the model card's "Since v18: per-budget adapters")
     python3 docs/eval/weight_drift.py models/mqt-tiny/llm/llm.safetensors target/train/v29-adapters/final/llm/llm.safetensors --prefix llm.layers. --rows
+    # how low-rank the LM-only run's change is (the model card's "Since v18: an adapter for m = 4 alone")
+    python3 docs/eval/weight_drift.py models/mqt-tiny/llm/llm.safetensors target/train/v30-m4-llm-only/final/llm/llm.safetensors --prefix llm.layers. --spectrum
 
 Reads the safetensors files directly (float32 tensors only); needs numpy (Debian's /usr/bin/python3
 has none here: use a python3 that has it). Not used by the build or the tests.
@@ -46,6 +48,8 @@ def main():
     p.add_argument("after")
     p.add_argument("--prefix", default="", help="only tensors whose name starts with this")
     p.add_argument("--rows", action="store_true", help="each new matrix's rows' rms too")
+    p.add_argument("--spectrum", action="store_true",
+                   help="each changed matrix's share of the change in its top 16 and 64 singular directions")
     a = p.parse_args()
     before, after = load(a.before), load(a.after)
     changed = total = 0.0
@@ -57,7 +61,11 @@ def main():
         changed += d * d
         total += n * n
         if before[name].ndim > 1:
-            print(f"{name:45s} {100 * d / n:5.1f} %  norm {np.linalg.norm(after[name]):7.2f}")
+            top = ""
+            if a.spectrum and d > 0:
+                energy = np.linalg.svd(after[name] - before[name], compute_uv=False) ** 2
+                top = f"  top 16: {energy[:16].sum() / energy.sum():.2f}, top 64: {energy[:64].sum() / energy.sum():.2f}"
+            print(f"{name:45s} {100 * d / n:5.1f} %  norm {np.linalg.norm(after[name]):7.2f}{top}")
     for name in sorted(set(after) - set(before)):
         if name.startswith(a.prefix) and after[name].ndim > 1:
             rows = after[name]
