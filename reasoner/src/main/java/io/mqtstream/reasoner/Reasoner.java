@@ -197,8 +197,8 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
    * folder's; each layer added on top starts as the identity, its attention and MLP output
    * projections zero (LLaMA Pro's block expansion, Wu et al. 2024); an added token-index or budget
    * embedding, frame-difference map or set of per-budget norm gains starts at zero, and added
-   * adapters' up maps do (their down maps keep their random start, as LoRA's do, so that the up
-   * maps learn). So the larger model answers exactly as the folder's until training moves them.
+   * adapters keep their initial values: up maps zero, down maps random (LoRA's start, so that the
+   * up maps learn). So the larger model answers exactly as the folder's until training moves them.
    */
   public static Reasoner loadExpanded(Path dir, LmConfig config, Device device) throws IOException {
     LmConfig folder = readConfig(dir);
@@ -225,8 +225,7 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
             (newIndex && name.equals(TOKEN_INDEX))
                 || (newDifference && name.equals(FRAME_DIFFERENCE))
                 || (newBudget && name.equals(BUDGET))
-                || (newNorms && isNormBudgetGain(name))
-                || (newAdapters && name.endsWith(".mlp." + DecoderLayer.ADAPTER_UP));
+                || (newNorms && isNormBudgetGain(name));
     Predicate<String> added =
         name ->
             addedLayer(name, saved)

@@ -460,14 +460,7 @@ class ReasonerTest {
     java.util.Random random = new java.util.Random(6);
     Map<String, float[]> gainsOfB = new java.util.HashMap<>(); // per norm, set 1's gains
     try (Reasoner r = Reasoner.loadExpanded(ckpt, switchable, Device.cpu())) {
-      Map<String, NDArray> gains = new java.util.TreeMap<>();
-      r.parameters()
-          .forEach(
-              (name, p) -> {
-                if (Reasoner.isNormBudgetGain(name)) {
-                  gains.put(name, p.getArray());
-                }
-              });
+      Map<String, NDArray> gains = parametersWhere(r, Reasoner::isNormBudgetGain);
       assertThat(gains).hasSize(2 * 2 + 1); // two layers' two norms, and the final norm
       gains.values().forEach(g -> assertThat(g.toFloatArray()).hasSize(3 * 32).containsOnly(0f));
       assertAnswersAs(saved.answers(), r);
@@ -533,19 +526,16 @@ class ReasonerTest {
     java.util.Random random = new java.util.Random(8);
     Map<String, Completion> movedB = null;
     try (Reasoner r = Reasoner.loadExpanded(ckpt, adapted, Device.cpu())) {
-      Map<String, NDArray> ups = new java.util.TreeMap<>();
-      r.parameters()
-          .forEach(
-              (name, p) -> {
-                if (Reasoner.isBudgetAdapter(name)) {
-                  assertThat(p.getArray().getShape().get(0)).as(name).isEqualTo(3);
-                  if (name.endsWith("_up")) {
-                    ups.put(name, p.getArray());
-                  } else {
-                    assertThat(p.getArray().abs().sum().getFloat()).as(name).isPositive();
-                  }
-                }
-              });
+      Map<String, NDArray> adapters = parametersWhere(r, Reasoner::isBudgetAdapter);
+      adapters.forEach((n, a) -> assertThat(a.getShape().get(0)).as(n).isEqualTo(3));
+      Map<String, NDArray> ups =
+          parametersWhere(r, n -> adapters.containsKey(n) && n.endsWith("_up"));
+      adapters.forEach(
+          (n, a) -> {
+            if (!ups.containsKey(n)) {
+              assertThat(a.abs().sum().getFloat()).as("%s, random", n).isPositive();
+            }
+          });
       assertThat(ups).hasSize(2); // one per layer
       ups.values().forEach(u -> assertThat(u.toFloatArray()).hasSize(3 * 2 * 32).containsOnly(0f));
       assertAnswersAs(saved.answers(), r);
@@ -657,6 +647,20 @@ class ReasonerTest {
    * default {@code literal}, left out): it loads as the model it was, answering as before; returns
    * the config read from it.
    */
+  /** {@code r}'s parameters whose names pass {@code which}, by name. */
+  private static Map<String, NDArray> parametersWhere(
+      Reasoner r, java.util.function.Predicate<String> which) {
+    Map<String, NDArray> out = new java.util.TreeMap<>();
+    r.parameters()
+        .forEach(
+            (name, p) -> {
+              if (which.test(name)) {
+                out.put(name, p.getArray());
+              }
+            });
+    return out;
+  }
+
   /**
    * {@code r}'s answers to {@link #mixedPrompts}, in one batch: the prompts whose m falls in {@code
    * set} ({@code setOf}) get other first-step logits than {@code saved}'s; the others the same

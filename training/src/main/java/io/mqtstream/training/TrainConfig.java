@@ -111,9 +111,10 @@ import java.util.List;
  *     budgetNorms}, every LM layer also keeps, per set, a low-rank adapter of this rank beside its
  *     MLP, so each budget owns a little capacity in every layer, not only a scale (a departure); a
  *     run started from a model without them adds them with their up maps at zero; 0 = none
- * @param trains which model stages 1 and 2 train ({@link Trains}): all of it (every run until v18),
- *     the encoder alone or the LM alone, the other keeping the weights it starts with (a diagnostic
- *     of where a budget's accuracy is lost); null = all
+ * @param trains what stages 1 and 2 train ({@link Trains}): all of it (every run until v18), the
+ *     encoder alone or the LM alone, the other keeping the weights it starts with (a diagnostic of
+ *     where a budget's accuracy is lost), or the LM's per-budget maps alone, every shared weight
+ *     kept; null = all
  */
 public record TrainConfig(
     long seed,

@@ -483,7 +483,8 @@ public final class Trainer implements AutoCloseable {
     }
     if ((config.freezeVision() || config.trains() != TrainConfig.Trains.ALL) && !keptFrozen) {
       // once, at the first step after stage 0 (or after a resume): no gradient for what stages 1
-      // and 2 keep (the backbone, with stage 0's weights; or, per `trains`, the encoder or LM)
+      // and 2 keep (the backbone, with stage 0's weights; or, per `trains`, the encoder, the LM or
+      // every shared weight)
       parameters.forEach(
           (n, p) -> {
             if (!languageStages.containsKey(n)) {

@@ -509,11 +509,7 @@ class TrainerTest {
           start.keySet().stream().filter(Reasoner::isNormBudgetGain).sorted().toList();
       assertThat(gains).hasSize(2 * c.lmLayers() + 1);
       gains.forEach(g -> assertThat(start.get(g)).as(g).hasSize(3 * 32).containsOnly(0f));
-      java.util.Set<Integer> drawn = new java.util.TreeSet<>();
-      for (int i = 0; i < 4; i++) {
-        int m = t.step().m();
-        drawn.add(m < 4 ? 0 : m < 8 ? 1 : 2);
-      }
+      java.util.Set<Integer> drawn = stepsDrawingSets(t, 4);
       assertOnlyDrawnSetsMoved(snapshot(t), gains, 3, drawn);
       assertThat(drawn).doesNotContain(2).isNotEmpty();
       t.save(savedNorms);
@@ -544,11 +540,7 @@ class TrainerTest {
           assertThat(start.get(a)).as(a).isNotEqualTo(new float[3 * 32 * 2]);
         }
       }
-      java.util.Set<Integer> drawn = new java.util.TreeSet<>();
-      for (int i = 0; i < 4; i++) {
-        int m = t.step().m();
-        drawn.add(m < 4 ? 0 : m < 8 ? 1 : 2);
-      }
+      java.util.Set<Integer> drawn = stepsDrawingSets(t, 4);
       List<String> ups = adapters.stream().filter(a -> a.endsWith("_up")).toList();
       assertOnlyDrawnSetsMoved(snapshot(t), ups, 3, drawn);
       assertThat(drawn).doesNotContain(2).isNotEmpty();
@@ -1018,6 +1010,16 @@ class TrainerTest {
   /** The same run with the LM's budget embedding. */
   static TrainConfig withBudget(TrainConfig c) {
     return changed(c, "budgetEmbedding", true);
+  }
+
+  /** Takes {@code steps} steps; the sets m = 1–3, 4–7 and 8 (0, 1, 2) their m fell in. */
+  private static java.util.Set<Integer> stepsDrawingSets(Trainer t, int steps) {
+    java.util.Set<Integer> drawn = new java.util.TreeSet<>();
+    for (int i = 0; i < steps; i++) {
+      int m = t.step().m();
+      drawn.add(m < 4 ? 0 : m < 8 ? 1 : 2);
+    }
+    return drawn;
   }
 
   /**
