@@ -68,6 +68,7 @@ record TrainSpec(
     float budgetRateScale,
     List<Integer> budgetNorms,
     int budgetAdapterRank,
+    int budgetLoraRank,
     String trains) {
 
   /** One curriculum stage: until this step, at most this many objects per clip. */
@@ -280,6 +281,7 @@ record TrainSpec(
           budgetRateScale,
           budgetNorms,
           budgetAdapterRank,
+          budgetLoraRank,
           trained);
     } catch (IllegalArgumentException e) {
       String[] kv = e.getMessage().split(":", 2);

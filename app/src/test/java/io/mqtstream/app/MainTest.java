@@ -139,6 +139,10 @@ class MainTest {
         .hasMessageContaining("train.budgetAdapterRank");
     failure(dir, TRAIN_CONFIG, "budgetAdapterRank: 0", "")
         .hasMessageContaining("budgetAdapterRank");
+    failure(dir, TRAIN_CONFIG, "budgetLoraRank: 0", "budgetLoraRank: 4")
+        .as("LoRA needs budgetNorms' sets")
+        .hasMessageContaining("train.budgetLoraRank");
+    failure(dir, TRAIN_CONFIG, "budgetLoraRank: 0", "").hasMessageContaining("budgetLoraRank");
     failure(dir, TRAIN_CONFIG, "trains: all", "trains: lm").hasMessageContaining("trains");
     failure(dir, TRAIN_CONFIG, "trains: all", "").hasMessageContaining("trains");
     assertThat(variant(dir, TRAIN_CONFIG, "trains: all", "trains: llm").toConfig().trains())
@@ -159,6 +163,17 @@ class MainTest {
                 .toConfig()
                 .budgetAdapterRank())
         .isEqualTo(4);
+    assertThat(
+            variant(
+                    dir,
+                    TRAIN_CONFIG,
+                    "budgetNorms: []",
+                    "budgetNorms: [2, 4]",
+                    "budgetLoraRank: 0",
+                    "budgetLoraRank: 8")
+                .toConfig()
+                .budgetLoraRank())
+        .isEqualTo(8);
     assertThat(
             variant(dir, TRAIN_CONFIG, "budgetEmbedding: false", "budgetEmbedding: true")
                 .toConfig()

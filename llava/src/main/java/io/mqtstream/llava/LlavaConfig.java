@@ -85,6 +85,7 @@ public record LlavaConfig(
               false,
               0,
               List.of(),
+              0,
               0);
     } catch (IllegalArgumentException e) {
       throw new IOException(configJson + ": " + e.getMessage(), e);

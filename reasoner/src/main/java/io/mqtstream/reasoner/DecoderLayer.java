@@ -16,12 +16,13 @@ import io.mqtstream.nn.Attention;
 import io.mqtstream.nn.Dense;
 import io.mqtstream.nn.ModelBlock;
 import io.mqtstream.nn.Rope;
+import java.util.IdentityHashMap;
 import java.util.Map;
 
 /**
- * A pre-norm decoder layer: causal self-attention with a KV cache, then the MLP, and with
- * per-budget adapters ({@link LmConfig#adapterRank()}) the adapter of each row's budget set beside
- * the MLP.
+ * A pre-norm decoder layer: causal self-attention with a KV cache, then the MLP; with per-budget
+ * adapters ({@link LmConfig#adapterRank()}) the adapter of each row's budget set beside the MLP,
+ * and with per-budget LoRA ({@link LmConfig#loraRank()}) each projection's update for that set.
  */
 final class DecoderLayer extends ModelBlock {
   /** The per-budget adapters' down maps' name under the layer's MLP prefix. */
@@ -31,6 +32,12 @@ final class DecoderLayer extends ModelBlock {
    * The per-budget adapters' up maps' name there: zero at the start, so an adapter adds nothing.
    */
   static final String ADAPTER_UP = "budget_adapter_up";
+
+  /** A projection's per-budget LoRA A maps' name under the projection's prefix: (sets, in, r). */
+  static final String LORA_A = "budget_lora_a";
+
+  /** Its B maps' name there: (sets, r, out), zero at the start, so an update adds nothing. */
+  static final String LORA_B = "budget_lora_b";
 
   private final LmConfig config;
   private final NormLayer attnNorm;
@@ -44,6 +51,10 @@ final class DecoderLayer extends ModelBlock {
   private final Dense down;
   private final Parameter adapterDown; // (sets, D, r), or null
   private final Parameter adapterUp; // (sets, r, D), or null
+  private final Map<Dense, LowRank> lora = new IdentityHashMap<>(); // per projection, or empty
+
+  /** One per-budget low-rank map: x · a[set] (in, r) · b[set] (r, out). */
+  private record LowRank(Parameter a, Parameter b) {}
 
   DecoderLayer(LmConfig config) {
     this.config = config;
@@ -72,6 +83,27 @@ final class DecoderLayer extends ModelBlock {
     Initializer random = new NormalInitializer((float) (1 / Math.sqrt(d))); // LoRA's: A random
     adapterDown = r == 0 ? null : addParameter(weight("adapterDown", sets, d, r, random));
     adapterUp = r == 0 ? null : addParameter(weight("adapterUp", sets, r, d, Initializer.ZEROS));
+    if (config.loraRank() > 0) {
+      lora("q", q, d, d);
+      lora("k", k, d, kv);
+      lora("v", v, d, kv);
+      lora("o", o, d, d);
+      if (gate != null) {
+        lora("gate", gate, d, config.ffnDim());
+      }
+      lora("up", up, d, config.ffnDim());
+      lora("down", down, config.ffnDim(), d);
+    }
+  }
+
+  /** LoRA's start for one projection: A random N(0, 1/in), B zero. */
+  private void lora(String name, Dense projection, int in, int out) {
+    int r = config.loraRank();
+    int sets = config.normBudgets().size();
+    Initializer random = new NormalInitializer((float) (1 / Math.sqrt(in)));
+    Parameter a = addParameter(weight("lora_" + name + "_a", sets, in, r, random));
+    Parameter b = addParameter(weight("lora_" + name + "_b", sets, r, out, Initializer.ZEROS));
+    lora.put(projection, new LowRank(a, b));
   }
 
   private static Parameter weight(String name, int sets, int in, int out, Initializer init) {
@@ -112,9 +144,9 @@ final class DecoderLayer extends ModelBlock {
     int heads = config.heads();
     int kvHeads = config.kvHeads();
     NDArray h = attnNorm.apply(ps, x, sets, training); // (B, L, D)
-    NDArray qh = rope.apply(Attention.splitHeads(q.apply(ps, h, training), heads)); // (B, H, L, dh)
-    NDArray kh = rope.apply(Attention.splitHeads(k.apply(ps, h, training), kvHeads)); // Hkv heads
-    NDArray vh = Attention.splitHeads(v.apply(ps, h, training), kvHeads); // (B, Hkv, L, dh)
+    NDArray qh = rope.apply(Attention.splitHeads(project(ps, q, h, sets, training), heads));
+    NDArray kh = rope.apply(Attention.splitHeads(project(ps, k, h, sets, training), kvHeads));
+    NDArray vh = Attention.splitHeads(project(ps, v, h, sets, training), kvHeads); // (B,Hkv,L,dh)
     if (pastKeys != null) {
       kh = NDArrays.concat(new NDList(pastKeys, kh), 2); // (B, Hkv, S + L, dh)
       vh = NDArrays.concat(new NDList(pastValues, vh), 2);
@@ -122,31 +154,45 @@ final class DecoderLayer extends ModelBlock {
     NDArray weights = Attention.weights(qh, repeatKv(kh, heads / kvHeads), mask); // (B,H,L,S+L)
     NDArray attended =
         Attention.mergeHeads(weights.matMul(repeatKv(vh, heads / kvHeads))); // (B, L, D)
-    x = x.add(o.apply(ps, attended, training));
+    x = x.add(project(ps, o, attended, sets, training));
     NDArray m = mlpNorm.apply(ps, x, sets, training);
     NDArray hidden =
         gate == null
-            ? Activation.gelu(up.apply(ps, m, training))
-            : silu(gate.apply(ps, m, training)).mul(up.apply(ps, m, training)); // (B, L, F)
-    NDArray out = x.add(down.apply(ps, hidden, training)); // (B, L, D)
+            ? Activation.gelu(project(ps, up, m, sets, training))
+            : silu(project(ps, gate, m, sets, training))
+                .mul(project(ps, up, m, sets, training)); // (B, L, F)
+    NDArray out = x.add(project(ps, down, hidden, sets, training)); // (B, L, D)
     if (adapterDown != null && sets != null) {
-      out = out.add(adapter(ps, m, sets, training));
+      out = out.add(lowRank(ps, m, new LowRank(adapterDown, adapterUp), sets, training));
     }
     return new Out(out, kh, vh, keepAttention ? weights : null);
   }
 
   /**
-   * Each row's budget adapter: (B, L, D) · down[set] (B, D, r) · up[set] (B, r, D) → (B, L, D).
+   * A projection (..., in) → (..., out), plus, with per-budget LoRA and known sets, each row's
+   * update for its set: {@code x Wᵀ + x · A[set] · B[set]}.
+   */
+  private NDArray project(
+      ParameterStore ps, Dense projection, NDArray x, NDArray sets, boolean training) {
+    NDArray y = projection.apply(ps, x, training);
+    LowRank update = lora.get(projection);
+    return update == null || sets == null ? y : y.add(lowRank(ps, x, update, sets, training));
+  }
+
+  /**
+   * Each row's low-rank map of its set (an adapter, or a projection's LoRA update): (B, L, in) ·
+   * a[set] (B, in, r) · b[set] (B, r, out) → (B, L, out).
    *
-   * @param m (B, L, D) the MLP's normed input
+   * @param x (B, L, in)
    * @param sets (B) int64, each row's budget set
    */
-  private NDArray adapter(ParameterStore ps, NDArray m, NDArray sets, boolean training) {
-    NDArray downs = ps.getValue(adapterDown, m.getDevice(), training).get(new NDIndex("{}", sets));
-    NDArray ups = ps.getValue(adapterUp, m.getDevice(), training).get(new NDIndex("{}", sets));
-    downs.attach(m.getManager()); // (B, D, r), gathered in the model's manager: dies with the pass
-    ups.attach(m.getManager()); // (B, r, D)
-    return m.matMul(downs).matMul(ups);
+  private static NDArray lowRank(
+      ParameterStore ps, NDArray x, LowRank map, NDArray sets, boolean training) {
+    NDArray as = ps.getValue(map.a(), x.getDevice(), training).get(new NDIndex("{}", sets));
+    NDArray bs = ps.getValue(map.b(), x.getDevice(), training).get(new NDIndex("{}", sets));
+    as.attach(x.getManager()); // (B, in, r), gathered in the model's manager: dies with the pass
+    bs.attach(x.getManager()); // (B, r, out)
+    return x.matMul(as).matMul(bs);
   }
 
   /**
@@ -167,19 +213,29 @@ final class DecoderLayer extends ModelBlock {
   @Override
   public void collect(String prefix, Map<String, Parameter> out) {
     attnNorm.collect(prefix + ".attn_norm", out);
-    q.collect(prefix + ".attn.q_proj", out);
-    k.collect(prefix + ".attn.k_proj", out);
-    v.collect(prefix + ".attn.v_proj", out);
-    o.collect(prefix + ".attn.o_proj", out);
+    collect(q, prefix + ".attn.q_proj", out);
+    collect(k, prefix + ".attn.k_proj", out);
+    collect(v, prefix + ".attn.v_proj", out);
+    collect(o, prefix + ".attn.o_proj", out);
     mlpNorm.collect(prefix + ".mlp_norm", out);
-    up.collect(prefix + ".mlp.up_proj", out);
+    collect(up, prefix + ".mlp.up_proj", out);
     if (gate != null) {
-      gate.collect(prefix + ".mlp.gate_proj", out);
+      collect(gate, prefix + ".mlp.gate_proj", out);
     }
-    down.collect(prefix + ".mlp.down_proj", out);
+    collect(down, prefix + ".mlp.down_proj", out);
     if (adapterDown != null) {
       out.put(prefix + ".mlp." + ADAPTER_DOWN, adapterDown);
       out.put(prefix + ".mlp." + ADAPTER_UP, adapterUp);
+    }
+  }
+
+  /** A projection's weight and, with per-budget LoRA, its A and B maps beside it. */
+  private void collect(Dense projection, String prefix, Map<String, Parameter> out) {
+    projection.collect(prefix, out);
+    LowRank update = lora.get(projection);
+    if (update != null) {
+      out.put(prefix + "." + LORA_A, update.a());
+      out.put(prefix + "." + LORA_B, update.b());
     }
   }
 

@@ -231,8 +231,8 @@ public final class DecoderLm extends ModelBlock {
    * also returns the attention weights and the output of layer {@code attentionOf} (−1: none), for
    * rows whose frames were cut to {@code budgets[r]} tokens each (null: not known): with switchable
    * norms ({@link LmConfig#normBudgets()}) every norm of row r uses its budget's gains, and with
-   * per-budget adapters ({@link LmConfig#adapterRank()}) every layer its budget's adapter; without,
-   * the budgets change nothing.
+   * per-budget adapters ({@link LmConfig#adapterRank()}) or LoRA ({@link LmConfig#loraRank()})
+   * every layer its budget's maps; without, the budgets change nothing.
    */
   public Forward forward(
       ParameterStore ps,

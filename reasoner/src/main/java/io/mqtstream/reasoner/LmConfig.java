@@ -48,6 +48,11 @@ import java.util.List;
  *     (down D → r, up r → D; a parallel adapter, He et al. 2022, one per set as the norm gains
  *     are), so each budget owns a little capacity in every layer besides a scale; 0 = none (absent
  *     in older {@code llm.json} files)
+ * @param loraRank per-budget low-rank updates of the LM's own weights: with switchable norms, every
+ *     projection of every decoder layer (attention q, k, v, o; MLP gate, up, down) adds, for the
+ *     set a row's m falls in, {@code x · A[set] · B[set]} to its output (LoRA, Hu et al. 2022, one
+ *     per set), so a budget can change how the LM attends and what its MLPs compute, where a map
+ *     beside the MLP cannot reach; B from zero; 0 = none (absent in older {@code llm.json} files)
  */
 public record LmConfig(
     int vocab,
@@ -69,7 +74,8 @@ public record LmConfig(
     boolean frameDifference,
     int budget,
     List<Integer> normBudgets,
-    int adapterRank) {
+    int adapterRank,
+    int loraRank) {
 
   public enum Norm {
     LAYER,
@@ -132,6 +138,12 @@ public record LmConfig(
               + " for), got "
               + adapterRank);
     }
+    if (loraRank < 0 || (loraRank > 0 && normBudgets.isEmpty())) {
+      throw new IllegalArgumentException(
+          "llm.loraRank: must be 0, or >= 1 with llm.normBudgets (the sets it keeps updates for),"
+              + " got "
+              + loraRank);
+    }
     if (norm == null || mlp == null || positions == null) {
       throw new IllegalArgumentException("llm.norm, llm.mlp and llm.positions must be set");
     }
@@ -159,53 +171,126 @@ public record LmConfig(
         false,
         0,
         List.of(),
+        0,
         0);
   }
 
   /** The same model with the question standing elsewhere in its prompts. */
   public LmConfig withPromptOrder(PromptOrder order) {
     return with(
-        vocab, layers, order, tokenIndex, frameDifference, budget, normBudgets, adapterRank);
+        vocab,
+        layers,
+        order,
+        tokenIndex,
+        frameDifference,
+        budget,
+        normBudgets,
+        adapterRank,
+        loraRank);
   }
 
   /** The same model with another number of decoder layers. */
   public LmConfig withLayers(int n) {
     return with(
-        vocab, n, promptOrder, tokenIndex, frameDifference, budget, normBudgets, adapterRank);
+        vocab,
+        n,
+        promptOrder,
+        tokenIndex,
+        frameDifference,
+        budget,
+        normBudgets,
+        adapterRank,
+        loraRank);
   }
 
   /** The same model with a token-index embedding of {@code rows} rows (0 = none). */
   public LmConfig withTokenIndex(int rows) {
     return with(
-        vocab, layers, promptOrder, rows, frameDifference, budget, normBudgets, adapterRank);
+        vocab,
+        layers,
+        promptOrder,
+        rows,
+        frameDifference,
+        budget,
+        normBudgets,
+        adapterRank,
+        loraRank);
   }
 
   /** The same model with or without the frame-difference map. */
   public LmConfig withFrameDifference(boolean on) {
-    return with(vocab, layers, promptOrder, tokenIndex, on, budget, normBudgets, adapterRank);
+    return with(
+        vocab, layers, promptOrder, tokenIndex, on, budget, normBudgets, adapterRank, loraRank);
   }
 
   /** The same model with a budget embedding of {@code rows} rows (0 = none). */
   public LmConfig withBudget(int rows) {
     return with(
-        vocab, layers, promptOrder, tokenIndex, frameDifference, rows, normBudgets, adapterRank);
+        vocab,
+        layers,
+        promptOrder,
+        tokenIndex,
+        frameDifference,
+        rows,
+        normBudgets,
+        adapterRank,
+        loraRank);
   }
 
   /** The same model with switchable norms for these budgets (empty = none). */
   public LmConfig withNormBudgets(List<Integer> bounds) {
     return with(
-        vocab, layers, promptOrder, tokenIndex, frameDifference, budget, bounds, adapterRank);
+        vocab,
+        layers,
+        promptOrder,
+        tokenIndex,
+        frameDifference,
+        budget,
+        bounds,
+        adapterRank,
+        loraRank);
   }
 
   /** The same model with per-budget adapters of rank {@code rank} (0 = none). */
   public LmConfig withAdapterRank(int rank) {
-    return with(vocab, layers, promptOrder, tokenIndex, frameDifference, budget, normBudgets, rank);
+    return with(
+        vocab,
+        layers,
+        promptOrder,
+        tokenIndex,
+        frameDifference,
+        budget,
+        normBudgets,
+        rank,
+        loraRank);
+  }
+
+  /** The same model with per-budget LoRA updates of rank {@code rank} (0 = none). */
+  public LmConfig withLoraRank(int rank) {
+    return with(
+        vocab,
+        layers,
+        promptOrder,
+        tokenIndex,
+        frameDifference,
+        budget,
+        normBudgets,
+        adapterRank,
+        rank);
   }
 
   /** The same model with a vocabulary of {@code size} tokens. */
   public LmConfig withVocab(int size) {
     return with(
-        size, layers, promptOrder, tokenIndex, frameDifference, budget, normBudgets, adapterRank);
+        size,
+        layers,
+        promptOrder,
+        tokenIndex,
+        frameDifference,
+        budget,
+        normBudgets,
+        adapterRank,
+        loraRank);
   }
 
   private LmConfig with(
@@ -216,7 +301,8 @@ public record LmConfig(
       boolean difference,
       int budgetRows,
       List<Integer> normSets,
-      int rank) {
+      int rank,
+      int lora) {
     return new LmConfig(
         size,
         dim,
@@ -237,7 +323,8 @@ public record LmConfig(
         difference,
         budgetRows,
         normSets,
-        rank);
+        rank,
+        lora);
   }
 
   /**

@@ -70,6 +70,14 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
             || name.endsWith(".mlp." + DecoderLayer.ADAPTER_UP));
   }
 
+  /**
+   * Whether {@code name} is one projection's per-budget LoRA maps ({@link LmConfig#loraRank()}).
+   */
+  public static boolean isBudgetLora(String name) {
+    return name.startsWith(PREFIX + ".")
+        && (name.endsWith("." + DecoderLayer.LORA_A) || name.endsWith("." + DecoderLayer.LORA_B));
+  }
+
   private final NDManager manager;
   private final DecoderLm lm;
   private final TextTokenizer tokenizer; // null for another Format
@@ -193,12 +201,13 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
   /**
    * Loads a checkpoint folder into a larger model, {@code config} with more layers than the
    * folder's, or with a token-index embedding, a frame-difference map, a budget embedding,
-   * switchable norms or per-budget adapters the folder lacks: every weight the folder has is the
-   * folder's; each layer added on top starts as the identity, its attention and MLP output
-   * projections zero (LLaMA Pro's block expansion, Wu et al. 2024); an added token-index or budget
-   * embedding, frame-difference map or set of per-budget norm gains starts at zero, and added
-   * adapters keep their initial values: up maps zero, down maps random (LoRA's start, so that the
-   * up maps learn). So the larger model answers exactly as the folder's until training moves them.
+   * switchable norms, per-budget adapters or per-budget LoRA the folder lacks: every weight the
+   * folder has is the folder's; each layer added on top starts as the identity, its attention and
+   * MLP output projections zero (LLaMA Pro's block expansion, Wu et al. 2024); an added token-index
+   * or budget embedding, frame-difference map or set of per-budget norm gains starts at zero, and
+   * added adapters and LoRA maps keep their initial values: up and B maps zero, down and A maps
+   * random (LoRA's start, so that the zero maps learn). So the larger model answers exactly as the
+   * folder's until training moves them.
    */
   public static Reasoner loadExpanded(Path dir, LmConfig config, Device device) throws IOException {
     LmConfig folder = readConfig(dir);
@@ -208,7 +217,8 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
     boolean newBudget = folder.budget() == 0 && config.budget() > 0;
     boolean newNorms = folder.normBudgets().isEmpty() && !config.normBudgets().isEmpty();
     boolean newAdapters = folder.adapterRank() == 0 && config.adapterRank() > 0;
-    boolean grows = newIndex || newDifference || newBudget || newNorms || newAdapters;
+    boolean newLora = folder.loraRank() == 0 && config.loraRank() > 0;
+    boolean grows = newIndex || newDifference || newBudget || newNorms || newAdapters || newLora;
     if (config.layers() < saved || (config.layers() == saved && !grows)) {
       throw new IllegalArgumentException(
           "llm.layers: "
@@ -217,8 +227,8 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
               + saved
               + " layers of "
               + dir
-              + ", nor does llm.tokenIndex, llm.frameDifference, llm.budget, llm.normBudgets or"
-              + " llm.adapterRank add a map it lacks");
+              + ", nor does llm.tokenIndex, llm.frameDifference, llm.budget, llm.normBudgets,"
+              + " llm.adapterRank or llm.loraRank add a map it lacks");
     }
     Predicate<String> fromZero =
         name ->
@@ -230,7 +240,8 @@ public final class Reasoner implements RunningBatch.Factory, AutoCloseable {
         name ->
             addedLayer(name, saved)
                 || fromZero.test(name)
-                || (newAdapters && isBudgetAdapter(name));
+                || (newAdapters && isBudgetAdapter(name))
+                || (newLora && isBudgetLora(name));
     Reasoner r = load(dir, config, device, added);
     r.parameters.forEach(
         (name, p) -> {

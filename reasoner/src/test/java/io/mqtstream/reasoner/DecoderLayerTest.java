@@ -101,4 +101,115 @@ class DecoderLayerTest {
       assertThat(worst).isLessThan(1e-4);
     }
   }
+
+  /**
+   * Per-budget LoRA: row b of a layer's output is what a layer without LoRA gives when each of its
+   * projections' weights W (out, in) is merged with the row's own set's update, W + (A[s] · B[s])ᵀ,
+   * the merge computed here element by element from the weights (LoRA's merged form, against the
+   * layer's side path).
+   */
+  @Test
+  void eachRowIsTheLayerWithItsOwnSetsUpdateMergedIntoEveryProjection() {
+    LmConfig plainConfig = ReasonerTestSupport.config(11).withNormBudgets(List.of(1, 4, 8));
+    LmConfig config = plainConfig.withLoraRank(R);
+    Random random = new Random(5);
+    try (NDManager manager = NDManager.newBaseManager(Engines.pytorch().getEngineName())) {
+      DecoderLayer layer = new DecoderLayer(config);
+      layer.initialize(manager, DataType.FLOAT32, new Shape(1, 1, D));
+      var params = new java.util.LinkedHashMap<String, ai.djl.nn.Parameter>();
+      layer.collect("l", params);
+      DecoderLayer plain = new DecoderLayer(plainConfig);
+      plain.initialize(manager, DataType.FLOAT32, new Shape(1, 1, D));
+      var plainParams = new java.util.LinkedHashMap<String, ai.djl.nn.Parameter>();
+      plain.collect("l", plainParams);
+      assertThat(params.keySet()).containsAll(plainParams.keySet());
+      List<String> projections =
+          params.keySet().stream()
+              .filter(n -> n.endsWith("." + DecoderLayer.LORA_A))
+              .map(n -> n.substring(0, n.length() - DecoderLayer.LORA_A.length() - 1))
+              .toList();
+      assertThat(projections).hasSize(7); // q, k, v, o, gate, up, down
+      for (String p : projections) { // B away from zero: every update adds something
+        NDArray b = params.get(p + "." + DecoderLayer.LORA_B).getArray();
+        float[] values = new float[Math.toIntExact(b.size())];
+        for (int i = 0; i < values.length; i++) {
+          values[i] = (float) random.nextGaussian() * 0.2f;
+        }
+        b.set(values);
+      }
+      int[] setOf = {1, 2, 0, 1};
+      int n = setOf.length;
+      float[] xs = new float[n * L * D];
+      for (int i = 0; i < xs.length; i++) {
+        xs[i] = (float) random.nextGaussian();
+      }
+      NDArray x = manager.create(xs, new Shape(n, L, D));
+      NDArray sets = manager.create(java.util.Arrays.stream(setOf).asLongStream().toArray());
+      NDArray mask = DecoderLm.causal(manager, L, 0);
+      ParameterStore ps = new ParameterStore(manager, false);
+      float[] updated =
+          layer
+              .apply(ps, x, Rope.NONE, mask, null, null, sets, false, false)
+              .hidden()
+              .toFloatArray();
+      float[] unmerged = // the shared weights alone
+          layer
+              .apply(ps, x, Rope.NONE, mask, null, null, null, false, false)
+              .hidden()
+              .toFloatArray();
+      double worst = 0;
+      double largest = 0;
+      for (int s = 0; s < SETS; s++) {
+        for (var e : plainParams.entrySet()) {
+          float[] w = params.get(e.getKey()).getArray().toFloatArray();
+          String p = e.getKey().substring(0, e.getKey().length() - ".weight".length());
+          if (projections.contains(p)) {
+            w =
+                merged(
+                    w,
+                    params.get(p + "." + DecoderLayer.LORA_A).getArray(),
+                    params.get(p + "." + DecoderLayer.LORA_B).getArray(),
+                    s);
+          }
+          e.getValue().getArray().set(w);
+        }
+        float[] expected =
+            plain
+                .apply(ps, x, Rope.NONE, mask, null, null, sets, false, false)
+                .hidden()
+                .toFloatArray();
+        for (int r = 0; r < n; r++) {
+          if (setOf[r] != s) {
+            continue;
+          }
+          for (int i = r * L * D; i < (r + 1) * L * D; i++) {
+            largest = Math.max(largest, Math.abs(updated[i] - unmerged[i]));
+            worst = Math.max(worst, Math.abs(updated[i] - expected[i]));
+          }
+        }
+      }
+      assertThat(largest).as("what the updates change").isGreaterThan(0.1);
+      assertThat(worst).isLessThan(1e-4);
+    }
+  }
+
+  /** W (out, in) + (A[s] (in, r) · B[s] (r, out))ᵀ, element by element. */
+  private static float[] merged(float[] w, NDArray a, NDArray b, int s) {
+    long in = a.getShape().get(1);
+    long r = a.getShape().get(2);
+    long out = b.getShape().get(2);
+    float[] as = a.toFloatArray();
+    float[] bs = b.toFloatArray();
+    float[] m = w.clone();
+    for (int o = 0; o < out; o++) {
+      for (int i = 0; i < in; i++) {
+        double delta = 0;
+        for (int k = 0; k < r; k++) {
+          delta += as[(int) ((s * in + i) * r + k)] * bs[(int) ((s * r + k) * out + o)];
+        }
+        m[(int) (o * in + i)] += (float) delta;
+      }
+    }
+    return m;
+  }
 }

@@ -27,6 +27,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 class ReasonerTest {
   private static final float TOL = 1e-4f;
@@ -510,52 +511,61 @@ class ReasonerTest {
   }
 
   /**
-   * Per-budget adapters: a model that gains them (with switchable norms' sets m = 1–3, 4–7 and 8
-   * on) answers exactly as its checkpoint did while their up maps are zero, as they start. With one
-   * set's up maps moved, exactly the prompts whose m falls in that set get other logits, in one
-   * batch with prompts of the other sets. A saved model keeps them, and an {@code llm.json} written
-   * before the key existed reads as a model without them.
+   * Per-budget adapters and per-budget LoRA: a model that gains them (with switchable norms' sets m
+   * = 1–3, 4–7 and 8 on) answers exactly as its checkpoint did while their zero maps (adapters' up,
+   * LoRA's B) are zero, as they start. With one set's zero maps moved, exactly the prompts whose m
+   * falls in that set get other logits, in one batch with prompts of the other sets. A saved model
+   * keeps them, and an {@code llm.json} written before the key existed reads as a model without
+   * them.
    */
-  @Test
-  void aModelGainingBudgetAdaptersChangesOnlyThePromptsOfTheSetWhoseAdapterMoved(@TempDir Path dir)
-      throws Exception {
+  @ParameterizedTest
+  @ValueSource(strings = {"adapterRank", "loraRank"})
+  void aModelGainingPerBudgetMapsChangesOnlyThePromptsOfTheSetWhoseMapsMoved(
+      String key, @TempDir Path dir) throws Exception {
     Path ckpt = dir.resolve("ckpt");
     Saved saved = saveAModel(dir, ckpt);
-    LmConfig adapted = saved.config().withNormBudgets(List.of(1, 4, 8)).withAdapterRank(2);
+    boolean lora = key.equals("loraRank");
+    LmConfig normed = saved.config().withNormBudgets(List.of(1, 4, 8));
+    LmConfig adapted = lora ? normed.withLoraRank(2) : normed.withAdapterRank(2);
+    java.util.function.Predicate<String> isMap =
+        lora ? Reasoner::isBudgetLora : Reasoner::isBudgetAdapter;
+    String zeroEnd = lora ? "_b" : "_up";
+    int perLayer = lora ? 7 : 1; // LoRA: q, k, v, o, gate, up, down; an adapter: one
     Map<String, Integer> setOf = Map.of("a", 0, "b", 1, "c", 2, "d", 0); // m = 2, 4, 8, 1
     java.util.Random random = new java.util.Random(8);
     Map<String, Completion> movedB = null;
     try (Reasoner r = Reasoner.loadExpanded(ckpt, adapted, Device.cpu())) {
-      Map<String, NDArray> adapters = parametersWhere(r, Reasoner::isBudgetAdapter);
-      adapters.forEach((n, a) -> assertThat(a.getShape().get(0)).as(n).isEqualTo(3));
-      Map<String, NDArray> ups =
-          parametersWhere(r, n -> adapters.containsKey(n) && n.endsWith("_up"));
-      adapters.forEach(
+      Map<String, NDArray> maps = parametersWhere(r, isMap);
+      maps.forEach((n, a) -> assertThat(a.getShape().get(0)).as(n).isEqualTo(3));
+      Map<String, NDArray> zeros =
+          parametersWhere(r, n -> maps.containsKey(n) && n.endsWith(zeroEnd));
+      maps.forEach(
           (n, a) -> {
-            if (!ups.containsKey(n)) {
+            if (!zeros.containsKey(n)) {
               assertThat(a.abs().sum().getFloat()).as("%s, random", n).isPositive();
             }
           });
-      assertThat(ups).hasSize(2); // one per layer
-      ups.values().forEach(u -> assertThat(u.toFloatArray()).hasSize(3 * 2 * 32).containsOnly(0f));
+      assertThat(zeros).hasSize(2 * perLayer); // two layers
+      zeros.values().forEach(u -> assertThat(u.toFloatArray()).containsOnly(0f));
       assertAnswersAs(saved.answers(), r);
       for (int set = 0; set < 3; set++) {
-        for (NDArray u : ups.values()) {
-          float[] maps = new float[3 * 2 * 32];
-          for (int j = 0; j < 2 * 32; j++) {
-            maps[set * 64 + j] = (float) random.nextGaussian();
+        for (NDArray u : zeros.values()) {
+          int per = Math.toIntExact(u.size() / 3); // (sets, r, out): one set's map
+          float[] values = new float[3 * per];
+          for (int j = 0; j < per; j++) {
+            values[set * per + j] = (float) random.nextGaussian() * (lora ? 0.3f : 1f);
           }
-          u.set(maps); // this set's map alone
+          u.set(values); // this set's maps alone
         }
         Map<String, Completion> now = assertOnlyTheSetsPromptsChange(saved, r, setOf, set);
         if (set == 1) {
-          r.save(dir.resolve("adapted")); // set 1's adapters
+          r.save(dir.resolve("adapted")); // set 1's maps
           movedB = now;
         }
       }
     }
     try (Reasoner r = Reasoner.load(dir.resolve("adapted"), Device.cpu())) {
-      assertThat(r.config().adapterRank()).isEqualTo(2);
+      assertThat(lora ? r.config().loraRank() : r.config().adapterRank()).isEqualTo(2);
       Map<String, Completion> reloaded = byId(r.generate(mixedPrompts(r, 5)));
       for (Completion c : saved.answers()) {
         String id = c.prompt().id();
@@ -564,7 +574,8 @@ class ReasonerTest {
         assertSameLogits(reloaded.get(id).stepLogits(), expected.stepLogits());
       }
     }
-    assertThat(withoutKey(ckpt, saved, "adapterRank", "0").adapterRank()).isZero();
+    LmConfig old = withoutKey(ckpt, saved, key, "0");
+    assertThat(lora ? old.loraRank() : old.adapterRank()).isZero();
   }
 
   /**
@@ -783,19 +794,21 @@ class ReasonerTest {
   }
 
   /**
-   * Also with switchable norms (rank 0) and per-budget adapters (rank 2), whose per-row gains and
-   * maps are read from the model's own tables.
+   * Also with switchable norms (ranks 0), per-budget adapters and per-budget LoRA (rank 2), whose
+   * per-row gains and maps are read from the model's own tables.
    */
   @ParameterizedTest
-  @CsvSource({"false,0", "true,0", "true,2"})
+  @CsvSource({"false,0,0", "true,0,0", "true,2,0", "true,0,2"})
   void generatingManyBatchesLeavesNoNativeArraysBehind(
-      boolean switchable, int adapterRank, @TempDir Path dir) throws Exception {
+      boolean switchable, int adapterRank, int loraRank, @TempDir Path dir) throws Exception {
     try (Reasoner r =
         ReasonerTestSupport.reasoner(
             dir,
             c ->
                 switchable
-                    ? c.withNormBudgets(List.of(1, 4, 8)).withAdapterRank(adapterRank)
+                    ? c.withNormBudgets(List.of(1, 4, 8))
+                        .withAdapterRank(adapterRank)
+                        .withLoraRank(loraRank)
                     : c)) {
       r.generate(mixedPrompts(r, 4));
       int before = r.manager().getManagedArrays().size();

@@ -69,6 +69,7 @@ final class ReasonerTestSupport {
         false,
         0,
         List.of(),
+        0,
         0);
   }
 
@@ -96,6 +97,7 @@ final class ReasonerTestSupport {
             false,
             0,
             List.of(),
+            0,
             0);
     return Reasoner.create(c, t, 7, Device.cpu());
   }

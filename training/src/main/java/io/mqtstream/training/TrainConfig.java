@@ -111,6 +111,11 @@ import java.util.List;
  *     budgetNorms}, every LM layer also keeps, per set, a low-rank adapter of this rank beside its
  *     MLP, so each budget owns a little capacity in every layer, not only a scale (a departure); a
  *     run started from a model without them adds them with their up maps at zero; 0 = none
+ * @param budgetLoraRank per-budget LoRA ({@link LmConfig#loraRank()}): with {@code budgetNorms},
+ *     every projection of every LM layer (q, k, v, o, gate, up, down) also keeps, per set, a
+ *     low-rank update of this rank, so a budget can change how the LM attends and what its MLPs
+ *     compute (a departure); a run started from a model without them adds them with their B maps at
+ *     zero; 0 = none
  * @param trains what stages 1 and 2 train ({@link Trains}): all of it (every run until v18), the
  *     encoder alone or the LM alone, the other keeping the weights it starts with (a diagnostic of
  *     where a budget's accuracy is lost), or the LM's per-budget maps alone, every shared weight
@@ -160,6 +165,7 @@ public record TrainConfig(
     float budgetRateScale,
     List<Integer> budgetNorms,
     int budgetAdapterRank,
+    int budgetLoraRank,
     Trains trains) {
 
   /** Which model stages 1 and 2 train; the heads dropped afterwards train in every case. */
@@ -304,6 +310,12 @@ public record TrainConfig(
               + " adapter for), got "
               + budgetAdapterRank);
     }
+    if (budgetLoraRank < 0 || (budgetLoraRank > 0 && budgetNorms.isEmpty())) {
+      throw new IllegalArgumentException(
+          "train.budgetLoraRank: must be 0, or >= 1 with budgetNorms (the sets it keeps updates"
+              + " for), got "
+              + budgetLoraRank);
+    }
     if (trains == Trains.BUDGET && !budgetEmbedding && budgetNorms.isEmpty()) {
       throw new IllegalArgumentException(
           "train.trains: budget needs budgetEmbedding or budgetNorms (the maps it trains)");
@@ -358,7 +370,8 @@ public record TrainConfig(
         frameDifference,
         budgetEmbedding ? encoder.mqt().maxTokens() : 0,
         budgetNorms,
-        budgetAdapterRank);
+        budgetAdapterRank,
+        budgetLoraRank);
   }
 
   /** Where each identity's own token lies ({@code summaryTokens}). */
@@ -424,6 +437,7 @@ public record TrainConfig(
         budgetRateScale,
         budgetNorms,
         budgetAdapterRank,
+        budgetLoraRank,
         trains);
   }
 }

@@ -297,6 +297,7 @@ public final class Trainer implements AutoCloseable {
     boolean budget = mayExpand && config.budgetEmbedding() && saved.budget() == 0;
     boolean norms = mayExpand && !config.budgetNorms().isEmpty() && saved.normBudgets().isEmpty();
     boolean adapters = mayExpand && config.budgetAdapterRank() > 0 && saved.adapterRank() == 0;
+    boolean lora = mayExpand && config.budgetLoraRank() > 0 && saved.loraRank() == 0;
     int layers = mayExpand ? Math.max(saved.layers(), config.lmLayers()) : saved.layers();
     LmConfig lm =
         saved
@@ -306,6 +307,7 @@ public final class Trainer implements AutoCloseable {
             .withBudget(budget ? config.encoder().mqt().maxTokens() : saved.budget())
             .withNormBudgets(norms ? config.budgetNorms() : saved.normBudgets())
             .withAdapterRank(adapters ? config.budgetAdapterRank() : saved.adapterRank())
+            .withLoraRank(lora ? config.budgetLoraRank() : saved.loraRank())
             .withPromptOrder(config.promptOrder());
     EncoderConfig savedEncoder =
         EncoderConfig.read(dir.resolve("encoder").resolve(MqtEncoder.CONFIG_FILE));
@@ -320,9 +322,10 @@ public final class Trainer implements AutoCloseable {
     if (seeContent) {
       log.info("{}: its positional keys now see the patches' features too (keyMode content)", dir);
     }
-    boolean expand = layers > saved.layers() || index || difference || budget || norms || adapters;
-    // what the expansion adds at random (added layers, adapters' down maps) draws from the seed
-    // (seed + 1, as create gives the LM), so two runs from one model start alike
+    boolean expand =
+        layers > saved.layers() || index || difference || budget || norms || adapters || lora;
+    // what the expansion adds at random (added layers, adapters' down and LoRA's A maps) draws from
+    // the seed (seed + 1, as create gives the LM), so two runs from one model start alike
     Engines.pytorch().setRandomSeed((int) config.seed() + 1);
     Reasoner reasoner =
         expand
@@ -356,6 +359,13 @@ public final class Trainer implements AutoCloseable {
           "{}: every layer of its LM gains a rank-{} adapter per budget set, adding zero at first",
           dir,
           lm.adapterRank());
+    }
+    if (lora) {
+      log.info(
+          "{}: every projection of its LM gains a rank-{} LoRA update per budget set, adding zero"
+              + " at first",
+          dir,
+          lm.loraRank());
     }
     if (addNames) {
       Path tok = Files.createTempFile("tokenizer-", ".json"); // each checkpoint saves a copy
@@ -432,6 +442,10 @@ public final class Trainer implements AutoCloseable {
               + lm.adapterRank()
               + ")");
     }
+    if (lm.loraRank() != config.budgetLoraRank()) {
+      differ.add(
+          "budgetLoraRank " + config.budgetLoraRank() + " (checkpoint: " + lm.loraRank() + ")");
+    }
     if (!differ.isEmpty()) {
       throw new IllegalArgumentException(
           "train."
@@ -462,11 +476,14 @@ public final class Trainer implements AutoCloseable {
     Files.writeString(checkpoint.resolve(STATE_FILE), "{\"step\":" + step + "}");
   }
 
-  /** Whether {@code name} is one of the LM's per-budget maps: embedding, norm gains, adapters. */
+  /**
+   * Whether {@code name} is one of the LM's per-budget maps: embedding, norm gains, adapters, LoRA.
+   */
   private static boolean isBudgetMap(String name) {
     return name.equals(Reasoner.BUDGET)
         || Reasoner.isNormBudgetGain(name)
-        || Reasoner.isBudgetAdapter(name);
+        || Reasoner.isBudgetAdapter(name)
+        || Reasoner.isBudgetLora(name);
   }
 
   /** Steps taken so far. */

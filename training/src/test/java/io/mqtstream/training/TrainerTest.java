@@ -104,6 +104,7 @@ class TrainerTest {
         1f,
         List.of(),
         0,
+        0,
         TrainConfig.Trains.ALL);
   }
 
@@ -219,7 +220,56 @@ class TrainerTest {
         c.budgetRateScale(),
         c.budgetNorms(),
         c.budgetAdapterRank(),
+        c.budgetLoraRank(),
         c.trains());
+  }
+
+  /**
+   * A start that adds per-budget maps of one kind (adapters or LoRA): every weight the model had
+   * kept; the maps' zero halves (adapters' up, LoRA's B) added at zero and the random ones drawn
+   * from the run's seed, so two starts begin alike; each step trains the zero halves of its own m's
+   * set alone, so the set of m = 8, never drawn, keeps adding nothing; the saved run resumes with
+   * them and is refused without them.
+   */
+  private static void assertPerBudgetMapsAdded(
+      TrainConfig withMaps,
+      TrainConfig without,
+      Path dir,
+      Map<String, float[]> trained,
+      java.util.function.Predicate<String> isMap,
+      String zeroEnd,
+      int zeroMaps,
+      String refusal)
+      throws Exception {
+    Path saved = dir.resolve("maps-" + zeroEnd);
+    Map<String, float[]> firstStart;
+    try (Trainer t = Trainer.startFrom(withMaps, dir.resolve("model"))) {
+      firstStart = snapshot(t);
+    }
+    try (Trainer t = Trainer.startFrom(withMaps, dir.resolve("model"))) {
+      Map<String, float[]> start = snapshot(t);
+      trained.forEach((name, values) -> assertThat(start.get(name)).as(name).isEqualTo(values));
+      List<String> maps = start.keySet().stream().filter(isMap).sorted().toList();
+      List<String> zeros = maps.stream().filter(a -> a.endsWith(zeroEnd)).toList();
+      assertThat(zeros).hasSize(zeroMaps);
+      assertThat(maps).hasSize(2 * zeroMaps);
+      for (String a : maps) {
+        float[] values = start.get(a);
+        assertThat(values.length % 3).as(a).isZero(); // three sets
+        assertThat(values).as(a).isEqualTo(firstStart.get(a));
+        if (zeros.contains(a)) {
+          assertThat(values).as(a).containsOnly(0f);
+        } else {
+          assertThat(values).as(a).isNotEqualTo(new float[values.length]);
+        }
+      }
+      java.util.Set<Integer> drawn = stepsDrawingSets(t, 4);
+      assertOnlyDrawnSetsMoved(snapshot(t), zeros, 3, drawn);
+      assertThat(drawn).doesNotContain(2).isNotEmpty();
+      t.save(saved);
+    }
+    assertThatThrownBy(() -> Trainer.resume(without, saved).close()).hasMessageContaining(refusal);
+    Trainer.resume(withMaps, saved).close();
   }
 
   static TrainConfig withOrder(TrainConfig c, LmConfig.PromptOrder order) {
@@ -517,38 +567,25 @@ class TrainerTest {
     assertThatThrownBy(() -> Trainer.resume(c, savedNorms).close())
         .hasMessageContaining("train.budgetNorms [] (checkpoint: [1, 4, 8])");
     Trainer.resume(normed, savedNorms).close();
-    // per-budget adapters (rank 2, on the same sets): up maps added at zero, down maps at random
-    // from the run's seed (two starts alike), kept the same way; each step trains the up maps of
-    // its own m's set alone, so the set of m = 8, never drawn, keeps adding nothing
-    TrainConfig adapted = changed(normed, "budgetAdapterRank", 2);
-    Path savedAdapters = dir.resolve("budgetAdapters");
-    Map<String, float[]> firstStart;
-    try (Trainer t = Trainer.startFrom(adapted, dir.resolve("model"))) {
-      firstStart = snapshot(t);
-    }
-    try (Trainer t = Trainer.startFrom(adapted, dir.resolve("model"))) {
-      Map<String, float[]> start = snapshot(t);
-      trained.forEach((name, values) -> assertThat(start.get(name)).as(name).isEqualTo(values));
-      List<String> adapters =
-          start.keySet().stream().filter(Reasoner::isBudgetAdapter).sorted().toList();
-      assertThat(adapters).hasSize(2 * c.lmLayers());
-      for (String a : adapters) {
-        assertThat(start.get(a)).as(a).hasSize(3 * 32 * 2).isEqualTo(firstStart.get(a));
-        if (a.endsWith("_up")) {
-          assertThat(start.get(a)).as(a).containsOnly(0f);
-        } else {
-          assertThat(start.get(a)).as(a).isNotEqualTo(new float[3 * 32 * 2]);
-        }
-      }
-      java.util.Set<Integer> drawn = stepsDrawingSets(t, 4);
-      List<String> ups = adapters.stream().filter(a -> a.endsWith("_up")).toList();
-      assertOnlyDrawnSetsMoved(snapshot(t), ups, 3, drawn);
-      assertThat(drawn).doesNotContain(2).isNotEmpty();
-      t.save(savedAdapters);
-    }
-    assertThatThrownBy(() -> Trainer.resume(normed, savedAdapters).close())
-        .hasMessageContaining("train.budgetAdapterRank 0 (checkpoint: 2)");
-    Trainer.resume(adapted, savedAdapters).close();
+    // per-budget adapters and per-budget LoRA (rank 2, on the same sets), each kept the same way
+    assertPerBudgetMapsAdded(
+        changed(normed, "budgetAdapterRank", 2),
+        normed,
+        dir,
+        trained,
+        Reasoner::isBudgetAdapter,
+        "_up",
+        c.lmLayers(),
+        "train.budgetAdapterRank 0 (checkpoint: 2)");
+    assertPerBudgetMapsAdded(
+        changed(normed, "budgetLoraRank", 2),
+        normed,
+        dir,
+        trained,
+        Reasoner::isBudgetLora,
+        "_b",
+        7 * c.lmLayers(), // q, k, v, o, gate, up, down
+        "train.budgetLoraRank 0 (checkpoint: 2)");
     // object names as one token each: every other weight kept, the tokenizer and the embedding
     // grown by the 15 names; questions that name an object read it as one token; the names train,
     // are saved, and a run resumed or started without them is refused
@@ -685,6 +722,13 @@ class TrainerTest {
         changed(withBudgetNorms(tiny(4), List.of(1, 4)), "budgetAdapterRank", 2),
         dir.resolve("adapters"),
         n -> Reasoner.isNormBudgetGain(n) || Reasoner.isBudgetAdapter(n));
+    assertTenTimesAsFar(
+        changed(withBudgetNorms(tiny(4), List.of(1, 4)), "budgetLoraRank", 2),
+        dir.resolve("lora"),
+        n -> Reasoner.isNormBudgetGain(n) || Reasoner.isBudgetLora(n));
+    assertThatThrownBy(() -> changed(tiny(4), "budgetLoraRank", 2))
+        .as("LoRA needs the sets of budgetNorms")
+        .hasMessageStartingWith("train.budgetLoraRank: must be 0, or >= 1 with budgetNorms");
     assertThatThrownBy(() -> changed(tiny(4), "budgetAdapterRank", 2))
         .as("adapters need the sets of budgetNorms")
         .hasMessageStartingWith("train.budgetAdapterRank: must be 0, or >= 1 with budgetNorms");
@@ -1208,7 +1252,7 @@ class TrainerTest {
   /**
    * {@code trains}: a run of the encoder alone leaves every LM weight where it started while the
    * encoder's tensors move, a run of the LM alone the other way round, and a run of the per-budget
-   * maps alone (here switchable norms and adapters) every weight but those.
+   * maps alone (here switchable norms, adapters and LoRA) every weight but those.
    */
   @ParameterizedTest
   @EnumSource(
@@ -1218,7 +1262,10 @@ class TrainerTest {
       throws Exception {
     TrainConfig c =
         changed(
-            changed(withBudgetNorms(tiny(3), List.of(1, 4, 8)), "budgetAdapterRank", 2),
+            changed(
+                changed(withBudgetNorms(tiny(3), List.of(1, 4, 8)), "budgetAdapterRank", 2),
+                "budgetLoraRank",
+                2),
             "trains",
             trains);
     try (Trainer t = Trainer.create(c, dir)) {
@@ -1234,7 +1281,10 @@ class TrainerTest {
         if (!name.startsWith("llm.") && !encoderWeights.contains(name)) {
           continue; // a head dropped afterwards: trains in both
         }
-        boolean budgetMap = Reasoner.isNormBudgetGain(name) || Reasoner.isBudgetAdapter(name);
+        boolean budgetMap =
+            Reasoner.isNormBudgetGain(name)
+                || Reasoner.isBudgetAdapter(name)
+                || Reasoner.isBudgetLora(name);
         boolean trained =
             switch (trains) {
               case ENCODER -> encoderWeights.contains(name);
@@ -1379,6 +1429,7 @@ class TrainerTest {
             false,
             1f,
             List.of(),
+            0,
             0,
             TrainConfig.Trains.ALL);
     try (Trainer t = Trainer.create(c, dir)) {
