@@ -15,6 +15,8 @@ whole D × r matrix).
     python3 docs/eval/weight_drift.py models/mqt-tiny/llm/llm.safetensors target/train/v29-adapters/final/llm/llm.safetensors --prefix llm.layers. --rows
     # how low-rank the LM-only run's change is (the model card's "Since v18: an adapter for m = 4 alone")
     python3 docs/eval/weight_drift.py models/mqt-tiny/llm/llm.safetensors target/train/v30-m4-llm-only/final/llm/llm.safetensors --prefix llm.layers. --spectrum
+    # per-budget LoRA: set 1's update A[1]·B[1] of each projection against its weight (the model card's "Since v18: LoRA for m = 4 alone")
+    python3 docs/eval/weight_drift.py models/mqt-tiny/llm/llm.safetensors target/train/v32-m4-lora/final/llm/llm.safetensors --prefix llm.layers. --lora 1
 
 Reads the safetensors files directly (float32 tensors only); needs numpy (Debian's /usr/bin/python3
 has none here: use a python3 that has it). Not used by the build or the tests.
@@ -50,8 +52,21 @@ def main():
     p.add_argument("--rows", action="store_true", help="each new matrix's rows' rms too")
     p.add_argument("--spectrum", action="store_true",
                    help="each changed matrix's share of the change in its top 16 and 64 singular directions")
+    p.add_argument("--lora", type=int, metavar="SET",
+                   help="each projection's per-budget LoRA update A[SET]·B[SET] in the second checkpoint,"
+                        " its norm against the projection's weight in the first, and its top-16 share")
     a = p.parse_args()
     before, after = load(a.before), load(a.after)
+    if a.lora is not None:
+        for name in sorted(after):
+            if name.startswith(a.prefix) and name.endswith(".budget_lora_a"):
+                proj = name[:-len(".budget_lora_a")]
+                update = after[name][a.lora] @ after[proj + ".budget_lora_b"][a.lora]  # (in, out) = ΔWᵀ
+                energy = np.linalg.svd(update, compute_uv=False) ** 2
+                share = energy[:16].sum() / energy.sum() if energy.sum() > 0 else 0.0
+                ratio = np.linalg.norm(update) / np.linalg.norm(before[proj + ".weight"])
+                print(f"{proj:45s} {100 * ratio:5.1f} %  top 16: {share:.2f}")
+        return
     changed = total = 0.0
     for name in sorted(before):
         if not name.startswith(a.prefix):
