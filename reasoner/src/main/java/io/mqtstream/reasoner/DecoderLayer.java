@@ -49,8 +49,7 @@ final class DecoderLayer extends ModelBlock {
   private final Dense up;
   private final Dense gate; // SwiGLU only
   private final Dense down;
-  private final Parameter adapterDown; // (sets, D, r), or null
-  private final Parameter adapterUp; // (sets, r, D), or null
+  private final LowRank adapter; // down (sets, D, r) and up (sets, r, D), or null
   private final Map<Dense, LowRank> lora = new IdentityHashMap<>(); // per projection, or empty
 
   /** One per-budget low-rank map: x · a[set] (in, r) · b[set] (r, out). */
@@ -81,8 +80,12 @@ final class DecoderLayer extends ModelBlock {
     down = addChildBlock("down", new Dense(config.ffnDim(), d, false));
     int r = config.adapterRank();
     Initializer random = new NormalInitializer((float) (1 / Math.sqrt(d))); // LoRA's: A random
-    adapterDown = r == 0 ? null : addParameter(weight("adapterDown", sets, d, r, random));
-    adapterUp = r == 0 ? null : addParameter(weight("adapterUp", sets, r, d, Initializer.ZEROS));
+    adapter =
+        r == 0
+            ? null
+            : new LowRank(
+                addParameter(weight("adapterDown", sets, d, r, random)),
+                addParameter(weight("adapterUp", sets, r, d, Initializer.ZEROS)));
     if (config.loraRank() > 0) {
       lora("q", q, d, d);
       lora("k", k, d, kv);
@@ -162,8 +165,8 @@ final class DecoderLayer extends ModelBlock {
             : silu(project(ps, gate, m, sets, training))
                 .mul(project(ps, up, m, sets, training)); // (B, L, F)
     NDArray out = x.add(project(ps, down, hidden, sets, training)); // (B, L, D)
-    if (adapterDown != null && sets != null) {
-      out = out.add(lowRank(ps, m, new LowRank(adapterDown, adapterUp), sets, training));
+    if (adapter != null && sets != null) {
+      out = out.add(lowRank(ps, m, adapter, sets, training));
     }
     return new Out(out, kh, vh, keepAttention ? weights : null);
   }
@@ -223,9 +226,9 @@ final class DecoderLayer extends ModelBlock {
       collect(gate, prefix + ".mlp.gate_proj", out);
     }
     collect(down, prefix + ".mlp.down_proj", out);
-    if (adapterDown != null) {
-      out.put(prefix + ".mlp." + ADAPTER_DOWN, adapterDown);
-      out.put(prefix + ".mlp." + ADAPTER_UP, adapterUp);
+    if (adapter != null) {
+      out.put(prefix + ".mlp." + ADAPTER_DOWN, adapter.a());
+      out.put(prefix + ".mlp." + ADAPTER_UP, adapter.b());
     }
   }
 
