@@ -56,10 +56,7 @@ class DecoderLayerTest {
       float[] gamma = params.get("l.mlp_norm.weight").getArray().toFloatArray();
       int[] setOf = {2, 0, 1, 2};
       int b = setOf.length;
-      float[] xs = new float[b * L * D];
-      for (int i = 0; i < xs.length; i++) {
-        xs[i] = (float) random.nextGaussian();
-      }
+      float[] xs = gaussians(random, b * L * D, 1);
       NDArray x = manager.create(xs, new Shape(b, L, D));
       ParameterStore ps = new ParameterStore(manager, false);
       float[] shared = layer.forward(ps, new NDList(x), false).singletonOrThrow().toFloatArray();
@@ -131,18 +128,11 @@ class DecoderLayerTest {
       assertThat(projections).hasSize(7); // q, k, v, o, gate, up, down
       for (String p : projections) { // B away from zero: every update adds something
         NDArray b = params.get(p + "." + DecoderLayer.LORA_B).getArray();
-        float[] values = new float[Math.toIntExact(b.size())];
-        for (int i = 0; i < values.length; i++) {
-          values[i] = (float) random.nextGaussian() * 0.2f;
-        }
-        b.set(values);
+        b.set(gaussians(random, Math.toIntExact(b.size()), 0.2f));
       }
       int[] setOf = {1, 2, 0, 1};
       int n = setOf.length;
-      float[] xs = new float[n * L * D];
-      for (int i = 0; i < xs.length; i++) {
-        xs[i] = (float) random.nextGaussian();
-      }
+      float[] xs = gaussians(random, n * L * D, 1);
       NDArray x = manager.create(xs, new Shape(n, L, D));
       NDArray sets = manager.create(java.util.Arrays.stream(setOf).asLongStream().toArray());
       NDArray mask = DecoderLm.causal(manager, L, 0);
@@ -191,6 +181,14 @@ class DecoderLayerTest {
       assertThat(largest).as("what the updates change").isGreaterThan(0.1);
       assertThat(worst).isLessThan(1e-4);
     }
+  }
+
+  private static float[] gaussians(Random random, int n, float scale) {
+    float[] values = new float[n];
+    for (int i = 0; i < n; i++) {
+      values[i] = (float) random.nextGaussian() * scale;
+    }
+    return values;
   }
 
   /** W (out, in) + (A[s] (in, r) · B[s] (r, out))ᵀ, element by element. */

@@ -99,9 +99,9 @@ import java.util.List;
  *     the engine's budget is the frame's token count, so nothing else carries it (a departure); a
  *     run started from a model without one adds it at zero
  * @param budgetRateScale with {@code budgetEmbedding} or {@code budgetNorms}: the learning rate of
- *     the budget embedding and of the per-budget norm gains as a multiple of the run's ({@link
- *     AdamW#scaleRate}), so a map added at zero to a model fine-tuned at a low rate can move as far
- *     as one trained from the start (a departure); 1 = the run's rate
+ *     the budget embedding and of the per-budget norm gains, adapters and LoRA maps as a multiple
+ *     of the run's ({@link AdamW#scaleRate}), so a map added at zero to a model fine-tuned at a low
+ *     rate can move as far as one trained from the start (a departure); 1 = the run's rate
  * @param budgetNorms switchable norms ({@link LmConfig#normBudgets()}): the smallest m of each set
  *     of per-budget gains in every norm of the LM, ascending, from 1 to M, e.g. the engine's budget
  *     ladder [2, 4, 8, 16, 32, 64]; every budget keeps its own scale in every layer, as slimmable
