@@ -152,28 +152,20 @@ class MainTest {
                 .toConfig()
                 .budgetNorms())
         .containsExactly(2, 4, 64);
-    assertThat(
-            variant(
-                    dir,
-                    TRAIN_CONFIG,
-                    "budgetNorms: []",
-                    "budgetNorms: [2, 4]",
-                    "budgetAdapterRank: 0",
-                    "budgetAdapterRank: 4")
-                .toConfig()
-                .budgetAdapterRank())
-        .isEqualTo(4);
-    assertThat(
-            variant(
-                    dir,
-                    TRAIN_CONFIG,
-                    "budgetNorms: []",
-                    "budgetNorms: [2, 4]",
-                    "budgetLoraRank: 0",
-                    "budgetLoraRank: 8")
-                .toConfig()
-                .budgetLoraRank())
-        .isEqualTo(8);
+    for (String key : List.of("budgetAdapterRank", "budgetLoraRank")) {
+      var c =
+          variant(
+                  dir,
+                  TRAIN_CONFIG,
+                  "budgetNorms: []",
+                  "budgetNorms: [2, 4]",
+                  key + ": 0",
+                  key + ": 4")
+              .toConfig();
+      assertThat(key.equals("budgetLoraRank") ? c.budgetLoraRank() : c.budgetAdapterRank())
+          .as(key)
+          .isEqualTo(4);
+    }
     assertThat(
             variant(dir, TRAIN_CONFIG, "budgetEmbedding: false", "budgetEmbedding: true")
                 .toConfig()

@@ -1,6 +1,7 @@
 package io.mqtstream.reasoner;
 
 import java.util.List;
+import java.util.function.Consumer;
 
 /**
  * Shape of the decoder-only language model. LLaMA-style choices (RMSNorm, SwiGLU, RoPE, untied
@@ -177,136 +178,79 @@ public record LmConfig(
 
   /** The same model with the question standing elsewhere in its prompts. */
   public LmConfig withPromptOrder(PromptOrder order) {
-    return with(
-        vocab,
-        layers,
-        order,
-        tokenIndex,
-        frameDifference,
-        budget,
-        normBudgets,
-        adapterRank,
-        loraRank);
+    return edit(e -> e.promptOrder = order);
   }
 
   /** The same model with another number of decoder layers. */
   public LmConfig withLayers(int n) {
-    return with(
-        vocab,
-        n,
-        promptOrder,
-        tokenIndex,
-        frameDifference,
-        budget,
-        normBudgets,
-        adapterRank,
-        loraRank);
+    return edit(e -> e.layers = n);
   }
 
   /** The same model with a token-index embedding of {@code rows} rows (0 = none). */
   public LmConfig withTokenIndex(int rows) {
-    return with(
-        vocab,
-        layers,
-        promptOrder,
-        rows,
-        frameDifference,
-        budget,
-        normBudgets,
-        adapterRank,
-        loraRank);
+    return edit(e -> e.tokenIndex = rows);
   }
 
   /** The same model with or without the frame-difference map. */
   public LmConfig withFrameDifference(boolean on) {
-    return with(
-        vocab, layers, promptOrder, tokenIndex, on, budget, normBudgets, adapterRank, loraRank);
+    return edit(e -> e.frameDifference = on);
   }
 
   /** The same model with a budget embedding of {@code rows} rows (0 = none). */
   public LmConfig withBudget(int rows) {
-    return with(
-        vocab,
-        layers,
-        promptOrder,
-        tokenIndex,
-        frameDifference,
-        rows,
-        normBudgets,
-        adapterRank,
-        loraRank);
+    return edit(e -> e.budget = rows);
   }
 
   /** The same model with switchable norms for these budgets (empty = none). */
   public LmConfig withNormBudgets(List<Integer> bounds) {
-    return with(
-        vocab,
-        layers,
-        promptOrder,
-        tokenIndex,
-        frameDifference,
-        budget,
-        bounds,
-        adapterRank,
-        loraRank);
+    return edit(e -> e.normBudgets = bounds);
   }
 
   /** The same model with per-budget adapters of rank {@code rank} (0 = none). */
   public LmConfig withAdapterRank(int rank) {
-    return with(
-        vocab,
-        layers,
-        promptOrder,
-        tokenIndex,
-        frameDifference,
-        budget,
-        normBudgets,
-        rank,
-        loraRank);
+    return edit(e -> e.adapterRank = rank);
   }
 
   /** The same model with per-budget LoRA updates of rank {@code rank} (0 = none). */
   public LmConfig withLoraRank(int rank) {
-    return with(
-        vocab,
-        layers,
-        promptOrder,
-        tokenIndex,
-        frameDifference,
-        budget,
-        normBudgets,
-        adapterRank,
-        rank);
+    return edit(e -> e.loraRank = rank);
   }
 
   /** The same model with a vocabulary of {@code size} tokens. */
   public LmConfig withVocab(int size) {
-    return with(
-        size,
-        layers,
-        promptOrder,
-        tokenIndex,
-        frameDifference,
-        budget,
-        normBudgets,
-        adapterRank,
-        loraRank);
+    return edit(e -> e.vocab = size);
   }
 
-  private LmConfig with(
-      int size,
-      int n,
-      PromptOrder order,
-      int rows,
-      boolean difference,
-      int budgetRows,
-      List<Integer> normSets,
-      int rank,
-      int lora) {
+  /** The components a wither may change, starting as this model's. */
+  private static final class Edit {
+    int vocab;
+    int layers;
+    PromptOrder promptOrder;
+    int tokenIndex;
+    boolean frameDifference;
+    int budget;
+    List<Integer> normBudgets;
+    int adapterRank;
+    int loraRank;
+  }
+
+  /** This model with {@code change} applied to a copy of its changeable components. */
+  private LmConfig edit(Consumer<Edit> change) {
+    Edit e = new Edit();
+    e.vocab = vocab;
+    e.layers = layers;
+    e.promptOrder = promptOrder;
+    e.tokenIndex = tokenIndex;
+    e.frameDifference = frameDifference;
+    e.budget = budget;
+    e.normBudgets = normBudgets;
+    e.adapterRank = adapterRank;
+    e.loraRank = loraRank;
+    change.accept(e);
     return new LmConfig(
-        size,
+        e.vocab,
         dim,
-        n,
+        e.layers,
         heads,
         ffnDim,
         maxFrames,
@@ -318,13 +262,13 @@ public record LmConfig(
         tiedEmbeddings,
         kvHeads,
         normEps,
-        order,
-        rows,
-        difference,
-        budgetRows,
-        normSets,
-        rank,
-        lora);
+        e.promptOrder,
+        e.tokenIndex,
+        e.frameDifference,
+        e.budget,
+        e.normBudgets,
+        e.adapterRank,
+        e.loraRank);
   }
 
   /**

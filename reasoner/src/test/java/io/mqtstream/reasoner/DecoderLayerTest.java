@@ -7,10 +7,13 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import io.mqtstream.nn.Engines;
 import io.mqtstream.nn.Rope;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
@@ -32,9 +35,7 @@ class DecoderLayerTest {
     Random random = new Random(3);
     try (NDManager manager = NDManager.newBaseManager(Engines.pytorch().getEngineName())) {
       DecoderLayer layer = new DecoderLayer(config);
-      layer.initialize(manager, DataType.FLOAT32, new Shape(1, 1, D));
-      var params = new java.util.LinkedHashMap<String, ai.djl.nn.Parameter>();
-      layer.collect("l", params);
+      Map<String, Parameter> params = initialized(layer, manager);
       NDArray o = params.get("l.attn.o_proj.weight").getArray();
       o.subi(o); // attention adds nothing: the MLP reads x
       float[][][] down = new float[SETS][D][R];
@@ -112,13 +113,9 @@ class DecoderLayerTest {
     Random random = new Random(5);
     try (NDManager manager = NDManager.newBaseManager(Engines.pytorch().getEngineName())) {
       DecoderLayer layer = new DecoderLayer(config);
-      layer.initialize(manager, DataType.FLOAT32, new Shape(1, 1, D));
-      var params = new java.util.LinkedHashMap<String, ai.djl.nn.Parameter>();
-      layer.collect("l", params);
+      Map<String, Parameter> params = initialized(layer, manager);
       DecoderLayer plain = new DecoderLayer(plainConfig);
-      plain.initialize(manager, DataType.FLOAT32, new Shape(1, 1, D));
-      var plainParams = new java.util.LinkedHashMap<String, ai.djl.nn.Parameter>();
-      plain.collect("l", plainParams);
+      Map<String, Parameter> plainParams = initialized(plain, manager);
       assertThat(params.keySet()).containsAll(plainParams.keySet());
       List<String> projections =
           params.keySet().stream()
@@ -181,6 +178,14 @@ class DecoderLayerTest {
       assertThat(largest).as("what the updates change").isGreaterThan(0.1);
       assertThat(worst).isLessThan(1e-4);
     }
+  }
+
+  /** Initializes {@code layer} for width D and returns its parameters under the prefix "l". */
+  private static Map<String, Parameter> initialized(DecoderLayer layer, NDManager manager) {
+    layer.initialize(manager, DataType.FLOAT32, new Shape(1, 1, D));
+    Map<String, Parameter> params = new LinkedHashMap<>();
+    layer.collect("l", params);
+    return params;
   }
 
   private static float[] gaussians(Random random, int n, float scale) {

@@ -255,7 +255,10 @@ class TrainerTest {
       assertThat(maps).hasSize(2 * zeroMaps);
       for (String a : maps) {
         float[] values = start.get(a);
-        assertThat(values.length % 3).as(a).isZero(); // three sets
+        // three sets of rank-2 maps of the LM's width or its MLP's (the adapters' 3 × 32 × 2)
+        int width = values.length / (3 * 2);
+        assertThat(values).as(a).hasSize(3 * 2 * width);
+        assertThat(width).as(a).isIn(withMaps.encoder().mqt().outputDim(), withMaps.lmFfn());
         assertThat(values).as(a).isEqualTo(firstStart.get(a));
         if (zeros.contains(a)) {
           assertThat(values).as(a).containsOnly(0f);
