@@ -252,9 +252,9 @@ public final class Trainer implements AutoCloseable {
    * mayExpand} (a run started from a model, a new run that says so) the prompt order may change,
    * and the config may ask for more LM layers than the model has: they are added on top as the
    * identity ({@link Reasoner#loadExpanded}), and so may a token-index embedding, frame-difference
-   * map, budget embedding, switchable norms or per-budget adapters the model lacks, each adding
-   * nothing at first; and a legacy block with positional keys may go on with content keys ({@link
-   * MqtEncoder#load(Path, MqtConfig.KeyMode)}).
+   * map, budget embedding, switchable norms, per-budget adapters or LoRA the model lacks, each
+   * adding nothing at first; and a legacy block with positional keys may go on with content keys
+   * ({@link MqtEncoder#load(Path, MqtConfig.KeyMode)}).
    */
   private static Trainer withModelsOf(
       TrainConfig config, Path dir, boolean lmTrained, boolean mayExpand) throws IOException {
