@@ -2,7 +2,8 @@
 """The training issue's targets from `eval --json` lines (docs/eval/<run>-s<seed>.json).
 
 For a Matryoshka run, per eval seed: overall accuracy at each m, the curve (the detail types,
-counts, position and direction, their mean accuracy at M minus at m = 2, in points), and its m = 4
+counts, position and direction, their mean accuracy at M minus at m = 2, in points), the lowest
+question type at M and m = 16 against M, and its m = 4
 against another run (--against, e.g. mqt-tiny-v18) and against the mean of fixed m = 4 baseline
 runs (--baselines, each a run name whose lines hold m = 4).
 
@@ -39,6 +40,10 @@ def main():
         m = line(a.run, s)
         acc = "  ".join(f"m={k} {v['accuracy'] * 100:.2f}" for k, v in m.items())
         print(f"seed {s}: {acc}  curve {curve(m):+.2f}")
+        top = max(m, key=int)
+        low = min(m[top]["by_type"].items(), key=lambda kv: kv[1])
+        sixteen = f"  m=16 - M {(m['16']['accuracy'] - m[top]['accuracy']) * 100:+.2f}" if "16" in m else ""
+        print(f"  at M: lowest type {low[0]} {low[1] * 100:.2f}{sixteen}")
         four = m["4"]["accuracy"] * 100
         if a.against:
             o = line(a.against, s)
