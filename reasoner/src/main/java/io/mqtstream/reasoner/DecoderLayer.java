@@ -16,7 +16,9 @@ import io.mqtstream.nn.Attention;
 import io.mqtstream.nn.Dense;
 import io.mqtstream.nn.ModelBlock;
 import io.mqtstream.nn.Rope;
+import java.util.ArrayList;
 import java.util.IdentityHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -132,6 +134,8 @@ final class DecoderLayer extends ModelBlock {
    * @param pastKeys null or (B, Hkv, S, dh)
    * @param pastValues null or (B, Hkv, S, dh)
    * @param sets null or (B) int64, each row's switchable-norm set
+   * @param lowRankSets null (the adapters and LoRA updates skipped: no row's set holds one) or
+   *     {@code sets}
    * @param keepAttention return the attention weights too
    */
   Out apply(
@@ -142,14 +146,17 @@ final class DecoderLayer extends ModelBlock {
       NDArray pastKeys,
       NDArray pastValues,
       NDArray sets,
+      NDArray lowRankSets,
       boolean keepAttention,
       boolean training) {
     int heads = config.heads();
     int kvHeads = config.kvHeads();
     NDArray h = attnNorm.apply(ps, x, sets, training); // (B, L, D)
-    NDArray qh = rope.apply(Attention.splitHeads(project(ps, q, h, sets, training), heads));
-    NDArray kh = rope.apply(Attention.splitHeads(project(ps, k, h, sets, training), kvHeads));
-    NDArray vh = Attention.splitHeads(project(ps, v, h, sets, training), kvHeads); // (B,Hkv,L,dh)
+    NDArray qh = rope.apply(Attention.splitHeads(project(ps, q, h, lowRankSets, training), heads));
+    NDArray kh =
+        rope.apply(Attention.splitHeads(project(ps, k, h, lowRankSets, training), kvHeads));
+    NDArray vh =
+        Attention.splitHeads(project(ps, v, h, lowRankSets, training), kvHeads); // (B,Hkv,L,dh)
     if (pastKeys != null) {
       kh = NDArrays.concat(new NDList(pastKeys, kh), 2); // (B, Hkv, S + L, dh)
       vh = NDArrays.concat(new NDList(pastValues, vh), 2);
@@ -157,16 +164,16 @@ final class DecoderLayer extends ModelBlock {
     NDArray weights = Attention.weights(qh, repeatKv(kh, heads / kvHeads), mask); // (B,H,L,S+L)
     NDArray attended =
         Attention.mergeHeads(weights.matMul(repeatKv(vh, heads / kvHeads))); // (B, L, D)
-    x = x.add(project(ps, o, attended, sets, training));
+    x = x.add(project(ps, o, attended, lowRankSets, training));
     NDArray m = mlpNorm.apply(ps, x, sets, training);
     NDArray hidden =
         gate == null
-            ? Activation.gelu(project(ps, up, m, sets, training))
-            : silu(project(ps, gate, m, sets, training))
-                .mul(project(ps, up, m, sets, training)); // (B, L, F)
-    NDArray out = x.add(project(ps, down, hidden, sets, training)); // (B, L, D)
-    if (adapter != null && sets != null) {
-      out = out.add(lowRank(ps, m, adapter, sets, training));
+            ? Activation.gelu(project(ps, up, m, lowRankSets, training))
+            : silu(project(ps, gate, m, lowRankSets, training))
+                .mul(project(ps, up, m, lowRankSets, training)); // (B, L, F)
+    NDArray out = x.add(project(ps, down, hidden, lowRankSets, training)); // (B, L, D)
+    if (adapter != null && lowRankSets != null) {
+      out = out.add(lowRank(ps, m, adapter, lowRankSets, training));
     }
     return new Out(out, kh, vh, keepAttention ? weights : null);
   }
@@ -180,6 +187,28 @@ final class DecoderLayer extends ModelBlock {
     NDArray y = projection.apply(ps, x, training);
     LowRank update = lora.get(projection);
     return update == null || sets == null ? y : y.add(lowRank(ps, x, update, sets, training));
+  }
+
+  /**
+   * Whether this layer's per-budget low-rank maps (the adapter's up map, each LoRA B) hold anything
+   * for {@code set}: while they are all zero, as every set starts, the set's rows add nothing.
+   */
+  boolean updates(int set) {
+    List<Parameter> zeroAtStart = new ArrayList<>();
+    if (adapter != null) {
+      zeroAtStart.add(adapter.b());
+    }
+    lora.values().forEach(update -> zeroAtStart.add(update.b()));
+    for (Parameter b : zeroAtStart) {
+      try (NDArray one = b.getArray().get(set)) {
+        for (float value : one.toFloatArray()) {
+          if (value != 0) {
+            return true;
+          }
+        }
+      }
+    }
+    return false;
   }
 
   /**
@@ -274,7 +303,7 @@ final class DecoderLayer extends ModelBlock {
             ? Rope.of(scope, DecoderLm.positions(b, l), config.headDim(), config.ropeTheta())
             : Rope.NONE;
     return new NDList(
-        apply(ps, x, rope, DecoderLm.causal(scope, l, 0), null, null, null, false, training)
+        apply(ps, x, rope, DecoderLm.causal(scope, l, 0), null, null, null, null, false, training)
             .hidden());
   }
 

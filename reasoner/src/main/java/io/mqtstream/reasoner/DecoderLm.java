@@ -53,6 +53,10 @@ public final class DecoderLm extends ModelBlock {
   private final List<DecoderLayer> layers = new ArrayList<>();
   private final NormLayer finalNorm;
   private final Dense head; // untied head only
+  // Per set: whether some layer's adapter or LoRA update holds anything for it (null: not known).
+  // A training pass clears it (its step may move the maps); weights written otherwise must call
+  // weightsChanged(). Sets still at zero skip the low-rank path at inference.
+  private volatile boolean[] updated;
 
   public DecoderLm(LmConfig config) {
     this.config = config;
@@ -247,6 +251,10 @@ public final class DecoderLm extends ModelBlock {
     NDManager scope = x.getManager();
     int b = positions.length;
     NDArray sets = normSets(scope, budgets, b); // (B) int64, or null
+    if (training) {
+      updated = null;
+    }
+    NDArray lowRankSets = training || sets == null || anyUpdated(budgets) ? sets : null;
     int l = positions[0].length;
     int s = past == null ? 0 : past.slots();
     if (positionEmbedding != null) {
@@ -287,6 +295,7 @@ public final class DecoderLm extends ModelBlock {
                   past == null ? null : past.keys().get(i),
                   past == null ? null : past.values().get(i),
                   sets,
+                  lowRankSets,
                   i == attentionOf,
                   training);
       x = out.hidden(); // (B, L, D)
@@ -312,6 +321,40 @@ public final class DecoderLm extends ModelBlock {
       logits = logits.toType(DataType.FLOAT32, false); // sampling reads floats
     }
     return new Forward(logits, new KvCache(keys, values, pad), h, attention, layerHidden);
+  }
+
+  /**
+   * Whether any row's budget set holds an adapter or LoRA update: the rows of sets still at zero,
+   * as every set starts, would add zero, so a batch of them skips the low-rank path (v19's m = 2,
+   * 8, 16 and 32 pay what v18 paid).
+   */
+  private boolean anyUpdated(int[] budgets) {
+    if (config.adapterRank() == 0 && config.loraRank() == 0) {
+      return false;
+    }
+    boolean[] known = updated;
+    if (known == null) {
+      known = new boolean[config.normBudgets().size()];
+      for (int set = 0; set < known.length; set++) {
+        int s = set;
+        known[set] = layers.stream().anyMatch(layer -> layer.updates(s));
+      }
+      updated = known;
+    }
+    for (int budget : budgets) {
+      if (known[config.normSet(budget)]) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Forgets which budget sets hold an adapter or LoRA update, after weights were written other than
+   * by a training pass (which forgets it itself).
+   */
+  void weightsChanged() {
+    updated = null;
   }
 
   /** Each row's switchable-norm set, (B) int64; null without switchable norms or budgets. */

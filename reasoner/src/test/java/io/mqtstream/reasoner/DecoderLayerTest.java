@@ -65,7 +65,16 @@ class DecoderLayerTest {
       float[] adapted =
           layer
               .apply(
-                  ps, x, Rope.NONE, DecoderLm.causal(manager, L, 0), null, null, sets, false, false)
+                  ps,
+                  x,
+                  Rope.NONE,
+                  DecoderLm.causal(manager, L, 0),
+                  null,
+                  null,
+                  sets,
+                  sets,
+                  false,
+                  false)
               .hidden()
               .toFloatArray();
       float eps = 1e-6f; // RMSNorm's default ε
@@ -136,12 +145,12 @@ class DecoderLayerTest {
       ParameterStore ps = new ParameterStore(manager, false);
       float[] updated =
           layer
-              .apply(ps, x, Rope.NONE, mask, null, null, sets, false, false)
+              .apply(ps, x, Rope.NONE, mask, null, null, sets, sets, false, false)
               .hidden()
               .toFloatArray();
       float[] unmerged = // the shared weights alone
           layer
-              .apply(ps, x, Rope.NONE, mask, null, null, null, false, false)
+              .apply(ps, x, Rope.NONE, mask, null, null, null, null, false, false)
               .hidden()
               .toFloatArray();
       double worst = 0;
@@ -162,7 +171,7 @@ class DecoderLayerTest {
         }
         float[] expected =
             plain
-                .apply(ps, x, Rope.NONE, mask, null, null, sets, false, false)
+                .apply(ps, x, Rope.NONE, mask, null, null, sets, sets, false, false)
                 .hidden()
                 .toFloatArray();
         for (int r = 0; r < n; r++) {
@@ -181,6 +190,41 @@ class DecoderLayerTest {
   }
 
   /** Initializes {@code layer} for width D and returns its parameters under the prefix "l". */
+  /**
+   * A set holds an update once any of its LoRA B maps or adapter up maps is non-zero, and only that
+   * set: the rows of the others, still at zero, may skip the low-rank path. Every B starts at zero.
+   */
+  @Test
+  void aSetHoldsAnUpdateOnceOneOfItsZeroStartingMapsMoves() {
+    LmConfig config =
+        ReasonerTestSupport.config(11)
+            .withNormBudgets(List.of(1, 4, 8))
+            .withLoraRank(R)
+            .withAdapterRank(R);
+    try (NDManager manager = NDManager.newBaseManager(Engines.pytorch().getEngineName())) {
+      DecoderLayer layer = new DecoderLayer(config);
+      Map<String, Parameter> params = initialized(layer, manager);
+      for (int s = 0; s < SETS; s++) {
+        assertThat(layer.updates(s)).as("set %d at the start", s).isFalse();
+      }
+      NDArray down = params.get("l.mlp.down_proj." + DecoderLayer.LORA_B).getArray(); // (3, R, D)
+      float[] one = new float[Math.toIntExact(down.size())];
+      one[(2 * R + R - 1) * D + D - 1] = 1e-3f; // set 2's last entry
+      down.set(one);
+      assertThat(layer.updates(2)).isTrue();
+      assertThat(layer.updates(0)).isFalse();
+      assertThat(layer.updates(1)).isFalse();
+      down.set(new float[one.length]);
+      NDArray up = params.get("l.mlp." + DecoderLayer.ADAPTER_UP).getArray(); // (3, R, D)
+      float[] first = new float[Math.toIntExact(up.size())];
+      first[0] = -1e-3f; // set 0's first entry
+      up.set(first);
+      assertThat(layer.updates(0)).isTrue();
+      assertThat(layer.updates(1)).isFalse();
+      assertThat(layer.updates(2)).isFalse();
+    }
+  }
+
   private static Map<String, Parameter> initialized(DecoderLayer layer, NDManager manager) {
     layer.initialize(manager, DataType.FLOAT32, new Shape(1, 1, D));
     Map<String, Parameter> params = new LinkedHashMap<>();

@@ -557,6 +557,7 @@ class ReasonerTest {
           }
           u.set(values); // this set's maps alone
         }
+        r.lm().weightsChanged(); // written in place, not by a training pass
         Map<String, Completion> now = assertOnlyTheSetsPromptsChange(saved, r, setOf, set);
         if (set == 1) {
           r.save(dir.resolve("adapted")); // set 1's maps
@@ -810,6 +811,16 @@ class ReasonerTest {
                         .withAdapterRank(adapterRank)
                         .withLoraRank(loraRank)
                     : c)) {
+      // every set's maps non-zero, so every row takes the low-rank path (sets at zero skip it)
+      parametersWhere(r, n -> Reasoner.isBudgetAdapter(n) || Reasoner.isBudgetLora(n))
+          .values()
+          .forEach(
+              a -> {
+                float[] values = new float[Math.toIntExact(a.size())];
+                java.util.Arrays.fill(values, 0.01f);
+                a.set(values);
+              });
+      r.lm().weightsChanged();
       r.generate(mixedPrompts(r, 4));
       int before = r.manager().getManagedArrays().size();
       for (int i = 0; i < 50; i++) {
