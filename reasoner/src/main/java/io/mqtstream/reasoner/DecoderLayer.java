@@ -190,25 +190,27 @@ final class DecoderLayer extends ModelBlock {
   }
 
   /**
-   * Whether this layer's per-budget low-rank maps (the adapter's up map, each LoRA B) hold anything
-   * for {@code set}: while they are all zero, as every set starts, the set's rows add nothing.
+   * Per budget set, whether this layer's per-budget low-rank maps (the adapter's up map, each LoRA
+   * B) hold anything for it: while they are all zero, as every set starts, its rows add nothing.
+   * One reduction per map over all sets.
    */
-  boolean updates(int set) {
+  boolean[] updatedSets() {
+    boolean[] updated = new boolean[config.normBudgets().size()];
     List<Parameter> zeroAtStart = new ArrayList<>();
     if (adapter != null) {
       zeroAtStart.add(adapter.b());
     }
     lora.values().forEach(update -> zeroAtStart.add(update.b()));
     for (Parameter b : zeroAtStart) {
-      try (NDArray one = b.getArray().get(set)) {
-        for (float value : one.toFloatArray()) {
-          if (value != 0) {
-            return true;
-          }
+      try (NDArray magnitude = b.getArray().abs();
+          NDArray total = magnitude.sum(new int[] {1, 2})) { // (sets): 0 only if all are
+        float[] perSet = total.toFloatArray();
+        for (int s = 0; s < updated.length; s++) {
+          updated[s] |= perSet[s] != 0;
         }
       }
     }
-    return false;
+    return updated;
   }
 
   /**

@@ -335,9 +335,11 @@ public final class DecoderLm extends ModelBlock {
     boolean[] known = updated;
     if (known == null) {
       known = new boolean[config.normBudgets().size()];
-      for (int set = 0; set < known.length; set++) {
-        int s = set;
-        known[set] = layers.stream().anyMatch(layer -> layer.updates(s));
+      for (DecoderLayer layer : layers) {
+        boolean[] its = layer.updatedSets();
+        for (int s = 0; s < known.length; s++) {
+          known[s] |= its[s];
+        }
       }
       updated = known;
     }

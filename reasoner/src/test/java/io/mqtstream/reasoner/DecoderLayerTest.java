@@ -189,7 +189,6 @@ class DecoderLayerTest {
     }
   }
 
-  /** Initializes {@code layer} for width D and returns its parameters under the prefix "l". */
   /**
    * A set holds an update once any of its LoRA B maps or adapter up maps is non-zero, and only that
    * set: the rows of the others, still at zero, may skip the low-rank path. Every B starts at zero.
@@ -204,27 +203,22 @@ class DecoderLayerTest {
     try (NDManager manager = NDManager.newBaseManager(Engines.pytorch().getEngineName())) {
       DecoderLayer layer = new DecoderLayer(config);
       Map<String, Parameter> params = initialized(layer, manager);
-      for (int s = 0; s < SETS; s++) {
-        assertThat(layer.updates(s)).as("set %d at the start", s).isFalse();
-      }
+      assertThat(layer.updatedSets()).as("at the start").containsExactly(false, false, false);
       NDArray down = params.get("l.mlp.down_proj." + DecoderLayer.LORA_B).getArray(); // (3, R, D)
       float[] one = new float[Math.toIntExact(down.size())];
       one[(2 * R + R - 1) * D + D - 1] = 1e-3f; // set 2's last entry
       down.set(one);
-      assertThat(layer.updates(2)).isTrue();
-      assertThat(layer.updates(0)).isFalse();
-      assertThat(layer.updates(1)).isFalse();
+      assertThat(layer.updatedSets()).containsExactly(false, false, true);
       down.set(new float[one.length]);
       NDArray up = params.get("l.mlp." + DecoderLayer.ADAPTER_UP).getArray(); // (3, R, D)
       float[] first = new float[Math.toIntExact(up.size())];
       first[0] = -1e-3f; // set 0's first entry
       up.set(first);
-      assertThat(layer.updates(0)).isTrue();
-      assertThat(layer.updates(1)).isFalse();
-      assertThat(layer.updates(2)).isFalse();
+      assertThat(layer.updatedSets()).containsExactly(true, false, false);
     }
   }
 
+  /** Initializes {@code layer} for width D and returns its parameters under the prefix "l". */
   private static Map<String, Parameter> initialized(DecoderLayer layer, NDManager manager) {
     layer.initialize(manager, DataType.FLOAT32, new Shape(1, 1, D));
     Map<String, Parameter> params = new LinkedHashMap<>();

@@ -10,6 +10,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
 import ai.djl.training.ParameterStore;
 import io.mqtstream.encoder.VisualTokens;
 import io.mqtstream.nn.Tensors;
@@ -792,6 +793,51 @@ class ReasonerTest {
     Files.writeString(
         bad, Files.readString(dir.resolve("tokenizer.json")).replace("<sep>", "<sp>"));
     assertThatThrownBy(() -> TextTokenizer.load(bad).close()).hasMessageContaining("<sep>");
+  }
+
+  /**
+   * Which budget sets hold a LoRA update is read once at inference and forgotten by a training pass
+   * (the step after it may move the maps): B maps written after a generation at zero, then one
+   * training forward, change every prompt's answer.
+   */
+  @Test
+  void aTrainingPassForgetsWhichSetsHoldAnUpdate(@TempDir Path dir) throws Exception {
+    try (Reasoner r =
+        ReasonerTestSupport.reasoner(
+            dir, c -> c.withNormBudgets(List.of(1, 4, 8)).withLoraRank(2))) {
+      Map<String, Completion> atZero = byId(r.generate(mixedPrompts(r, 5))); // every set at zero
+      java.util.Random random = new java.util.Random(11);
+      parametersWhere(r, n -> Reasoner.isBudgetLora(n) && n.endsWith("_b"))
+          .values()
+          .forEach(
+              b -> {
+                float[] values = new float[Math.toIntExact(b.size())];
+                for (int i = 0; i < values.length; i++) {
+                  values[i] = (float) random.nextGaussian() * 0.3f;
+                }
+                b.set(values);
+              });
+      try (NDManager scope = r.manager().newSubManager()) {
+        NDArray x = scope.zeros(new Shape(1, 2, r.config().dim()));
+        r.lm()
+            .forward(
+                new ParameterStore(scope, false),
+                x,
+                new long[][] {{0, 1}},
+                new float[1][2],
+                null,
+                false,
+                -1,
+                new int[] {4},
+                true);
+      }
+      Map<String, Completion> moved = byId(r.generate(mixedPrompts(r, 5)));
+      for (String id : atZero.keySet()) {
+        assertThat(maxDiff(moved.get(id).stepLogits().get(0), atZero.get(id).stepLogits().get(0)))
+            .as(id)
+            .isGreaterThan(TOL);
+      }
+    }
   }
 
   /**
